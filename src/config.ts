@@ -1,0 +1,119 @@
+import { type Static, Type } from 'typebox'
+import { Value } from 'typebox/value'
+
+// Every environment variable Hookline reads, with its default. The README's
+// configuration table is written from this list; keep them in step.
+const ConfigSchema = Type.Object({
+  port: Type.Integer({ minimum: 0, maximum: 65535 }),
+  host: Type.String({ minLength: 1 }),
+  databaseUrl: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  dataDir: Type.String({ minLength: 1 }),
+  embeddedPostgresPort: Type.Integer({ minimum: 1, maximum: 65535 }),
+  operatorToken: Type.Optional(Type.String({ minLength: 16 })),
+  publicBaseUrl: Type.String({ pattern: '^https?://' }),
+  logLevel: Type.Union([
+    Type.Literal('fatal'),
+    Type.Literal('error'),
+    Type.Literal('warn'),
+    Type.Literal('info'),
+    Type.Literal('debug'),
+    Type.Literal('trace'),
+    Type.Literal('silent'),
+  ]),
+  role: Type.Union([Type.Literal('api'), Type.Literal('worker'), Type.Literal('all')]),
+  databasePoolSize: Type.Integer({ minimum: 1, maximum: 1000 }),
+  bodyLimitBytes: Type.Integer({ minimum: 1024 }),
+  requestTimeoutMs: Type.Integer({ minimum: 1000 }),
+  keepAliveTimeoutMs: Type.Integer({ minimum: 1000 }),
+  shutdownTimeoutMs: Type.Integer({ minimum: 0 }),
+  bootstrapWorkspace: Type.Boolean(),
+})
+
+export type Config = Readonly<Static<typeof ConfigSchema>>
+
+type Env = Record<string, string | undefined>
+
+/** Thrown at boot; names the variable so the operator knows what to fix. */
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+// variable name → [config key, parser]; a parser throws on malformed text.
+const variables = {
+  PORT: ['port', int],
+  HOST: ['host', str],
+  DATABASE_URL: ['databaseUrl', str],
+  DATA_DIR: ['dataDir', str],
+  EMBEDDED_PG_PORT: ['embeddedPostgresPort', int],
+  OPERATOR_TOKEN: ['operatorToken', str],
+  PUBLIC_BASE_URL: ['publicBaseUrl', str],
+  LOG_LEVEL: ['logLevel', str],
+  ROLE: ['role', str],
+  DATABASE_POOL_SIZE: ['databasePoolSize', int],
+  BODY_LIMIT_BYTES: ['bodyLimitBytes', int],
+  REQUEST_TIMEOUT_MS: ['requestTimeoutMs', int],
+  KEEP_ALIVE_TIMEOUT_MS: ['keepAliveTimeoutMs', int],
+  SHUTDOWN_TIMEOUT_MS: ['shutdownTimeoutMs', int],
+  BOOTSTRAP_WORKSPACE: ['bootstrapWorkspace', bool],
+} as const satisfies Record<string, [keyof Config, (raw: string) => unknown]>
+
+export const configVariables = Object.keys(variables)
+
+const defaults = {
+  port: 3000,
+  host: '127.0.0.1',
+  dataDir: './data',
+  embeddedPostgresPort: 54329,
+  logLevel: 'info',
+  role: 'all',
+  databasePoolSize: 20,
+  bodyLimitBytes: 1024 * 1024,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 72_000,
+  shutdownTimeoutMs: 25_000,
+  bootstrapWorkspace: true,
+} satisfies Partial<Config>
+
+/**
+ * Reads the environment once, validates it and returns a frozen config.
+ * `overrides` lets tests and scripts set values without touching process.env.
+ */
+export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
+  const fromEnv: Record<string, unknown> = {}
+  for (const [name, [key, parse]] of Object.entries(variables)) {
+    const raw = env[name]
+    if (raw === undefined || raw === '') continue
+    try {
+      fromEnv[key] = parse(raw)
+    } catch (err) {
+      throw new ConfigError(`${name}: ${(err as Error).message}`)
+    }
+  }
+  const candidate: Record<string, unknown> = { ...defaults, ...fromEnv, ...overrides }
+  candidate.publicBaseUrl ??= `http://${candidate.host}:${candidate.port}`
+  for (const error of Value.Errors(ConfigSchema, candidate)) {
+    const key = error.instancePath.split('/')[1] ?? ''
+    const name = Object.keys(variables).find(
+      (n) => variables[n as keyof typeof variables][0] === key,
+    )
+    throw new ConfigError(
+      `${name ?? key}: ${error.message} (got ${JSON.stringify(candidate[key])})`,
+    )
+  }
+  return Object.freeze(candidate as Config)
+}
+
+function str(raw: string): string {
+  return raw
+}
+
+function int(raw: string): number {
+  if (!/^\d+$/.test(raw.trim())) throw new Error(`expected a whole number, got "${raw}"`)
+  return Number(raw)
+}
+
+function bool(raw: string): boolean {
+  if (/^(1|true|yes|on)$/i.test(raw)) return true
+  if (/^(0|false|no|off)$/i.test(raw)) return false
+  throw new Error(`expected true or false, got "${raw}"`)
+}

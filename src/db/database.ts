@@ -1,0 +1,46 @@
+import { Kysely, PostgresDialect } from 'kysely'
+import pg from 'pg'
+import type { ApiKeysTable } from './tables/api-keys.js'
+import type { WorkspacesTable } from './tables/workspaces.js'
+
+/** Every table Kysely may query. One file per table under ./tables. */
+export interface Database {
+  workspaces: WorkspacesTable
+  api_keys: ApiKeysTable
+}
+
+export type Db = Kysely<Database>
+
+// int8 (bigint counts) as JS numbers: our counts stay far below 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number.parseInt(value, 10))
+
+export interface DatabaseHandle {
+  db: Db
+  pool: pg.Pool
+  close(): Promise<void>
+}
+
+/** Opens a pool and a Kysely instance over it. The caller owns both and closes them. */
+export function connectDatabase(
+  connectionString: string,
+  options: { max?: number; applicationName?: string } = {},
+): DatabaseHandle {
+  const pool = new pg.Pool({
+    connectionString,
+    max: options.max ?? 10,
+    application_name: options.applicationName ?? 'hookline',
+    // A restarted or failed-over server leaves dead sockets; keep-alive notices sooner.
+    keepAlive: true,
+    connectionTimeoutMillis: 10_000,
+  })
+  // An idle client's error (server restart) must not crash the process: the
+  // pool discards that client and the next query opens a new one.
+  pool.on('error', () => {})
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+  return {
+    db,
+    pool,
+    // Kysely's destroy() ends the pool it was given.
+    close: () => db.destroy(),
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * The error catalogue. Services throw these; one handler (src/http/error-handler.ts)
+ * turns them into `{ statusCode, code, error, message }`. Codes are stable API:
+ * clients branch on them, so rename nothing.
+ */
+export class HooklineError extends Error {
+  override name = 'HooklineError'
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+const define =
+  <A extends unknown[]>(statusCode: number, code: string, message: (...args: A) => string) =>
+  (...args: A) =>
+    new HooklineError(statusCode, code, message(...args))
+
+export const errors = {
+  validation: define(400, 'validation_failed', (detail: string) => detail),
+  invalidCursor: define(400, 'invalid_cursor', () => 'cursor: not a cursor this list returned'),
+  unauthorized: define(
+    401,
+    'unauthorized',
+    () => 'missing or invalid API key: send "Authorization: Bearer <key>"',
+  ),
+  operatorUnauthorized: define(
+    401,
+    'operator_unauthorized',
+    () => 'missing or invalid operator token: send "Authorization: Bearer <OPERATOR_TOKEN>"',
+  ),
+  operatorDisabled: define(
+    403,
+    'operator_api_disabled',
+    () => 'the operator API is disabled: set OPERATOR_TOKEN to enable it',
+  ),
+  notFound: define(
+    404,
+    'not_found',
+    (resource: string, id: string) => `${resource} ${id} not found`,
+  ),
+  routeNotFound: define(
+    404,
+    'route_not_found',
+    (method: string, url: string) => `no route ${method} ${url}`,
+  ),
+  conflict: define(409, 'conflict', (detail: string) => detail),
+  unsupportedMediaType: define(
+    415,
+    'unsupported_media_type',
+    (type: string) => `content-type ${type} is not accepted here; send application/json`,
+  ),
+  payloadTooLarge: define(
+    413,
+    'payload_too_large',
+    (limit: number) => `request body is larger than the limit of ${limit} bytes`,
+  ),
+  notReady: define(503, 'not_ready', (detail: string) => detail),
+  internal: define(
+    500,
+    'internal_error',
+    () => 'internal error; see the server log for this request id',
+  ),
+} as const

@@ -1,0 +1,77 @@
+import { STATUS_CODES } from 'node:http'
+import type { FastifyError, FastifyInstance } from 'fastify'
+import { errors, HooklineError } from '../errors.js'
+
+interface ValidationIssue {
+  instancePath: string
+  keyword: string
+  message?: string
+  params: Record<string, unknown>
+}
+
+/** `body/rules/0/url: must match format "uri"`: the field first, then why. */
+export function describeValidation(context: string, issue: ValidationIssue): string {
+  const path = `${context}${issue.instancePath}`
+  switch (issue.keyword) {
+    case 'additionalProperties':
+      return `${path}/${issue.params.additionalProperty}: unknown property (not allowed here)`
+    case 'required':
+      return `${path}/${issue.params.missingProperty}: required property is missing`
+    case 'enum':
+      return `${path}: must be one of ${JSON.stringify(issue.params.allowedValues)}`
+    default:
+      return `${path}: ${issue.message ?? 'is invalid'}`
+  }
+}
+
+// Fastify's own client errors, renamed into our catalogue's codes.
+const fastifyCodes: Record<string, string> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_content_length',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_INSTANCE_ALREADY_STARTED: 'internal_error',
+}
+
+/**
+ * One place turns every error into `{ statusCode, code, error, message }`.
+ * 5xx messages are masked: the log has the detail, keyed by request id.
+ */
+export function registerErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError | HooklineError, request, reply) => {
+    let statusCode: number
+    let code: string
+    let message: string
+    if (error instanceof HooklineError) {
+      ;({ statusCode, code, message } = error)
+    } else if ('validation' in error && error.validation) {
+      statusCode = 400
+      code = 'validation_failed'
+      const issue = error.validation[0] as ValidationIssue | undefined
+      message = issue
+        ? describeValidation(error.validationContext ?? 'request', issue)
+        : error.message
+    } else if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+      statusCode = error.statusCode
+      code =
+        fastifyCodes[error.code] ?? (error instanceof SyntaxError ? 'invalid_json' : 'bad_request')
+      message = error.message
+    } else {
+      ;({ statusCode, code, message } = errors.internal())
+    }
+    if (statusCode >= 500) request.log.error({ err: error }, 'request failed')
+    else request.log.info({ code, message }, 'request rejected')
+    return reply
+      .code(statusCode)
+      .send({ statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message })
+  })
+
+  app.setNotFoundHandler((request, reply) => {
+    const { statusCode, code, message } = errors.routeNotFound(
+      request.method,
+      request.url.split('?')[0] ?? '',
+    )
+    return reply.code(statusCode).send({ statusCode, code, error: 'Not Found', message })
+  })
+}

@@ -1,0 +1,49 @@
+import { createRequire } from 'node:module'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { FastifyInstance } from 'fastify'
+
+const { version } = createRequire(import.meta.url)('../../package.json') as { version: string }
+
+/**
+ * OpenAPI 3.1 from the route schemas. Shared schemas keep their `$id` as the
+ * component name, so `$ref: 'Workspace'` becomes `#/components/schemas/Workspace`.
+ */
+export async function registerOpenApi(app: FastifyInstance): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Hookline API',
+        version,
+        description:
+          'Headless webhooks for CRMs: outbound rules and deliveries, inbound handlers and calls. ' +
+          'Errors are `{ statusCode, code, error, message }`; lists are `{ data, next_cursor }`.',
+      },
+      tags: [
+        { name: 'workspace', description: 'The workspace of the calling API key.' },
+        { name: 'operator', description: 'Workspaces and API keys; needs the operator token.' },
+        { name: 'operations', description: 'Health and readiness probes.' },
+      ],
+      components: {
+        securitySchemes: {
+          apiKey: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'A workspace API key (`hl_…`), issued by the operator API.',
+          },
+          operatorToken: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'The OPERATOR_TOKEN the service was started with.',
+          },
+        },
+      },
+    },
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`),
+    },
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs' })
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+}

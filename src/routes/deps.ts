@@ -1,0 +1,10 @@
+import type pg from 'pg'
+import type { Config } from '../config.js'
+import type { Db } from '../db/database.js'
+
+/** What route plugins are given: no globals, no container. */
+export interface RouteDeps {
+  config: Config
+  db: Db
+  pool: pg.Pool
+}

@@ -1,0 +1,53 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { pendingMigrations } from '../db/migrate.js'
+import { ref } from '../schemas/common.js'
+import { Health, Readiness } from '../schemas/health.js'
+import type { RouteDeps } from './deps.js'
+
+export const healthRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { pool }) => {
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Liveness: the process is up',
+        description: 'Answers 200 while the process runs. Does not touch the database.',
+        response: { 200: ref(Health, 'Alive.') },
+      },
+      logLevel: 'warn',
+    },
+    async () => ({ status: 'ok' as const }),
+  )
+
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Readiness: the database answers and migrations are applied',
+        description:
+          'Answers 503 with the same body while not ready, so load balancers hold traffic.',
+        response: {
+          200: ref(Readiness, 'Ready.'),
+          503: ref(Readiness, 'Not ready; the body says why.'),
+        },
+      },
+      logLevel: 'warn',
+    },
+    async (_request, reply) => {
+      try {
+        const pending = await pendingMigrations(pool)
+        const ready = pending.length === 0
+        return reply.code(ready ? 200 : 503).send({
+          status: ready ? 'ready' : 'not_ready',
+          database: true,
+          pending_migrations: pending,
+        })
+      } catch {
+        return reply
+          .code(503)
+          .send({ status: 'not_ready', database: false, pending_migrations: [] })
+      }
+    },
+  )
+}

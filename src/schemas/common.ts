@@ -1,0 +1,102 @@
+import { type Static, type TSchema, Type } from 'typebox'
+
+/**
+ * A `$ref` to a shared schema that keeps the referenced schema's static type.
+ * Shared schemas are registered once (src/schemas/index.ts) and become named
+ * OpenAPI components; routes point at them instead of inlining copies.
+ */
+export function ref<T extends TSchema>(schema: T, description?: string) {
+  const id = (schema as { $id?: unknown }).$id
+  if (typeof id !== 'string') throw new TypeError('ref() needs a schema with an $id')
+  return Type.Unsafe<Static<T>>(Type.Ref(id, description ? { description } : {}))
+}
+
+export const ErrorResponse = Type.Object(
+  {
+    statusCode: Type.Integer({
+      description: 'The HTTP status, repeated for clients that lose it.',
+    }),
+    code: Type.String({ description: 'Stable machine-readable code; branch on this.' }),
+    error: Type.String({ description: 'The HTTP status text.' }),
+    message: Type.String({
+      description: 'What went wrong, naming the field when one is at fault.',
+    }),
+  },
+  {
+    $id: 'Error',
+    additionalProperties: false,
+    examples: [
+      {
+        statusCode: 400,
+        code: 'validation_failed',
+        error: 'Bad Request',
+        message: 'body/name: must NOT have fewer than 1 characters',
+      },
+    ],
+  },
+)
+
+const errorDescriptions: Record<number, string> = {
+  400: 'The request is malformed; `message` names the field and why.',
+  401: 'Missing or invalid credentials.',
+  403: 'Not allowed.',
+  404: 'No such resource in this workspace.',
+  409: 'The request conflicts with the resource’s current state.',
+  413: 'The body is larger than the limit.',
+  415: 'Unsupported content type.',
+  503: 'Not ready.',
+}
+
+/** Response entries for the error statuses a route can answer. */
+export function errorResponses(...statuses: number[]) {
+  const out: Record<number, ReturnType<typeof ref<typeof ErrorResponse>>> = {}
+  for (const status of statuses) {
+    out[status] = Type.Unsafe<Static<typeof ErrorResponse>>(
+      Type.Ref('Error', { description: errorDescriptions[status] ?? 'Error.' }),
+    )
+  }
+  return out
+}
+
+export const Timestamp = Type.String({
+  format: 'date-time',
+  description: 'ISO 8601, UTC.',
+  examples: ['2026-11-24T09:30:00.000Z'],
+})
+
+export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
+
+export const PageQuery = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 200, default: 50, description: 'Page size.' }),
+    cursor: Type.Optional(
+      Type.String({
+        maxLength: 512,
+        description: 'The `next_cursor` of the previous page; omit for the first page.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+)
+
+/** `{ data, next_cursor }`: every list answers this shape. `next_cursor` is null on the last page. */
+export function page<T extends TSchema>(item: T, $id: string) {
+  return Type.Object(
+    {
+      data: Type.Array(item),
+      next_cursor: Type.Union([Type.String(), Type.Null()], {
+        description: 'Pass as `cursor` for the next page; null when this is the last page.',
+      }),
+    },
+    { $id, additionalProperties: false },
+  )
+}
+
+export const IdParam = (name: string, prefix: string) =>
+  Type.String({
+    minLength: 1,
+    maxLength: 64,
+    pattern: '^[a-z]+_[0-9a-z]+$',
+    description: `The ${name} id.`,
+    examples: [`${prefix}_01jdgk2x7m3q9v8h6c4r2t5w1y`],
+  })

@@ -1,0 +1,110 @@
+import pg from 'pg'
+import { buildApp } from './app.js'
+import { ConfigError, loadConfig } from './config.js'
+import { connectDatabase } from './db/database.js'
+import { type EmbeddedPostgres, startEmbeddedPostgres } from './db/embedded-postgres.js'
+import { migrate } from './db/migrate.js'
+import { createLogger } from './logger.js'
+import { bootstrapDefaultWorkspace } from './workspaces/bootstrap.js'
+
+/** Runs the service: database, migrations, HTTP (ROLE api|all), and a graceful stop. */
+async function main() {
+  let config: ReturnType<typeof loadConfig>
+  try {
+    config = loadConfig()
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    process.stderr.write(`hookline: configuration error: ${err.message}\n`)
+    process.exit(1)
+  }
+  const log = createLogger(config)
+
+  let embedded: EmbeddedPostgres | undefined
+  let databaseUrl = config.databaseUrl
+  if (!databaseUrl) {
+    log.info(
+      { dataDir: config.dataDir, port: config.embeddedPostgresPort },
+      'starting embedded PostgreSQL',
+    )
+    embedded = await startEmbeddedPostgres({
+      dataDir: config.dataDir,
+      port: config.embeddedPostgresPort,
+      onLog: (line) => log.debug({ postgres: line }),
+    })
+    await ensureDatabase(embedded.connectionString(), 'hookline')
+    databaseUrl = embedded.connectionString('hookline')
+  }
+
+  const database = connectDatabase(databaseUrl, { max: config.databasePoolSize })
+  const { applied } = await migrate(database.pool)
+  if (applied.length > 0) log.info({ applied }, 'migrations applied')
+
+  const app = await buildApp({ config, db: database.db, pool: database.pool, logger: log })
+
+  if (config.role !== 'worker') {
+    await app.listen({ port: config.port, host: config.host })
+    if (config.bootstrapWorkspace) {
+      const first = await bootstrapDefaultWorkspace(database.db)
+      if (first) printWelcome(config.publicBaseUrl, first.workspace.id, first.key.key)
+    }
+  }
+
+  let stopping = false
+  const stop = async (signal: string) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now')
+      process.exit(1)
+    }
+    stopping = true
+    log.info({ signal }, 'shutting down')
+    const deadline = setTimeout(() => {
+      log.error('shutdown deadline passed: exiting')
+      process.exit(1)
+    }, config.shutdownTimeoutMs)
+    deadline.unref()
+    // Order matters: stop taking requests and let in-flight ones finish, then
+    // close the pool they used, then the database itself.
+    await app.close()
+    await database.close()
+    await embedded?.stop()
+    log.info('stopped')
+    process.exit(0)
+  }
+  process.on('SIGINT', () => void stop('SIGINT'))
+  process.on('SIGTERM', () => void stop('SIGTERM'))
+}
+
+async function ensureDatabase(adminUrl: string, name: string) {
+  const client = new pg.Client({ connectionString: adminUrl })
+  await client.connect()
+  try {
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name])
+    if (!rowCount) await client.query(`create database ${client.escapeIdentifier(name)}`)
+  } finally {
+    await client.end()
+  }
+}
+
+// Printed once, to the terminal only (never to the log stream): the key is a secret.
+function printWelcome(baseUrl: string, workspaceId: string, key: string) {
+  process.stdout.write(
+    [
+      '',
+      '  Hookline is running. A default workspace and API key were created:',
+      '',
+      `    workspace  ${workspaceId}`,
+      `    API key    ${key}   (shown once; store it now)`,
+      '',
+      '  Try it:',
+      `    curl -H "Authorization: Bearer ${key}" ${baseUrl}/v1/workspace`,
+      '',
+      `  API reference: ${baseUrl}/docs`,
+      '',
+    ].join('\n'),
+  )
+}
+
+main().catch((err) => {
+  process.stderr.write(`hookline: failed to start: ${err?.stack ?? err}\n`)
+  process.exit(1)
+})

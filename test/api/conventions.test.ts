@@ -1,0 +1,99 @@
+import t from 'tap'
+import { build, createWorkspace, operator } from '../helpers/app.js'
+
+t.test('every answer carries a request id; a caller’s plain id is kept', async (t) => {
+  const { app } = await build(t)
+  const generated = await app.inject({ url: '/healthz' })
+  t.match(generated.headers['x-request-id'], /^[0-9a-f-]{36}$/)
+  const given = await app.inject({ url: '/healthz', headers: { 'x-request-id': 'crm-trace-42' } })
+  t.equal(given.headers['x-request-id'], 'crm-trace-42')
+  const hostile = await app.inject({
+    url: '/healthz',
+    headers: { 'x-request-id': 'a\u0000b'.repeat(40) },
+  })
+  t.not(hostile.headers['x-request-id'], 'a\u0000b'.repeat(40))
+})
+
+t.test('client errors share one JSON shape', async (t) => {
+  const { app } = await build(t, { bodyLimitBytes: 2048 })
+  const shape = (body: unknown) =>
+    t.same(Object.keys(body as object).sort(), ['code', 'error', 'message', 'statusCode'])
+
+  const noRoute = await app.inject({ url: '/v1/nothing-here' })
+  t.equal(noRoute.statusCode, 404)
+  t.equal(noRoute.json().code, 'route_not_found')
+  shape(noRoute.json())
+
+  const badJson = await app.inject({
+    method: 'POST',
+    url: '/operator/workspaces',
+    headers: { ...operator, 'content-type': 'application/json' },
+    payload: '{"name": ',
+  })
+  t.equal(badJson.statusCode, 400)
+  t.equal(badJson.json().code, 'invalid_json')
+  shape(badJson.json())
+
+  const proto = await app.inject({
+    method: 'POST',
+    url: '/operator/workspaces',
+    headers: { ...operator, 'content-type': 'application/json' },
+    payload: '{"name":"x","__proto__":{"admin":true}}',
+  })
+  t.equal(proto.statusCode, 400, 'prototype pollution is refused')
+  shape(proto.json())
+
+  const tooLarge = await app.inject({
+    method: 'POST',
+    url: '/operator/workspaces',
+    headers: operator,
+    payload: { name: 'x'.repeat(5000) },
+  })
+  t.equal(tooLarge.statusCode, 413)
+  t.equal(tooLarge.json().code, 'payload_too_large')
+
+  const wrongType = await app.inject({
+    method: 'POST',
+    url: '/operator/workspaces',
+    headers: { ...operator, 'content-type': 'text/plain' },
+    payload: 'name=x',
+  })
+  t.equal(wrongType.statusCode, 415)
+  t.equal(wrongType.json().code, 'unsupported_media_type')
+  shape(wrongType.json())
+})
+
+t.test('health and readiness', async (t) => {
+  const { app } = await build(t)
+  t.same((await app.inject({ url: '/healthz' })).json(), { status: 'ok' })
+  const ready = await app.inject({ url: '/readyz' })
+  t.equal(ready.statusCode, 200)
+  t.same(ready.json(), { status: 'ready', database: true, pending_migrations: [] })
+})
+
+t.test('every /v1 operation needs a live key', async (t) => {
+  const { app } = await build(t)
+  const ws = await createWorkspace(app)
+  await app.inject({
+    method: 'DELETE',
+    url: `/operator/workspaces/${ws.id}/api-keys/${ws.keyId}`,
+    headers: operator,
+  })
+  await app.ready()
+  const doc = app.swagger() as { paths: Record<string, Record<string, unknown>> }
+  const operations = Object.entries(doc.paths)
+    .filter(([path]) => path.startsWith('/v1/'))
+    .flatMap(([path, methods]) => Object.keys(methods).map((method) => ({ method, path })))
+  t.ok(operations.length > 0)
+  for (const { method, path } of operations) {
+    const url = path.replace(/\{[^}]+\}/g, 'xx_0000000000000000000000000')
+    for (const headers of [
+      {},
+      ws.auth,
+      { authorization: 'Bearer hl_zzzzzzzz_zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz' },
+    ]) {
+      const res = await app.inject({ method: method.toUpperCase() as 'GET', url, headers })
+      t.equal(res.statusCode, 401, `${method.toUpperCase()} ${path} without a live key`)
+    }
+  }
+})

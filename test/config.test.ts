@@ -1,0 +1,25 @@
+import t from 'tap'
+import { ConfigError, loadConfig } from '../src/config.js'
+
+t.test('defaults make a working config', async (t) => {
+  const config = loadConfig({})
+  t.match(config, { port: 3000, host: '127.0.0.1', role: 'all', dataDir: './data' })
+  t.equal(config.publicBaseUrl, 'http://127.0.0.1:3000')
+  t.ok(Object.isFrozen(config))
+})
+
+t.test('environment values are parsed and checked', async (t) => {
+  const config = loadConfig({ PORT: '8080', ROLE: 'worker', BOOTSTRAP_WORKSPACE: 'false' })
+  t.match(config, { port: 8080, role: 'worker', bootstrapWorkspace: false })
+})
+
+t.test('a bad variable fails fast and is named', async (t) => {
+  t.throws(
+    () => loadConfig({ PORT: 'eighty' }),
+    new ConfigError('PORT: expected a whole number, got "eighty"'),
+  )
+  t.throws(() => loadConfig({ ROLE: 'everything' }), { name: 'ConfigError', message: /^ROLE:/ })
+  t.throws(() => loadConfig({ DATABASE_URL: 'mysql://x' }), { message: /^DATABASE_URL:/ })
+  t.throws(() => loadConfig({ OPERATOR_TOKEN: 'short' }), { message: /^OPERATOR_TOKEN:/ })
+  t.throws(() => loadConfig({ PORT: '70000' }), { message: /^PORT:/ })
+})
