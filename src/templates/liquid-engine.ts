@@ -1,0 +1,192 @@
+import { type Context, Liquid, LiquidError, type Template } from 'liquidjs'
+import { LruCache } from './lru-cache.js'
+import { TemplateError } from './template-error.js'
+import { JsonText, jsonReplacer } from './values.js'
+
+/**
+ * The one Liquid engine every template renders with, locked down for
+ * untrusted input, and the "slots" trick that lets each output format do its
+ * own escaping.
+ *
+ * Liquid's `outputEscape` runs as the last filter of every `{{ }}` (and
+ * `echo`). Ours does not escape: it stores the value and writes a placeholder
+ * `\0<n>\0`. The render thus yields the template's own text with a marked
+ * place for each value, and the caller escapes each value for where it landed
+ * (inside a JSON string, an XML attribute, a URL...). Context is read from
+ * the rendered text, so `{% if %}` and `{% for %}` need no special care.
+ * Template text may not contain NUL, so the markers cannot be forged.
+ */
+
+export const MAX_TEMPLATE_LENGTH = 256 * 1024
+const RENDER_TIME_LIMIT_MS = 1000
+// Liquid's unit: characters or items allocated by filters and ranges.
+const MEMORY_LIMIT = 16 * 1024 * 1024
+// At most this many outputs per render: a loop that emits more is runaway.
+const MAX_VALUES = 100_000
+// Parsed templates are cached by their text; big ones are rare and reparse quickly.
+const PARSE_CACHE_SIZE = 500
+const MAX_CACHED_LENGTH = 16 * 1024
+
+export type TemplateData = Record<string, unknown>
+
+/** A render before escaping: `text` holds `\0<n>\0` where `values[n]` goes. */
+export interface SlottedRender {
+  text: string
+  values: unknown[]
+}
+
+const SLOTS = Symbol('hookline.slots')
+
+/** What Liquid binds `this` to in a filter. */
+interface FilterThis {
+  context: Context
+}
+
+/**
+ * Tags that read other templates (files), mutate the caller's data
+ * (increment, decrement), hide a value's marker inside a variable (capture:
+ * `{{ x | size }}` would measure the marker), or only serve HTML pages
+ * (cycle, tablerow).
+ */
+const BLOCKED_TAGS: Record<string, string> = {
+  include: 'templates cannot include other templates',
+  render: 'templates cannot include other templates',
+  layout: 'templates cannot include other templates',
+  block: 'templates cannot include other templates',
+  capture:
+    "use {% assign %} with filters, e.g. {% assign name = lead.first | append: ' ' | append: lead.last %}",
+  cycle: 'it is meant for HTML pages',
+  tablerow: 'it is meant for HTML pages',
+  increment: 'it would change the record; use {% assign %} with the plus filter',
+  decrement: 'it would change the record; use {% assign %} with the minus filter',
+}
+
+const engine = createEngine()
+const parsed = new LruCache<string, Template[]>(PARSE_CACHE_SIZE)
+
+function createEngine(): Liquid {
+  const liquid = new Liquid({
+    outputEscape: toSlot,
+    strictFilters: true,
+    // Records often lack optional fields: a missing one renders empty rather than failing the delivery.
+    strictVariables: false,
+    ownPropertyOnly: true,
+    // An empty in-memory file system: nothing is ever read from disk.
+    templates: {},
+    // Dates render the same wherever the service runs.
+    timezoneOffset: 0,
+    locale: 'en-US',
+    parseLimit: MAX_TEMPLATE_LENGTH,
+    renderLimit: RENDER_TIME_LIMIT_MS,
+    memoryLimit: MEMORY_LIMIT,
+  })
+  for (const [name, why] of Object.entries(BLOCKED_TAGS)) {
+    liquid.registerTag(name, {
+      parse() {
+        throw new Error(`{% ${name} %} is not available: ${why}`)
+      },
+      render() {},
+    })
+  }
+  // `raw` would skip the escaping; as a plain function it no longer does.
+  liquid.registerFilter('raw', (value: unknown) => value)
+  liquid.registerFilter('json', function (this: FilterThis, value: unknown, space?: unknown) {
+    const json = JSON.stringify(value, jsonReplacer, Number(space) || 0) ?? 'null'
+    this.context.memoryLimit.use(json.length)
+    return new JsonText(json)
+  })
+  return liquid
+}
+
+function toSlot(this: FilterThis, value: unknown): string {
+  const values = (this.context.globals as { [SLOTS]: unknown[] })[SLOTS]
+  if (values.length >= MAX_VALUES) {
+    throw new TemplateError('template_limit', `the template writes more than ${MAX_VALUES} values`)
+  }
+  values.push(value)
+  return marker(values.length - 1)
+}
+
+export function marker(index: number): string {
+  return `\0${index}\0`
+}
+
+/** Parses, or answers from the cache; throws `TemplateError('template_syntax')`. */
+export function parseTemplate(template: string): Template[] {
+  const cached = parsed.get(template)
+  if (cached) return cached
+  if (template.length > MAX_TEMPLATE_LENGTH) {
+    throw new TemplateError(
+      'template_syntax',
+      `template is longer than ${MAX_TEMPLATE_LENGTH} characters`,
+    )
+  }
+  if (template.includes('\0')) {
+    throw new TemplateError('template_syntax', 'template contains a NUL character')
+  }
+  let templates: Template[]
+  try {
+    templates = engine.parse(template)
+  } catch (error) {
+    throw asTemplateError(error, 'template_syntax')
+  }
+  if (template.length <= MAX_CACHED_LENGTH) parsed.set(template, templates)
+  return templates
+}
+
+export function renderSlots(template: string, data: TemplateData): SlottedRender {
+  const templates = parseTemplate(template)
+  const values: unknown[] = []
+  try {
+    const text: string = engine.renderSync(templates, data, { globals: { [SLOTS]: values } })
+    return { text, values }
+  } catch (error) {
+    throw asTemplateError(error, 'template_render')
+  }
+}
+
+/** Syntax problems, as messages with line and column; empty when the template parses. */
+export function validateTemplate(template: string): string[] {
+  try {
+    parseTemplate(template)
+    return []
+  } catch (error) {
+    return [(error as Error).message]
+  }
+}
+
+/**
+ * The record paths a template reads (`lead.email`, `lead.tags.0`), for catalog
+ * checks. Names a template defines itself (`assign`, `for` variables) are left
+ * out; a dynamic index (`a[b]`) ends the path. Liquid's `size`, `first` and
+ * `last` appear as segments, so compare catalog fields as prefixes.
+ */
+export function templateFields(template: string): string[] {
+  const segments = engine.globalVariableSegmentsSync(parseTemplate(template))
+  const fields = new Set<string>()
+  for (const variable of segments) {
+    const path: (string | number)[] = []
+    for (const segment of variable) {
+      if (typeof segment !== 'string' && typeof segment !== 'number') break
+      path.push(segment)
+    }
+    fields.add(path.join('.'))
+  }
+  return [...fields]
+}
+
+function asTemplateError(
+  error: unknown,
+  code: 'template_syntax' | 'template_render',
+): TemplateError {
+  const cause = (error as { originalError?: unknown }).originalError
+  if (cause instanceof TemplateError) return cause
+  if (error instanceof TemplateError) return error
+  const message = error instanceof Error ? error.message : String(error)
+  if (/limit exceeded/.test(message)) return new TemplateError('template_limit', message)
+  // V8's "Invalid string length": the output outgrew what a string can hold.
+  if (error instanceof RangeError)
+    return new TemplateError('template_limit', 'rendered output is too large')
+  if (LiquidError.is(error)) return new TemplateError(code, message)
+  throw error
+}

@@ -1,0 +1,90 @@
+import { type Static, Type } from 'typebox'
+import { renderSlots, type TemplateData } from './liquid-engine.js'
+import { fillWith, MAX_OUTPUT_BYTES, outputTooLarge, soleValue } from './output.js'
+import { TemplateError } from './template-error.js'
+import { jsonLiteral, textOf } from './values.js'
+import { escapeXmlText, isXmlName } from './xml-body.js'
+
+/**
+ * One entry of a key-value body. The key is literal; the value is a template:
+ * a field (`{{ lead.email }}`), a constant (`web`) or a mix (`{{ lead.first }} {{ lead.last }}`).
+ */
+export const KeyValuePair = Type.Object(
+  {
+    key: Type.String({ minLength: 1, maxLength: 256 }),
+    value: Type.String({
+      maxLength: 64 * 1024,
+      description: 'A template: a field, a constant or both.',
+    }),
+  },
+  { additionalProperties: false, examples: [{ key: 'email', value: '{{ lead.email }}' }] },
+)
+export type KeyValuePair = Static<typeof KeyValuePair>
+
+/** `application/x-www-form-urlencoded`; a repeated key is sent repeated, in order. */
+export function renderFormPairs(pairs: readonly KeyValuePair[], data: TemplateData): string {
+  const form = new URLSearchParams()
+  const budget = new Budget()
+  for (const { key, value } of pairs) form.append(key, budget.spend(renderPairText(value, data)))
+  return budget.check(form.toString())
+}
+
+/**
+ * A flat JSON object. A value that is exactly one `{{ }}` keeps its JSON type
+ * (`{{ lead.age }}` gives 42, `{{ lead.tags }}` an array, a missing field
+ * null); anything else is a string. A repeated key keeps its last value.
+ */
+export function renderJsonPairs(pairs: readonly KeyValuePair[], data: TemplateData): string {
+  // No prototype, so a key named `__proto__` is an ordinary key.
+  const body: Record<string, unknown> = Object.create(null)
+  const budget = new Budget()
+  for (const { key, value } of pairs) {
+    const rendered = renderSlots(value, data)
+    const sole = soleValue(rendered)
+    body[key] = sole
+      ? JSON.parse(budget.spend(jsonLiteral(sole.value)))
+      : budget.spend(fillWith(rendered, textOf))
+  }
+  return budget.check(JSON.stringify(body))
+}
+
+/** `<root><key>value</key>…</root>`; keys must be XML names (see `isXmlName`). */
+export function renderXmlPairs(
+  rootName: string,
+  pairs: readonly KeyValuePair[],
+  data: TemplateData,
+): string {
+  for (const name of [rootName, ...pairs.map((pair) => pair.key)]) {
+    if (!isXmlName(name)) {
+      throw new TemplateError('template_render', `'${name}' cannot be an XML element name`)
+    }
+  }
+  const budget = new Budget()
+  const elements = pairs.map(
+    ({ key, value }) =>
+      `<${key}>${escapeXmlText(budget.spend(renderPairText(value, data)))}</${key}>`,
+  )
+  return budget.check(
+    `<?xml version="1.0" encoding="UTF-8"?>\n<${rootName}>${elements.join('')}</${rootName}>`,
+  )
+}
+
+function renderPairText(value: string, data: TemplateData): string {
+  return fillWith(renderSlots(value, data), textOf)
+}
+
+/** Each value may be up to the limit; together they may not either. */
+class Budget {
+  #units = 0
+
+  spend(text: string): string {
+    this.#units += text.length
+    if (this.#units > MAX_OUTPUT_BYTES) throw outputTooLarge()
+    return text
+  }
+
+  check(body: string): string {
+    if (Buffer.byteLength(body) > MAX_OUTPUT_BYTES) throw outputTooLarge()
+    return body
+  }
+}

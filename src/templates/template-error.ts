@@ -1,0 +1,16 @@
+/**
+ * Why a template could not be used. `template_syntax` is found when saving
+ * (validateTemplate); the others happen while rendering a record, and the
+ * delivery records the message so the rule's author can fix the template.
+ */
+export type TemplateErrorCode = 'template_syntax' | 'template_render' | 'template_limit'
+
+export class TemplateError extends Error {
+  override name = 'TemplateError'
+  constructor(
+    readonly code: TemplateErrorCode,
+    message: string,
+  ) {
+    super(message)
+  }
+}
