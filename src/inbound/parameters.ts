@@ -1,0 +1,146 @@
+import { type Static, Type } from 'typebox'
+import { readField } from '../fields/field-path.js'
+import { coerceValue, type ParameterType } from './coerce-value.js'
+import { isDangerousKey, MAX_DEPTH } from './limits.js'
+import { PARAMETER_PATH_PATTERN, writablePath } from './paths.js'
+
+export const InboundParameterType = Type.Enum(
+  ['string', 'number', 'boolean', 'date', 'email', 'phone'],
+  {
+    description:
+      'How the value is read: numbers from numeric text, booleans from true/false, 1/0, yes/no, on/off, ' +
+      'dates to ISO 8601 UTC, phones to digits with a leading +, emails trimmed and lowercased.',
+  },
+)
+
+export const InboundParameter = Type.Object(
+  {
+    name: Type.String({
+      minLength: 1,
+      maxLength: 200,
+      pattern: PARAMETER_PATH_PATTERN,
+      description: 'Dot path into the parsed body, e.g. `customer.email` or `items[0].sku`.',
+    }),
+    type: InboundParameterType,
+    required: Type.Boolean({ description: 'A call without it (or with it blank) is `invalid`.' }),
+  },
+  {
+    $id: 'InboundParameter',
+    additionalProperties: false,
+    examples: [{ name: 'customer.email', type: 'email', required: true }],
+  },
+)
+export type InboundParameter = Static<typeof InboundParameter>
+
+export type CoerceResult =
+  | { ok: true; values: Record<string, unknown> }
+  | { ok: false; reason: string }
+
+const MAX_REPORTED_PROBLEMS = 5
+
+/**
+ * The parsed parameters with each declared one checked and converted in place
+ * (undeclared ones pass through as sent, so conditions and templates can still
+ * use them). A blank optional parameter is removed rather than kept as '', so
+ * a mapping never writes blanks over CRM data. The reason names every
+ * offending parameter (up to five), e.g. `customer.email: not an email address`.
+ */
+export function coerceParameters(
+  defs: readonly InboundParameter[],
+  raw: Record<string, unknown>,
+): CoerceResult {
+  let values: unknown = raw
+  const problems: string[] = []
+  for (const def of defs) {
+    const segments = writablePath(def.name)
+    if (!segments) {
+      problems.push(`${def.name}: not a valid parameter name`)
+      continue
+    }
+    const value = readField(values, def.name)
+    if (isBlank(value)) {
+      if (def.required) problems.push(`${def.name}: required`)
+      else if (value !== undefined) values = writeAt(values, segments, 0, REMOVE)
+      continue
+    }
+    const coerced = coerceValue(def.type as ParameterType, value)
+    if (coerced.ok) values = writeAt(values, segments, 0, coerced.value)
+    else problems.push(`${def.name}: ${coerced.problem}`)
+  }
+  if (problems.length === 0) return { ok: true, values: values as Record<string, unknown> }
+  const shown = problems.slice(0, MAX_REPORTED_PROBLEMS)
+  const more = problems.length - shown.length
+  return { ok: false, reason: shown.join('; ') + (more > 0 ? `; and ${more} more` : '') }
+}
+
+const isBlank = (value: unknown) =>
+  value === undefined || value === null || (typeof value === 'string' && value.trim() === '')
+
+const REMOVE = Symbol('remove')
+
+/** A copy of `node` with the value at the path replaced; untouched branches are shared. */
+function writeAt(node: unknown, segments: string[], at: number, value: unknown): unknown {
+  const key = segments[at]!
+  const last = at === segments.length - 1
+  if (Array.isArray(node)) {
+    const copy = node.slice()
+    const index = Number(key)
+    // Removing from an array would shift its other items; null keeps their places.
+    copy[index] = last
+      ? value === REMOVE
+        ? null
+        : value
+      : writeAt(node[index], segments, at + 1, value)
+    return copy
+  }
+  const copy: Record<string, unknown> = { ...(node as Record<string, unknown>) }
+  if (last && value === REMOVE) delete copy[key]
+  else copy[key] = last ? value : writeAt(copy[key], segments, at + 1, value)
+  return copy
+}
+
+const MAX_SAMPLE_PARAMETERS = 500
+
+/**
+ * Parameters for every leaf of a sample body (an uploaded JSON document, or a
+ * parsed form), with dot paths and a guessed type, all optional. Arrays are
+ * described by their first item (`items[0].sku`), which is what a mapping of
+ * one record can use. Keys a dot path cannot name are skipped.
+ */
+export function parametersFromSample(sample: unknown): InboundParameter[] {
+  const found: InboundParameter[] = []
+  const visit = (value: unknown, path: string, depth: number) => {
+    if (found.length >= MAX_SAMPLE_PARAMETERS || depth > MAX_DEPTH) return
+    if (Array.isArray(value)) {
+      if (path !== '' && value.length > 0) visit(value[0], `${path}[0]`, depth + 1)
+    } else if (typeof value === 'object' && value !== null) {
+      for (const key of Object.keys(value)) {
+        if (key === '' || /[.[\]]/.test(key) || isDangerousKey(key)) continue
+        const child = path === '' ? key : `${path}.${key}`
+        visit((value as Record<string, unknown>)[key], child, depth + 1)
+      }
+    } else if (path !== '' && path.length <= 200) {
+      found.push({ name: path, type: inferType(value), required: false })
+    }
+  }
+  visit(sample, '', 0)
+  return found
+}
+
+const ISO_DATE_LIKE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}|$)/
+const NUMBER_LIKE = /^-?(?:0|[1-9]\d*)(?:\.\d+)?$/
+
+/** A cautious guess: text that could be an identifier (a zip with a leading 0) stays a string. */
+export function inferType(value: unknown): ParameterType {
+  if (typeof value === 'boolean') return 'boolean'
+  if (typeof value === 'number') return 'number'
+  if (typeof value !== 'string') return 'string'
+  const text = value.trim()
+  if (text === 'true' || text === 'false') return 'boolean'
+  if (coerceValue('email', text).ok) return 'email'
+  if (ISO_DATE_LIKE.test(text) && coerceValue('date', text).ok) return 'date'
+  if (NUMBER_LIKE.test(text) && text.length <= 15) return 'number'
+  const phoneLike = /^\+|[\s().-]/.test(text) && text.replace(/\D/g, '').length >= 7
+  if (phoneLike && coerceValue('phone', text).ok) return 'phone'
+  return 'string'
+}

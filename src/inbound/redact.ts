@@ -1,0 +1,81 @@
+/**
+ * Masks credentials in a call's headers and query before the call log stores
+ * them. Known names are masked by name; any name that looks like it carries
+ * a credential is masked too, since a missed secret is worse than a masked
+ * correlation id.
+ */
+
+export const REDACTED = '[redacted]'
+
+const ALWAYS = new Set([
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'set-cookie',
+  'x-hub-signature',
+  'x-hub-signature-256',
+  'x-shopify-hmac-sha256',
+  'stripe-signature',
+  'webhook-signature',
+  'svix-signature',
+  'x-api-key',
+])
+
+const LOOKS_SECRET =
+  /signature|secret|token|passw|api[-_]?key|hmac|auth(?!ority)|cookie|session|credential/i
+
+export type HeaderRecord = Record<string, string | string[] | undefined>
+
+export function redactHeaders(
+  headers: HeaderRecord,
+  extraSecretHeaderNames: readonly string[] = [],
+): HeaderRecord {
+  const extra = new Set(extraSecretHeaderNames.map((name) => name.toLowerCase()))
+  const out: HeaderRecord = {}
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue
+    const lower = name.toLowerCase()
+    const secret = ALWAYS.has(lower) || extra.has(lower) || LOOKS_SECRET.test(lower)
+    Object.defineProperty(out, name, {
+      value: secret ? mask(lower, value) : value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    })
+  }
+  return out
+}
+
+/** Keeps the scheme of an Authorization value (`Basic`, `Bearer`): it says what the sender tried. */
+function mask(name: string, value: string | string[]): string | string[] {
+  if (Array.isArray(value)) return value.map((item) => mask(name, item) as string)
+  if (name.endsWith('authorization')) {
+    const scheme = /^([A-Za-z][\w-]*) /.exec(value)?.[1]
+    if (scheme) return `${scheme} ${REDACTED}`
+  }
+  return REDACTED
+}
+
+/** The query with the named parameters (a `secret_query` verification's) masked. */
+export function redactQuery(
+  query: Record<string, string | string[] | undefined>,
+  secretParams: readonly string[],
+): Record<string, string | string[]> {
+  const secret = new Set(secretParams)
+  const out: Record<string, string | string[]> = {}
+  for (const [name, value] of Object.entries(query)) {
+    if (value === undefined) continue
+    const masked = secret.has(name)
+      ? Array.isArray(value)
+        ? value.map(() => REDACTED)
+        : REDACTED
+      : value
+    Object.defineProperty(out, name, {
+      value: masked,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    })
+  }
+  return out
+}
