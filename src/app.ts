@@ -4,6 +4,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type pg from 'pg'
 import type { Config } from './config.js'
 import type { Db } from './db/database.js'
+import { createDeliveryEngine } from './outbound/send/engine.js'
+import type { SecretBox } from './security/secret-box.js'
 import { registerErrorHandler } from './http/error-handler.js'
 import { registerOpenApi } from './http/openapi.js'
 import { buildValidatorCompiler } from './http/validation.js'
@@ -16,6 +18,7 @@ export interface AppOptions {
   config: Config
   db: Db
   pool: pg.Pool
+  box: SecretBox
   /** The process's pino logger; omitted, the app logs nothing (tests). */
   logger?: FastifyBaseLogger
 }
@@ -57,7 +60,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   })
 
   await registerOpenApi(app)
-  const deps = { config, db: options.db, pool: options.pool }
+  const engine = createDeliveryEngine({ db: options.db, box: options.box, config, log: app.log })
+  app.addHook('onClose', () => engine.sender.close())
+  const deps = { config, db: options.db, pool: options.pool, box: options.box, engine }
   await app.register(healthRoutes, deps)
   await app.register(operatorRoutes, { ...deps, prefix: '/operator' })
   await app.register(v1Routes, { ...deps, prefix: '/v1' })

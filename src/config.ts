@@ -27,6 +27,11 @@ const ConfigSchema = Type.Object({
   keepAliveTimeoutMs: Type.Integer({ minimum: 1000 }),
   shutdownTimeoutMs: Type.Integer({ minimum: 0 }),
   bootstrapWorkspace: Type.Boolean(),
+  encryptionKey: Type.Optional(Type.String({ minLength: 44 })),
+  outboundAllowList: Type.String(),
+  workerConcurrency: Type.Integer({ minimum: 1, maximum: 2000 }),
+  responseBodyLimitBytes: Type.Integer({ minimum: 0, maximum: 10 * 1024 * 1024 }),
+  ruleAutoDisableHours: Type.Integer({ minimum: 1 }),
 })
 
 export type Config = Readonly<Static<typeof ConfigSchema>>
@@ -55,6 +60,11 @@ const variables = {
   KEEP_ALIVE_TIMEOUT_MS: ['keepAliveTimeoutMs', int],
   SHUTDOWN_TIMEOUT_MS: ['shutdownTimeoutMs', int],
   BOOTSTRAP_WORKSPACE: ['bootstrapWorkspace', bool],
+  ENCRYPTION_KEY: ['encryptionKey', str],
+  OUTBOUND_ALLOW_LIST: ['outboundAllowList', str],
+  WORKER_CONCURRENCY: ['workerConcurrency', int],
+  RESPONSE_BODY_LIMIT_BYTES: ['responseBodyLimitBytes', int],
+  RULE_AUTO_DISABLE_HOURS: ['ruleAutoDisableHours', int],
 } as const satisfies Record<string, [keyof Config, (raw: string) => unknown]>
 
 export const configVariables = Object.keys(variables)
@@ -72,6 +82,10 @@ const defaults = {
   keepAliveTimeoutMs: 72_000,
   shutdownTimeoutMs: 25_000,
   bootstrapWorkspace: true,
+  outboundAllowList: '',
+  workerConcurrency: 50,
+  responseBodyLimitBytes: 64 * 1024,
+  ruleAutoDisableHours: 120,
 } satisfies Partial<Config>
 
 /**

@@ -18,6 +18,7 @@ export const logRedactPaths = [
   '*.signing_secret',
   '*.databaseUrl',
   '*.operatorToken',
+  '*.encryptionKey',
 ]
 
 export function createLogger(config: Pick<Config, 'logLevel'>) {

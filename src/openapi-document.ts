@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto'
 import { buildApp } from './app.js'
+import { SecretBox } from './security/secret-box.js'
 import { loadConfig } from './config.js'
 import { connectDatabase } from './db/database.js'
 
@@ -9,7 +11,8 @@ import { connectDatabase } from './db/database.js'
 export async function generateOpenApiDocument(): Promise<Record<string, unknown>> {
   const config = loadConfig({}, { publicBaseUrl: 'http://127.0.0.1:3000' })
   const database = connectDatabase('postgres://unused@127.0.0.1:1/unused', { max: 1 })
-  const app = await buildApp({ config, db: database.db, pool: database.pool })
+  const box = new SecretBox(randomBytes(32))
+  const app = await buildApp({ config, db: database.db, pool: database.pool, box })
   try {
     await app.ready()
     return app.swagger() as unknown as Record<string, unknown>

@@ -5,9 +5,11 @@ import { connectDatabase } from './db/database.js'
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './db/embedded-postgres.js'
 import { migrate } from './db/migrate.js'
 import { createLogger } from './logger.js'
+import { loadOrCreateKeyFile, parseEncryptionKey, SecretBox } from './security/secret-box.js'
+import { createWorkers } from './workers.js'
 import { bootstrapDefaultWorkspace } from './workspaces/bootstrap.js'
 
-/** Runs the service: database, migrations, HTTP (ROLE api|all), and a graceful stop. */
+/** Runs the service: database, migrations, HTTP (ROLE api|all), workers (ROLE worker|all), a graceful stop. */
 async function main() {
   let config: ReturnType<typeof loadConfig>
   try {
@@ -39,7 +41,17 @@ async function main() {
   const { applied } = await migrate(database.pool)
   if (applied.length > 0) log.info({ applied }, 'migrations applied')
 
-  const app = await buildApp({ config, db: database.db, pool: database.pool, logger: log })
+  const box = new SecretBox(
+    config.encryptionKey ? parseEncryptionKey(config.encryptionKey) : await loadOrCreateKeyFile(config.dataDir),
+  )
+  if (!config.encryptionKey) log.warn({ dataDir: config.dataDir }, 'ENCRYPTION_KEY not set: using the key file in DATA_DIR')
+
+  const app = await buildApp({ config, db: database.db, pool: database.pool, box, logger: log })
+  const workers =
+    config.role === 'api'
+      ? undefined
+      : createWorkers({ config, db: database.db, pool: database.pool, connectionString: databaseUrl, box, log })
+  await workers?.start()
 
   if (config.role !== 'worker') {
     await app.listen({ port: config.port, host: config.host })
@@ -65,6 +77,7 @@ async function main() {
     // Order matters: stop taking requests and let in-flight ones finish, then
     // close the pool they used, then the database itself.
     await app.close()
+    await workers?.stop(Math.max(0, config.shutdownTimeoutMs - 5000))
     await database.close()
     await embedded?.stop()
     log.info('stopped')

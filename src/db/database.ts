@@ -1,12 +1,29 @@
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import type { ApiKeysTable } from './tables/api-keys.js'
+import type { DeliveriesTable } from './tables/deliveries.js'
+import type { DeliveryAttemptsTable } from './tables/delivery-attempts.js'
+import type { EventTypesTable } from './tables/event-types.js'
+import type { EventsTable } from './tables/events.js'
+import type { FieldsTable } from './tables/fields.js'
+import type { RuleReferencesTable } from './tables/rule-references.js'
+import type { RulesTable } from './tables/rules.js'
+import type { SigningSecretsTable } from './tables/signing-secrets.js'
 import type { WorkspacesTable } from './tables/workspaces.js'
 
 /** Every table Kysely may query. One file per table under ./tables. */
 export interface Database {
   workspaces: WorkspacesTable
   api_keys: ApiKeysTable
+  signing_secrets: SigningSecretsTable
+  event_types: EventTypesTable
+  fields: FieldsTable
+  rules: RulesTable
+  rule_references: RuleReferencesTable
+  events: EventsTable
+  deliveries: DeliveriesTable
+  delivery_attempts: DeliveryAttemptsTable
+  jobs: import('./tables/jobs.js').JobsTable
 }
 
 export type Db = Kysely<Database>

@@ -22,9 +22,16 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       },
       tags: [
         { name: 'workspace', description: 'The workspace of the calling API key.' },
+        { name: 'settings', description: 'Webhooks on/off, CRM callback and lookup URLs, signing secrets.' },
+        { name: 'catalog', description: 'The workspace’s event types and fields.' },
+        { name: 'rules', description: 'Outbound webhooks: what to send, when, and how.' },
+        { name: 'events', description: 'The CRM’s events, which trigger rules.' },
+        { name: 'deliveries', description: 'The history: every send, its attempts and outcome.' },
         { name: 'operator', description: 'Workspaces and API keys; needs the operator token.' },
         { name: 'operations', description: 'Health and readiness probes.' },
       ],
+      // /v1 by default; operator and health routes say otherwise.
+      security: [{ apiKey: [] }],
       components: {
         securitySchemes: {
           apiKey: {

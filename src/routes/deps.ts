@@ -1,10 +1,14 @@
 import type pg from 'pg'
 import type { Config } from '../config.js'
 import type { Db } from '../db/database.js'
+import type { DeliveryEngine } from '../outbound/send/deliver.js'
+import type { SecretBox } from '../security/secret-box.js'
 
 /** What route plugins are given: no globals, no container. */
 export interface RouteDeps {
   config: Config
   db: Db
   pool: pg.Pool
+  box: SecretBox
+  engine: DeliveryEngine
 }

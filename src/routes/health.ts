@@ -10,6 +10,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { 
     {
       schema: {
         tags: ['operations'],
+        security: [],
         summary: 'Liveness: the process is up',
         description: 'Answers 200 while the process runs. Does not touch the database.',
         response: { 200: ref(Health, 'Alive.') },
@@ -24,6 +25,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { 
     {
       schema: {
         tags: ['operations'],
+        security: [],
         summary: 'Readiness: the database answers and migrations are applied',
         description:
           'Answers 503 with the same body while not ready, so load balancers hold traffic.',

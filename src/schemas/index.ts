@@ -1,5 +1,19 @@
 import { ApiKey, ApiKeyPage, CreateApiKeyBody, IssuedApiKey } from './api-keys.js'
+import { conditionSchemas } from '../conditions/condition-schema.js'
+import { EventType, EventTypePage, Field, FieldList, UpsertEventTypeBody } from './catalog.js'
 import { ErrorResponse } from './common.js'
+import {
+  Delivery,
+  DeliveryAttempt,
+  DeliveryDetail,
+  DeliveryPage,
+  RetryFailedBody,
+  RetryFailedResult,
+} from './deliveries.js'
+import { EventBatch, EventBatchResult, EventDetail, EventInput, EventResult } from './events.js'
+import { ExecuteBody, ExecuteResult, PreviewResult, RecordBody, TestResult } from './rule-actions.js'
+import { ruleSchemas } from './rules.js'
+import { RotateSecretBody, SigningSecret, UpdateSettingsBody, WorkspaceSettings } from './settings.js'
 import { Health, Readiness } from './health.js'
 import { CreateWorkspaceBody, UpdateWorkspaceBody, Workspace, WorkspacePage } from './workspaces.js'
 
@@ -20,4 +34,31 @@ export const sharedSchemas = [
   ApiKeyPage,
   IssuedApiKey,
   CreateApiKeyBody,
+  WorkspaceSettings,
+  UpdateSettingsBody,
+  SigningSecret,
+  RotateSecretBody,
+  EventType,
+  EventTypePage,
+  UpsertEventTypeBody,
+  Field,
+  FieldList,
+  ...conditionSchemas,
+  ...ruleSchemas,
+  RecordBody,
+  ExecuteBody,
+  PreviewResult,
+  TestResult,
+  ExecuteResult,
+  DeliveryAttempt,
+  Delivery,
+  DeliveryDetail,
+  DeliveryPage,
+  RetryFailedBody,
+  RetryFailedResult,
+  EventInput,
+  EventBatch,
+  EventResult,
+  EventBatchResult,
+  EventDetail,
 ]

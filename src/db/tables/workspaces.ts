@@ -6,6 +6,8 @@ export interface WorkspacesTable {
   external_id: string | null
   webhooks_enabled: Generated<boolean>
   retention_days: Generated<number>
+  crm_callback_url: string | null
+  crm_lookup_url: string | null
   created_at: ColumnType<Date, never, never>
   updated_at: ColumnType<Date, never, Date>
 }

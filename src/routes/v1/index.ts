@@ -1,15 +1,22 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { workspaceAuth } from '../../http/auth.js'
 import type { RouteDeps } from '../deps.js'
+import { catalogRoutes } from './catalog.js'
+import { deliveryRoutes } from './deliveries.js'
+import { eventRoutes } from './events.js'
+import { ruleRoutes } from './rules.js'
+import { settingsRoutes } from './settings.js'
 import { workspaceRoutes } from './workspace.js'
 
 /**
  * Everything under /v1 is one workspace's view: the hook authenticates the
  * key first, and each route scopes its queries by `request.workspaceId`.
  */
-export const v1Routes: FastifyPluginAsync<RouteDeps> = async (app, { config, db, pool }) => {
+export const v1Routes: FastifyPluginAsync<RouteDeps> = async (app, { config, db, pool, box, engine }) => {
   // Not `register(x, opts)`: opts carries this plugin's own `prefix`, which would apply twice.
-  const deps: RouteDeps = { config, db, pool }
+  const deps: RouteDeps = { config, db, pool, box, engine }
   app.addHook('onRequest', workspaceAuth(db))
-  await app.register(workspaceRoutes, deps)
+  for (const routes of [workspaceRoutes, settingsRoutes, catalogRoutes, ruleRoutes, eventRoutes, deliveryRoutes]) {
+    await app.register(routes, deps)
+  }
 }

@@ -1,0 +1,33 @@
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely'
+import type { Json } from './json.js'
+
+export type DeliveryStatus = 'queued' | 'delivering' | 'succeeded' | 'failed' | 'cancelled'
+
+export interface DeliveriesTable {
+  id: string
+  workspace_id: string
+  rule_id: string | null
+  kind: 'rule' | 'notice'
+  event_id: string | null
+  event_type: string | null
+  entity_type: string | null
+  entity_id: string | null
+  status: DeliveryStatus
+  record: Json<unknown>
+  previous: Json<Record<string, unknown> | null>
+  attempts: Generated<number>
+  max_attempts: number
+  next_attempt_at: Date | null
+  /** int8: read as a number (see database.ts), written as the queue's string id. */
+  job_id: ColumnType<number | null, string | null, string | null>
+  batch_open: Generated<boolean>
+  mass_post_id: string | null
+  response_status: number | null
+  response_mapped: Json<Record<string, unknown> | null>
+  last_error: string | null
+  created_at: ColumnType<Date, Date | undefined, never>
+  updated_at: ColumnType<Date, Date | undefined, Date>
+  finished_at: Date | null
+}
+export type DeliveryRow = Selectable<DeliveriesTable>
+export type NewDeliveryRow = Insertable<DeliveriesTable>

@@ -1,0 +1,24 @@
+import type { ColumnType, Generated, GeneratedAlways, Selectable } from 'kysely'
+
+/**
+ * The job queue's table (migrations/0002_jobs.sql). Write it through
+ * src/queue, not directly: enqueue batches and notifies, workers own leases.
+ */
+export interface JobsTable {
+  // int8 arrives as a number (see database.ts); src/queue hands ids out as strings.
+  id: GeneratedAlways<number>
+  kind: string
+  payload: unknown
+  workspace_id: string | null
+  queue_key: string | null
+  run_at: Generated<Date>
+  attempts: Generated<number>
+  max_attempts: Generated<number>
+  locked_by: string | null
+  locked_until: Date | null
+  last_error: string | null
+  created_at: ColumnType<Date, never, never>
+  dead_at: Date | null
+}
+
+export type JobRow = Selectable<JobsTable>

@@ -1,0 +1,173 @@
+import type { Db } from '../../db/database.js'
+import type { DeliveryAttemptRow } from '../../db/tables/delivery-attempts.js'
+import type { DeliveryRow } from '../../db/tables/deliveries.js'
+import { errors } from '../../errors.js'
+import { decodeCursor, toPage } from '../../http/pagination.js'
+import { cancelJobs } from '../../queue/enqueue.js'
+import type { Delivery, DeliveryListQuery } from '../../schemas/deliveries.js'
+import { rescheduleDelivery } from './schedule.js'
+
+const labels: Record<DeliveryRow['status'], string> = {
+  queued: 'In Queue',
+  delivering: 'Delivering',
+  succeeded: 'Succeeded',
+  failed: 'Failed',
+  cancelled: 'Cancelled',
+}
+
+const DEFAULT_WINDOW_MS = 7 * 86_400_000
+
+export function toDelivery(row: DeliveryRow): Delivery {
+  return {
+    id: row.id,
+    rule_id: row.rule_id,
+    kind: row.kind,
+    event_id: row.event_id,
+    event_type: row.event_type,
+    entity_type: row.entity_type,
+    entity_id: row.entity_id,
+    status: row.status,
+    status_label: labels[row.status],
+    attempts: row.attempts,
+    max_attempts: row.max_attempts,
+    next_attempt_at: row.next_attempt_at?.toISOString() ?? null,
+    mass_post_id: row.mass_post_id,
+    response_status: row.response_status,
+    response_mapped: row.response_mapped,
+    last_error: row.last_error,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+    finished_at: row.finished_at?.toISOString() ?? null,
+  }
+}
+
+export function toAttempt(row: DeliveryAttemptRow) {
+  return {
+    attempt: row.attempt,
+    request: row.request,
+    response_status: row.response_status,
+    response_headers: row.response_headers,
+    response_body: row.response_body,
+    duration_ms: row.duration_ms,
+    error: row.error,
+    created_at: row.created_at.toISOString(),
+  }
+}
+
+/** Newest first; by default the last 7 days. Ids are time-ordered, so the window is an id range too. */
+export async function listDeliveries(db: Db, workspaceId: string, query: DeliveryListQuery) {
+  const until = query.until ? new Date(query.until) : new Date()
+  const since = query.since ? new Date(query.since) : new Date(until.getTime() - DEFAULT_WINDOW_MS)
+  let q = db
+    .selectFrom('deliveries')
+    .selectAll()
+    .where('workspace_id', '=', workspaceId)
+    .where('created_at', '>=', since)
+    .where('created_at', '<=', until)
+    .orderBy('id', 'desc')
+    .limit(query.limit + 1)
+  if (query.rule_id) q = q.where('rule_id', '=', query.rule_id)
+  if (query.status) q = q.where('status', '=', query.status)
+  if (query.event_type) q = q.where('event_type', '=', query.event_type)
+  if (query.entity_id) q = q.where('entity_id', '=', query.entity_id)
+  if (query.kind) q = q.where('kind', '=', query.kind)
+  if (query.cursor) q = q.where('id', '<', String(decodeCursor(query.cursor, 1)[0]))
+  const { rows, next_cursor } = toPage(await q.execute(), query.limit, (r) => [r.id])
+  return { data: rows.map(toDelivery), next_cursor }
+}
+
+export async function getDeliveryRow(db: Db, workspaceId: string, id: string): Promise<DeliveryRow> {
+  const row = await db
+    .selectFrom('deliveries')
+    .selectAll()
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', id)
+    .executeTakeFirst()
+  if (!row) throw errors.notFound('delivery', id)
+  return row
+}
+
+export async function getDelivery(db: Db, workspaceId: string, id: string) {
+  const row = await getDeliveryRow(db, workspaceId, id)
+  const attempts = await db
+    .selectFrom('delivery_attempts')
+    .selectAll()
+    .where('delivery_id', '=', id)
+    .orderBy('attempt')
+    .orderBy('id')
+    .execute()
+  return { ...toDelivery(row), attempt_history: attempts.map(toAttempt) }
+}
+
+/** Cancels a queued delivery; its job is removed when no worker holds it. */
+export async function cancelDelivery(db: Db, workspaceId: string, id: string) {
+  const row = await getDeliveryRow(db, workspaceId, id)
+  if (row.status !== 'queued') {
+    throw errors.conflict(`delivery ${id} is ${row.status}; only a queued delivery can be cancelled`)
+  }
+  const updated = await db.transaction().execute(async (trx) => {
+    const cancelled = await trx
+      .updateTable('deliveries')
+      .set({ status: 'cancelled', last_error: 'cancelled by request', finished_at: new Date(), updated_at: new Date(), batch_open: false })
+      .where('id', '=', id)
+      .where('status', '=', 'queued')
+      .returningAll()
+      .executeTakeFirst()
+    if (cancelled?.job_id) await cancelJobs(trx, [String(cancelled.job_id)])
+    return cancelled
+  })
+  if (!updated) throw errors.conflict(`delivery ${id} started meanwhile; it can no longer be cancelled`)
+  return toDelivery(updated)
+}
+
+/**
+ * Sends a finished delivery again: same id (so the same `webhook-id`),
+ * attempts counted on, a fresh set of tries.
+ */
+export async function resendDelivery(db: Db, workspaceId: string, id: string) {
+  const row = await getDeliveryRow(db, workspaceId, id)
+  if (row.status === 'queued' || row.status === 'delivering') {
+    throw errors.conflict(`delivery ${id} is ${row.status} already`)
+  }
+  return db.transaction().execute(async (trx) => {
+    await trx
+      .updateTable('deliveries')
+      .set((eb) => ({
+        max_attempts: eb('attempts', '+', eb.ref('max_attempts')),
+        finished_at: null,
+        last_error: null,
+      }))
+      .where('id', '=', id)
+      .execute()
+    await rescheduleDelivery(trx, row, new Date())
+    return toDelivery(await getDeliveryRow(trx, workspaceId, id))
+  })
+}
+
+/** Resends every failed delivery of a rule created in the range. */
+export async function retryFailed(
+  db: Db,
+  workspaceId: string,
+  body: { rule_id: string; since: string; until?: string },
+) {
+  const rule = await db
+    .selectFrom('rules')
+    .select('id')
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', body.rule_id)
+    .executeTakeFirst()
+  if (!rule) throw errors.notFound('rule', body.rule_id)
+  const failed = await db
+    .selectFrom('deliveries')
+    .select('id')
+    .where('workspace_id', '=', workspaceId)
+    .where('rule_id', '=', body.rule_id)
+    .where('status', '=', 'failed')
+    .where('created_at', '>=', new Date(body.since))
+    .where('created_at', '<=', body.until ? new Date(body.until) : new Date())
+    .orderBy('id')
+    .limit(10_000)
+    .execute()
+  for (const { id } of failed) await resendDelivery(db, workspaceId, id)
+  return { retried: failed.length, delivery_ids: failed.map((f) => f.id) }
+}

@@ -1,0 +1,131 @@
+import { newId } from '../../ids.js'
+import { errors } from '../../errors.js'
+import type { RecordInput } from '../../schemas/rules.js'
+import { activeSigningSecrets } from '../../settings/signing-secrets.js'
+import { scheduleDeliveries } from '../deliveries/schedule.js'
+import { getDelivery } from '../deliveries/delivery-service.js'
+import {
+  type DeliveryRecord,
+  redactRequest,
+  renderRuleRequest,
+  signOutbound,
+} from '../send/build-request.js'
+import { type DeliveryEngine, runAttempt } from '../send/deliver.js'
+import { mapResponse, parseResponseBody } from '../send/parse-response.js'
+import { getRuleRow, ruleCredentials, type RuleContext } from './rule-service.js'
+
+export function manualRecord(record: RecordInput, eventType: string | null = null): DeliveryRecord {
+  return {
+    entity_type: record.entity_type,
+    entity_id: record.entity_id,
+    fields: record.fields as Record<string, unknown>,
+    event: { id: null, type: eventType, occurred_at: new Date().toISOString() },
+  }
+}
+
+function render(ctx: RuleContext, rule: Awaited<ReturnType<typeof getRuleRow>>, record: DeliveryRecord) {
+  const credentials = ruleCredentials(ctx.box, rule)
+  try {
+    return { credentials, request: renderRuleRequest(rule, record, credentials) }
+  } catch (err) {
+    throw errors.validation(`the rule does not render for this record: ${(err as Error).message}`)
+  }
+}
+
+/** The request the rule would send for this record, signed, credentials masked; nothing is sent. */
+export async function previewRule(ctx: RuleContext, ruleId: string, record: RecordInput, limit: number) {
+  const rule = await getRuleRow(ctx, ruleId)
+  const { credentials, request } = render(ctx, rule, manualRecord(record))
+  const secrets = await activeSigningSecrets(ctx.db, ctx.box, ctx.workspaceId)
+  return { request: redactRequest(signOutbound(request, 'msg_preview', secrets), credentials, limit) }
+}
+
+/** Sends the rule once for this record and answers with what went and what came back. Not recorded. */
+export async function testRule(
+  ctx: RuleContext,
+  engine: DeliveryEngine,
+  ruleId: string,
+  record: RecordInput,
+) {
+  const rule = await getRuleRow(ctx, ruleId)
+  const { credentials, request } = render(ctx, rule, manualRecord(record))
+  const secrets = await activeSigningSecrets(ctx.db, ctx.box, ctx.workspaceId)
+  const signed = signOutbound(request, newId('msg'), secrets)
+  const result = await engine.sender.send(signed, { timeoutMs: rule.execution.timeout_ms })
+  const parsed = result.body !== null ? parseResponseBody(rule.response.format, result.body) : undefined
+  return {
+    request: redactRequest(signed, credentials, engine.responseBodyLimit),
+    response: {
+      status: result.status,
+      headers: result.headers,
+      body: result.body,
+      duration_ms: result.durationMs,
+      error: result.error,
+    },
+    response_mapped: mapResponse(rule.response.mapping, parsed),
+  }
+}
+
+/**
+ * Runs the rule on one record, recorded in history. Inline waits for the
+ * first attempt and answers with it (retries, if any, go on in the
+ * background); background answers with the queued delivery at once.
+ */
+export async function executeRule(
+  ctx: RuleContext,
+  engine: DeliveryEngine,
+  ruleId: string,
+  body: { record: RecordInput; mode?: 'inline' | 'background' },
+) {
+  const rule = await getRuleRow(ctx, ruleId)
+  const mode = body.mode ?? rule.execution.mode
+  const id = newId('dlv')
+  const row = {
+    id,
+    workspace_id: ctx.workspaceId,
+    rule_id: rule.id,
+    kind: 'rule' as const,
+    event_id: null,
+    event_type: null,
+    entity_type: body.record.entity_type,
+    entity_id: body.record.entity_id,
+    record: JSON.stringify(manualRecord(body.record)),
+    previous: null,
+    max_attempts: rule.execution.max_attempts,
+  }
+  if (mode === 'background') {
+    const runAt = new Date(Date.now() + rule.execution.delay_seconds * 1000)
+    await scheduleDeliveries(ctx.db, [{ row, runAt }])
+    return { mode, delivery: await getDelivery(ctx.db, ctx.workspaceId, id) }
+  }
+  const inserted = await ctx.db
+    .insertInto('deliveries')
+    .values({ ...row, status: 'queued', job_id: null, next_attempt_at: new Date() })
+    .returningAll()
+    .executeTakeFirstOrThrow()
+  await runAttempt(engine, inserted, { jobId: null })
+  return { mode, delivery: await getDelivery(ctx.db, ctx.workspaceId, id) }
+}
+
+export async function scheduleManual(ctx: RuleContext, ruleId: string, records: RecordInput[]) {
+  const rule = await getRuleRow(ctx, ruleId)
+  return scheduleDeliveries(
+    ctx.db,
+    records.map((record) => ({
+      row: {
+        id: newId('dlv'),
+        workspace_id: ctx.workspaceId,
+        rule_id: rule.id,
+        kind: 'rule' as const,
+        event_id: null,
+        event_type: null,
+        entity_type: record.entity_type,
+        entity_id: record.entity_id,
+        record: JSON.stringify(manualRecord(record)),
+        previous: null,
+        max_attempts: rule.execution.max_attempts,
+      },
+      runAt: new Date(),
+    })),
+  )
+}

@@ -1,0 +1,89 @@
+import { conditionFields, validateCondition } from '../../conditions/validate-condition.js'
+import type { ConditionGroup } from '../../conditions/condition-schema.js'
+import type { RuleExecution, RuleInput, RuleRequest, RuleResponse } from '../../schemas/rules.js'
+import { templateFields, validateTemplate } from '../../templates/render.js'
+
+export const defaultExecution: RuleExecution = {
+  delay_seconds: 0,
+  mode: 'background',
+  timeout_ms: 15_000,
+  max_attempts: 3,
+  success: '2xx',
+  batch_window_seconds: 0,
+  rate_limit_per_second: null,
+}
+
+export const defaultResponse: RuleResponse = { format: 'json', mapping: [] }
+
+/** Fills in what a rule may leave out, so stored rules are always complete. */
+export function completeRequest(request: RuleRequest): RuleRequest {
+  return {
+    method: request.method,
+    url: request.url,
+    body_format: request.body_format,
+    body_template: request.body_template ?? null,
+    body_pairs: request.body_pairs ?? null,
+    ...(request.xml_root ? { xml_root: request.xml_root } : {}),
+    headers: request.headers ?? [],
+    append_record_params: request.append_record_params ?? false,
+  }
+}
+
+/**
+ * What JSON Schema cannot say about a rule: template syntax, the condition
+ * tree's sense, body choices. One message per problem, each naming its field.
+ */
+export function ruleProblems(input: {
+  request: RuleRequest
+  conditions: ConditionGroup | null
+  execution: RuleExecution
+}): string[] {
+  const problems: string[] = []
+  const { request } = input
+  if (input.conditions) problems.push(...validateCondition(input.conditions, 'body/conditions'))
+  for (const [path, template] of templatesOf(request)) {
+    for (const message of validateTemplate(template)) problems.push(`${path}: ${message}`)
+  }
+  if (request.body_template != null && request.body_pairs != null) {
+    problems.push('body/request: give body_template or body_pairs, not both')
+  }
+  if ((request.method === 'GET' || request.method === 'DELETE') && request.body_template) {
+    problems.push(
+      `body/request/body_template: a ${request.method} request has no body; use body_pairs (sent as query parameters)`,
+    )
+  }
+  if (input.execution.mode === 'inline' && input.execution.batch_window_seconds > 0) {
+    problems.push('body/execution/batch_window_seconds: batching needs mode "background"')
+  }
+  return problems
+}
+
+/** Every template in a request, with the field path an error should name. */
+export function templatesOf(request: RuleRequest): [string, string][] {
+  const out: [string, string][] = [['body/request/url', request.url]]
+  if (request.body_template) out.push(['body/request/body_template', request.body_template])
+  for (const [i, pair] of (request.body_pairs ?? []).entries()) {
+    out.push([`body/request/body_pairs/${i}/value`, pair.value])
+  }
+  for (const [i, header] of (request.headers ?? []).entries()) {
+    out.push([`body/request/headers/${i}/value`, header.value])
+  }
+  return out
+}
+
+/** Field names a rule reads or writes, for the catalog check. */
+export function ruleFieldNames(input: {
+  request: RuleRequest
+  conditions: ConditionGroup | null
+  response: RuleResponse
+}): string[] {
+  const names = new Set<string>()
+  if (input.conditions) for (const f of conditionFields(input.conditions)) names.add(f)
+  for (const [, template] of templatesOf(input.request)) {
+    for (const f of templateFields(template)) names.add(f)
+  }
+  for (const m of input.response.mapping) names.add(m.field)
+  return [...names]
+}
+
+export type { RuleInput }

@@ -1,0 +1,168 @@
+import type { RuleRow } from '../../db/tables/rules.js'
+import type { RuleAuthInput } from '../../schemas/rules.js'
+import { signRequest } from '../../signing/signatures.js'
+import {
+  renderFormPairs,
+  renderHeaderValue,
+  renderJson,
+  renderJsonPairs,
+  renderText,
+  renderUrl,
+  renderXml,
+  renderXmlPairs,
+  type TemplateData,
+} from '../../templates/render.js'
+
+/** One record as a delivery stores it (a batch stores a list of these). */
+export interface DeliveryRecord {
+  entity_type: string
+  entity_id: string
+  fields: Record<string, unknown>
+  event: { id: string | null; type: string | null; occurred_at: string }
+}
+
+export interface OutboundRequest {
+  method: string
+  url: string
+  headers: Record<string, string>
+  body: string
+}
+
+const contentTypes = {
+  json: 'application/json',
+  form: 'application/x-www-form-urlencoded',
+  xml: 'application/xml',
+  text: 'text/plain; charset=utf-8',
+} as const
+
+export const USER_AGENT = 'Hookline/0.1 (+webhooks)'
+
+/** What templates see: the record's fields at the top, plus `record.*` and `event.*`. */
+export function templateData(record: DeliveryRecord): TemplateData {
+  return {
+    ...record.fields,
+    record: { entity_type: record.entity_type, entity_id: record.entity_id },
+    event: record.event,
+  }
+}
+
+/**
+ * Renders a rule for one record (or a batch) into the HTTP request to send,
+ * unsigned. Escaping is per context (src/templates), so the body is always a
+ * valid document whatever the field values hold.
+ */
+export function renderRuleRequest(
+  rule: Pick<RuleRow, 'request'>,
+  records: DeliveryRecord | DeliveryRecord[],
+  credentials: RuleAuthInput,
+): OutboundRequest {
+  const { request } = rule
+  const list = Array.isArray(records) ? records : [records]
+  const first = list[0] as DeliveryRecord
+  const data = templateData(first)
+  const url = new URL(renderUrl(request.url, data))
+  const headers: Record<string, string> = { 'user-agent': USER_AGENT }
+  let body = ''
+
+  const hasBody = request.method !== 'GET' && request.method !== 'DELETE'
+  if (!hasBody) {
+    // GET and DELETE carry key-value pairs in the query string, as the seeds' CRMs do.
+    for (const pair of request.body_pairs ?? []) {
+      url.searchParams.append(pair.key, renderText(pair.value, data))
+    }
+  } else {
+    const bodies = list.map((r) => renderBody(request, templateData(r)))
+    body = Array.isArray(records) ? joinBatch(request.body_format, bodies) : (bodies[0] as string)
+    headers['content-type'] = contentTypes[request.body_format]
+  }
+  if (request.append_record_params) {
+    url.searchParams.set('entityType', first.entity_type)
+    url.searchParams.set('entityId', first.entity_id)
+    if (first.event.type) url.searchParams.set('eventType', first.event.type)
+  }
+  for (const header of request.headers ?? []) {
+    headers[header.name.toLowerCase()] = renderHeaderValue(header.value, data)
+  }
+  Object.assign(headers, authHeaders(credentials))
+  return { method: request.method, url: url.toString(), headers, body }
+}
+
+function renderBody(request: RuleRow['request'], data: TemplateData): string {
+  const pairs = request.body_pairs
+  const template = request.body_template
+  switch (request.body_format) {
+    case 'json':
+      if (pairs) return renderJsonPairs(pairs, data)
+      if (template) return renderJson(template, data)
+      return JSON.stringify(data)
+    case 'form':
+      if (pairs) return renderFormPairs(pairs, data)
+      // A form template is `a={{x}}&b={{y}}`: values are percent-encoded like URL parts.
+      return template ? renderUrl(template, data) : ''
+    case 'xml':
+      if (pairs) return renderXmlPairs(request.xml_root ?? 'record', pairs, data)
+      return template ? renderXml(template, data) : ''
+    case 'text':
+      return template ? renderText(template, data) : ''
+  }
+}
+
+/** A batch as one document: a JSON array, an XML list, or one line per record. */
+function joinBatch(format: RuleRow['request']['body_format'], bodies: string[]): string {
+  switch (format) {
+    case 'json':
+      return `[${bodies.join(',')}]`
+    case 'xml':
+      return `<batch>${bodies.map((b) => b.replace(/^<\?xml[^>]*\?>\s*/, '')).join('')}</batch>`
+    default:
+      return bodies.join('\n')
+  }
+}
+
+export function authHeaders(credentials: RuleAuthInput): Record<string, string> {
+  switch (credentials.type) {
+    case 'basic':
+      return {
+        authorization: `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`,
+      }
+    case 'bearer':
+      return { authorization: `Bearer ${credentials.token}` }
+    case 'header':
+      return { [credentials.name.toLowerCase()]: credentials.value }
+    default:
+      return {}
+  }
+}
+
+/** Adds Standard Webhooks and X-Hookline-Signature headers; the delivery id is the webhook-id. */
+export function signOutbound(
+  request: OutboundRequest,
+  deliveryId: string,
+  secrets: string[],
+  now = new Date(),
+): OutboundRequest {
+  const signature = signRequest({ msgId: deliveryId, timestamp: now, body: request.body, secrets })
+  return { ...request, headers: { ...request.headers, ...signature } }
+}
+
+/** The request as history shows it: credential headers masked, body cut at the limit. */
+export function redactRequest(
+  request: OutboundRequest,
+  credentials: RuleAuthInput,
+  bodyLimit: number,
+) {
+  const secretHeaders = new Set(['authorization', 'proxy-authorization', 'cookie'])
+  if (credentials.type === 'header') secretHeaders.add(credentials.name.toLowerCase())
+  const headers: Record<string, string> = {}
+  for (const [name, value] of Object.entries(request.headers)) {
+    headers[name] = secretHeaders.has(name) ? '[redacted]' : value
+  }
+  const truncated = Buffer.byteLength(request.body) > bodyLimit
+  return {
+    method: request.method,
+    url: request.url,
+    headers,
+    body: truncated ? Buffer.from(request.body).subarray(0, bodyLimit).toString('utf8') : request.body,
+    body_truncated: truncated,
+  }
+}

@@ -1,0 +1,34 @@
+import type { FastifyBaseLogger } from 'fastify'
+import type { Config } from '../../config.js'
+import type { Db } from '../../db/database.js'
+import type { SecretBox } from '../../security/secret-box.js'
+import type { DeliveryEngine } from './deliver.js'
+import { FairnessLimiter } from './fairness.js'
+import { createHttpSender } from './http-sender.js'
+
+/** The sending side's parts, built once per process from the config. */
+export function createDeliveryEngine(options: {
+  db: Db
+  box: SecretBox
+  config: Config
+  log: Pick<FastifyBaseLogger, 'debug' | 'info' | 'warn' | 'error'>
+}): DeliveryEngine {
+  const { config } = options
+  return {
+    db: options.db,
+    box: options.box,
+    log: options.log,
+    sender: createHttpSender({
+      allowList: config.outboundAllowList,
+      responseBodyLimit: config.responseBodyLimitBytes,
+    }),
+    // A fifth of the workers per rule, half per workspace: one stuck receiver
+    // or one busy tenant can never take every slot.
+    limiter: new FairnessLimiter({
+      perRule: Math.max(1, Math.floor(config.workerConcurrency / 5)),
+      perWorkspace: Math.max(1, Math.floor(config.workerConcurrency / 2)),
+    }),
+    responseBodyLimit: config.responseBodyLimitBytes,
+    ruleAutoDisableHours: config.ruleAutoDisableHours,
+  }
+}

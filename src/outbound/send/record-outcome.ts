@@ -1,0 +1,139 @@
+import { sql } from 'kysely'
+import type { DeliveryRow } from '../../db/tables/deliveries.js'
+import type { RuleRow } from '../../db/tables/rules.js'
+import { nextRetryDelayMs } from '../retry-schedule.js'
+import { rescheduleDelivery } from '../deliveries/schedule.js'
+import type { redactRequest } from './build-request.js'
+import type { DeliveryEngine } from './deliver.js'
+import type { SendResult } from './http-sender.js'
+import { enqueueNotice } from './notices.js'
+import { mapResponse, parseResponseBody } from './parse-response.js'
+
+const isSuccess = (rule: RuleRow | undefined, status: number | null) =>
+  status !== null && (rule?.execution.success === '200' ? status === 200 : status >= 200 && status < 300)
+
+/**
+ * Writes one attempt's outcome in one transaction: the attempt row, the
+ * delivery's new state, the next attempt's job when one is due, and the
+ * notices the outcome calls for (mapped fields, final failure, rule disabled).
+ */
+export async function recordOutcome(
+  engine: DeliveryEngine,
+  delivery: DeliveryRow,
+  rule: RuleRow | undefined,
+  request: ReturnType<typeof redactRequest> | null,
+  result: SendResult,
+  options: { final: boolean },
+): Promise<DeliveryRow> {
+  const attempt = delivery.attempts + 1
+  const now = new Date()
+  const ok = isSuccess(rule, result.status)
+  const error = ok
+    ? null
+    : (result.error ?? `receiver answered ${result.status}${rule?.execution.success === '200' ? ' (rule needs exactly 200)' : ''}`)
+  const gone = result.status === 410
+  const retryable = !ok && !options.final && !gone && attempt < delivery.max_attempts
+  const mapped =
+    ok && rule && rule.response.mapping.length > 0 && result.body !== null
+      ? mapResponse(rule.response.mapping, parseResponseBody(rule.response.format, result.body))
+      : null
+
+  return engine.db.transaction().execute(async (trx) => {
+    await trx
+      .insertInto('delivery_attempts')
+      .values({
+        delivery_id: delivery.id,
+        workspace_id: delivery.workspace_id,
+        attempt,
+        request: JSON.stringify(request ?? { method: '', url: '', headers: {}, body: '', body_truncated: false }),
+        response_status: result.status,
+        response_headers: result.headers ? JSON.stringify(result.headers) : null,
+        response_body: result.body,
+        duration_ms: result.durationMs,
+        error,
+      })
+      .execute()
+
+    const updated = await trx
+      .updateTable('deliveries')
+      .set({
+        attempts: attempt,
+        status: ok ? 'succeeded' : retryable ? 'queued' : 'failed',
+        response_status: result.status,
+        response_mapped: mapped ? JSON.stringify(mapped) : null,
+        last_error: error,
+        finished_at: retryable ? null : now,
+        next_attempt_at: null,
+        updated_at: now,
+      })
+      .where('id', '=', delivery.id)
+      .returningAll()
+      .executeTakeFirstOrThrow()
+
+    if (retryable) {
+      const retryAfter =
+        result.status === 429 || result.status === 503 ? result.headers?.['retry-after'] : undefined
+      const delay = nextRetryDelayMs({ attempt, maxAttempts: delivery.max_attempts, retryAfterHeader: retryAfter, now })
+      await rescheduleDelivery(trx, delivery, new Date(now.getTime() + (delay ?? 0)))
+      return { ...updated, status: 'queued' as const, next_attempt_at: new Date(now.getTime() + (delay ?? 0)) }
+    }
+    if (!rule) return updated
+
+    const about = { entity_type: delivery.entity_type, entity_id: delivery.entity_id, event_id: delivery.event_id }
+    if (ok) {
+      if (rule.failing_since) {
+        await trx.updateTable('rules').set({ failing_since: null }).where('id', '=', rule.id).execute()
+      }
+      if (mapped && Object.keys(mapped).length > 0) {
+        await enqueueNotice(trx, delivery.workspace_id, 'record.update', {
+          delivery_id: delivery.id,
+          rule_id: rule.id,
+          entity_type: delivery.entity_type,
+          entity_id: delivery.entity_id,
+          fields: mapped,
+        }, about)
+      }
+      return updated
+    }
+
+    if (rule.notify_on_failure) {
+      await enqueueNotice(trx, delivery.workspace_id, 'delivery.failed', {
+        delivery_id: delivery.id,
+        rule_id: rule.id,
+        rule_title: rule.title,
+        entity_type: delivery.entity_type,
+        entity_id: delivery.entity_id,
+        attempts: attempt,
+        response_status: result.status,
+        error,
+      }, about)
+    }
+    // Failing since the first failure after a success; a rule failing for too long is disabled.
+    const failing = await trx
+      .updateTable('rules')
+      .set({ failing_since: sql<Date>`coalesce(failing_since, now())` })
+      .where('id', '=', rule.id)
+      .returning('failing_since')
+      .executeTakeFirst()
+    const failingHours = failing?.failing_since ? (now.getTime() - failing.failing_since.getTime()) / 3_600_000 : 0
+    const reason = gone
+      ? 'the receiver answered 410 Gone'
+      : failingHours >= engine.ruleAutoDisableHours
+        ? `every delivery failed for ${engine.ruleAutoDisableHours} hours`
+        : null
+    if (reason && rule.enabled) {
+      await trx
+        .updateTable('rules')
+        .set({ enabled: false, disabled_reason: reason, updated_at: now })
+        .where('id', '=', rule.id)
+        .execute()
+      await enqueueNotice(trx, delivery.workspace_id, 'rule.disabled', {
+        rule_id: rule.id,
+        rule_title: rule.title,
+        reason,
+      })
+      engine.log.warn({ rule: rule.id, reason }, 'rule disabled')
+    }
+    return updated
+  })
+}

@@ -1,0 +1,19 @@
+/**
+ * Thrown by a handler to ask for another attempt, optionally after a given
+ * delay (a `Retry-After` from the remote end) instead of the backoff schedule.
+ * The job still dies once its attempts are spent.
+ */
+export class RetryJobError extends Error {
+  override name = 'RetryJobError'
+  readonly delayMs: number | undefined
+
+  constructor(message: string, options: { delayMs?: number; cause?: unknown } = {}) {
+    super(message, { cause: options.cause })
+    this.delayMs = options.delayMs
+  }
+}
+
+/** Thrown by a handler when retrying cannot help (a 4xx, a deleted rule): the job dies at once. */
+export class PermanentJobError extends Error {
+  override name = 'PermanentJobError'
+}

@@ -1,0 +1,40 @@
+import type pg from 'pg'
+
+export interface Failure {
+  id: string
+  error: string
+  /** Ignored when `dead`. */
+  delayMs: number
+  /** Attempts spent, or the handler said retrying cannot help. */
+  dead: boolean
+}
+
+/**
+ * Records failed attempts in bulk: the retry time (or dead_at) and the error,
+ * and gives up the lease. Only rows this worker still holds are touched: if
+ * the lease lapsed and another worker claimed the job, that run decides.
+ * The delay comes from TypeScript (backoff.ts, or the handler's Retry-After).
+ */
+const text = `
+update jobs
+set last_error = f.error,
+  run_at = case when f.dead then jobs.run_at else now() + f.delay_ms * interval '1 millisecond' end,
+  dead_at = case when f.dead then now() end,
+  locked_by = null,
+  locked_until = null
+from unnest($2::bigint[], $3::text[], $4::float8[], $5::boolean[]) as f(id, error, delay_ms, dead)
+where jobs.id = f.id and jobs.locked_by = $1`
+
+export async function failJobs(pool: pg.Pool, workerId: string, failures: Failure[]) {
+  await pool.query({
+    name: 'hookline_fail_jobs',
+    text,
+    values: [
+      workerId,
+      failures.map((f) => f.id),
+      failures.map((f) => f.error),
+      failures.map((f) => f.delayMs),
+      failures.map((f) => f.dead),
+    ],
+  })
+}

@@ -1,0 +1,103 @@
+import type pg from 'pg'
+import type { BackoffOptions } from './backoff.js'
+
+/** One job to enqueue. */
+export interface JobSpec {
+  /** Which handler runs it, e.g. `delivery.send`. */
+  kind: string
+  /** Stored as jsonb; keep it small (ids, not documents). */
+  payload: unknown
+  workspaceId?: string | null
+  /** Not before this time; default now. */
+  runAt?: Date
+  /** Runs allowed before the job is kept as dead; default 3. */
+  maxAttempts?: number
+  /** Optional grouping key (e.g. a rule id) to find or cancel a group's jobs later. */
+  queueKey?: string | null
+}
+
+/** What a handler receives: one run of one job. */
+export interface Job {
+  /** bigint, as a string. */
+  id: string
+  kind: string
+  payload: unknown
+  workspaceId: string | null
+  /** 1-based number of this run. */
+  attempt: number
+  maxAttempts: number
+  queueKey: string | null
+  /** Aborted when the worker's stop deadline passes or the worker lost the lease. */
+  signal: AbortSignal
+}
+
+/**
+ * Runs one job. Resolving completes it (the row is deleted); throwing fails
+ * this attempt: `RetryJobError` may set the delay, `PermanentJobError` ends it
+ * at once, anything else retries on the backoff schedule.
+ */
+export type JobHandler = (job: Job) => Promise<void>
+
+/** The subset of pino's API the queue uses. */
+export interface QueueLogger {
+  debug(obj: object, msg?: string): void
+  info(obj: object, msg?: string): void
+  warn(obj: object, msg?: string): void
+  error(obj: object, msg?: string): void
+  isLevelEnabled?(level: string): boolean
+}
+
+export interface WorkerOptions {
+  pool: pg.Pool
+  /** For the dedicated LISTEN connection, which must live outside the pool. */
+  connectionString: string
+  handlers: Record<string, JobHandler>
+  /** Jobs run at once; default 10. */
+  concurrency?: number
+  /**
+   * Most jobs claimed in one statement and held, not yet started, in the local
+   * buffer; default `concurrency`. Raise it for many short jobs; keep it low
+   * for slow ones, or this worker hoards jobs other workers could run.
+   */
+  batchSize?: number
+  /** Lease length; renewed every third of it while a job is held. Default 20 s. */
+  leaseMs?: number
+  /** Fallback poll when no notification comes; default 2 s. */
+  pollIntervalMs?: number
+  /** Longest wait before completions and failures are written in bulk; default 2 ms. */
+  flushDelayMs?: number
+  backoff?: BackoffOptions
+  /** Unique per worker; default host:pid:random. */
+  workerId?: string
+  /** application_name of the LISTEN connection; default `hookline-queue-listener`. */
+  listenerApplicationName?: string
+  logger?: QueueLogger
+  /** How often to log worker and queue figures at debug level; default 60 s, 0 = never. */
+  statsLogIntervalMs?: number
+}
+
+export interface KindCounters {
+  started: number
+  succeeded: number
+  failed: number
+}
+
+export interface WorkerStats extends KindCounters {
+  running: number
+  buffered: number
+  byKind: Record<string, KindCounters>
+}
+
+export interface StopOptions {
+  /** How long running jobs may take to finish before their signals abort; default 10 s. */
+  deadlineMs?: number
+  /** After aborting, how long to wait for handlers to settle; default 1 s. */
+  abortGraceMs?: number
+}
+
+export interface Worker {
+  readonly id: string
+  start(): Promise<void>
+  stop(options?: StopOptions): Promise<void>
+  stats(): WorkerStats
+}

@@ -1,0 +1,374 @@
+import { randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
+import { defaultBackoff } from './backoff.js'
+import { failureFor } from './failure.js'
+import { createListener } from './listener.js'
+import { JOBS_CHANNEL, parseNotification } from './notification.js'
+import { createOutcomeWriter } from './outcome-writer.js'
+import { queueStatsFromPool } from './queue-stats.js'
+import { type ClaimedRow, claimJobs } from './sql/claim-jobs.js'
+import { msUntilNextRun } from './sql/next-run-at.js'
+import { renewLeases } from './sql/renew-leases.js'
+import { returnJobs } from './sql/return-jobs.js'
+import type {
+  Job,
+  KindCounters,
+  QueueLogger,
+  StopOptions,
+  Worker,
+  WorkerOptions,
+  WorkerStats,
+} from './types.js'
+
+interface Running {
+  job: Job
+  controller: AbortController
+  /** Aborted by our own stop deadline, not by the handler's failure. */
+  cut: boolean
+}
+
+const CLAIM_RETRY_MS = 1_000
+// setTimeout's ceiling; the poll looks again long before anyway.
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/**
+ * A worker: claims due jobs in batches into a local buffer that feeds
+ * `concurrency` slots, writes outcomes in bulk, and wakes on NOTIFY, on a
+ * timer for the next known run time, and on a slow fallback poll.
+ *
+ * It holds no transaction and no row lock while jobs run: a claim commits a
+ * lease, a heartbeat renews the leases of every held job in one statement,
+ * and a lease that lapses (the process died) lets any worker claim the job.
+ */
+export function createWorker(options: WorkerOptions): Worker {
+  const { pool, handlers } = options
+  const concurrency = options.concurrency ?? 10
+  const batchSize = options.batchSize ?? concurrency
+  const leaseMs = options.leaseMs ?? 20_000
+  const pollIntervalMs = options.pollIntervalMs ?? 2_000
+  const backoff = options.backoff ?? defaultBackoff
+  const workerId =
+    options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`
+  const logger = options.logger ?? silentLogger
+  const kinds = Object.keys(handlers)
+  // Refill while half the buffer is left, so the next claim overlaps the work.
+  const lowWater = Math.floor(batchSize / 2)
+  if (concurrency < 1 || batchSize < 1) throw new Error('concurrency and batchSize must be ≥ 1')
+
+  const outcomes = createOutcomeWriter({
+    pool,
+    workerId,
+    delayMs: options.flushDelayMs ?? 2,
+    logger,
+  })
+  const listener = createListener({
+    connectionString: options.connectionString,
+    channel: JOBS_CHANNEL,
+    applicationName: options.listenerApplicationName ?? 'hookline-queue-listener',
+    logger,
+    onNotify(payload) {
+      const { due, next } = parseNotification(payload)
+      demand += due
+      if (next !== null) wakeAt(next - Date.now())
+      pump()
+    },
+    onReconnect() {
+      sweep = true
+      pump()
+    },
+  })
+
+  // Claimed, not started: a FIFO as an array and a head index (shift() on a
+  // long array is linear).
+  let buffer: ClaimedRow[] = []
+  let head = 0
+  const running = new Map<string, Running>()
+  const totals: KindCounters = { started: 0, succeeded: 0, failed: 0 }
+  const byKind: Record<string, KindCounters> = {}
+  let state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
+  let claiming: Promise<void> | undefined
+  // `sweep`: look for any due job (start, poll, timer, reconnect, full claim).
+  // `demand`: jobs announced by notifications since the last claim began.
+  let sweep = false
+  let demand = 0
+  let pollTimer: NodeJS.Timeout | undefined
+  let heartbeatTimer: NodeJS.Timeout | undefined
+  let statsTimer: NodeJS.Timeout | undefined
+  let wakeTimer: NodeJS.Timeout | undefined
+  let wakeTimerAt = Number.POSITIVE_INFINITY
+  let overdueStreak = 0
+  let idleWaiters: (() => void)[] = []
+  let stopping: Promise<void> | undefined
+
+  const buffered = () => buffer.length - head
+
+  function pump() {
+    if (state !== 'running') return
+    while (running.size < concurrency && head < buffer.length) {
+      const row = buffer[head]!
+      buffer[head++] = undefined as unknown as ClaimedRow
+      if (head === buffer.length) {
+        buffer = []
+        head = 0
+      }
+      start(row)
+    }
+    if (!claiming && buffered() <= lowWater) {
+      const room = batchSize - buffered()
+      const want = sweep ? room : Math.min(demand, room)
+      if (want > 0) claiming = claim(want)
+    }
+  }
+
+  async function claim(want: number) {
+    const wasSweep = sweep
+    // A job announced before this claim began is visible to it; later
+    // notifications add to a fresh count.
+    const announced = demand
+    sweep = false
+    demand = 0
+    let rows: ClaimedRow[]
+    try {
+      rows = await claimJobs(pool, { workerId, leaseMs, limit: want, kinds })
+    } catch (err) {
+      logger.error({ err, workerId }, 'queue: claim failed')
+      demand += announced
+      wakeAt(CLAIM_RETRY_MS)
+      claiming = undefined
+      return
+    }
+    claiming = undefined
+    if (rows.length > 0) {
+      overdueStreak = 0
+      logger.debug({ workerId, claimed: rows.length, want }, 'queue: claimed jobs')
+      for (const row of rows) buffer.push(row)
+    }
+    if (rows.length === want) {
+      // Full: there may be more behind them.
+      if (wasSweep) sweep = true
+      demand += Math.max(0, announced - want)
+    } else if (wasSweep && state === 'running') {
+      void scheduleNextRun()
+    }
+    pump()
+  }
+
+  async function scheduleNextRun() {
+    try {
+      const ms = await msUntilNextRun(pool, kinds)
+      if (ms === null) return
+      if (ms > 0) {
+        overdueStreak = 0
+        wakeAt(ms)
+        return
+      }
+      // Due, yet the sweep did not get it: it became due between the two
+      // statements (look again at once), or another claim holds its row lock
+      // (look again soon; back off if that lasts).
+      wakeAt(Math.min(2 ** overdueStreak++, pollIntervalMs))
+    } catch (err) {
+      logger.warn({ err, workerId }, 'queue: reading the next run time failed')
+    }
+  }
+
+  /** Sweeps `ms` from now, unless an earlier wake-up is already set. */
+  function wakeAt(ms: number) {
+    if (state !== 'running') return
+    const at = Date.now() + Math.max(0, ms)
+    if (at >= wakeTimerAt) return
+    clearTimeout(wakeTimer)
+    wakeTimerAt = at
+    wakeTimer = setTimeout(
+      () => {
+        wakeTimer = undefined
+        wakeTimerAt = Number.POSITIVE_INFINITY
+        sweep = true
+        pump()
+      },
+      Math.min(Math.max(0, ms), MAX_TIMER_MS),
+    )
+  }
+
+  function start(row: ClaimedRow) {
+    const controller = new AbortController()
+    const job: Job = {
+      id: row.id,
+      kind: row.kind,
+      payload: row.payload,
+      workspaceId: row.workspace_id,
+      attempt: row.attempts,
+      maxAttempts: row.max_attempts,
+      queueKey: row.queue_key,
+      signal: controller.signal,
+    }
+    const entry: Running = { job, controller, cut: false }
+    running.set(job.id, entry)
+    count(job.kind, 'started')
+    let result: Promise<void>
+    try {
+      const handler = handlers[job.kind]
+      result = handler ? handler(job) : Promise.reject(new Error(`no handler for ${job.kind}`))
+    } catch (err) {
+      result = Promise.reject(err)
+    }
+    result.then(
+      () => settle(entry, true, undefined),
+      (err: unknown) => settle(entry, false, err),
+    )
+  }
+
+  function settle(entry: Running, ok: boolean, err: unknown) {
+    const { job } = entry
+    running.delete(job.id)
+    if (ok) {
+      count(job.kind, 'succeeded')
+      outcomes.complete(job.id)
+    } else {
+      count(job.kind, 'failed')
+      const failure = failureFor(job, err, { backoff, cut: entry.cut })
+      outcomes.fail(failure)
+      logger.debug(
+        { workerId, jobId: job.id, kind: job.kind, attempt: job.attempt, failure },
+        'queue: job failed',
+      )
+      // This worker knows when the retry is due; others find it by polling.
+      if (!failure.dead) wakeAt(failure.delayMs)
+    }
+    if (running.size === 0 && idleWaiters.length > 0) {
+      for (const resolve of idleWaiters) resolve()
+      idleWaiters = []
+    }
+    pump()
+  }
+
+  function count(kind: string, what: keyof KindCounters) {
+    totals[what]++
+    const counters = byKind[kind] ?? { started: 0, succeeded: 0, failed: 0 }
+    byKind[kind] = counters
+    counters[what]++
+  }
+
+  async function heartbeat() {
+    const ids = [...running.keys()]
+    for (let i = head; i < buffer.length; i++) ids.push(buffer[i]!.id)
+    if (ids.length === 0) return
+    let held: Set<string>
+    try {
+      held = await renewLeases(pool, { workerId, leaseMs, ids })
+    } catch (err) {
+      logger.warn({ err, workerId }, 'queue: renewing leases failed')
+      return
+    }
+    for (const id of ids) {
+      if (held.has(id)) continue
+      const entry = running.get(id)
+      // Another worker claimed it (our lease had lapsed) or it was cancelled.
+      if (entry) entry.controller.abort(new Error('lease lost'))
+    }
+    if (held.size < ids.length) {
+      const kept = buffer.slice(head).filter((row) => held.has(row.id))
+      buffer = kept
+      head = 0
+    }
+  }
+
+  function whenIdle(ms: number): Promise<void> {
+    if (running.size === 0) return Promise.resolve()
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms)
+      idleWaiters.push(() => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
+  }
+
+  async function logStats() {
+    if (logger.isLevelEnabled && !logger.isLevelEnabled('debug')) return
+    try {
+      logger.debug(
+        { workerId, worker: stats(), queue: await queueStatsFromPool(pool) },
+        'queue stats',
+      )
+    } catch (err) {
+      logger.warn({ err, workerId }, 'queue: reading stats failed')
+    }
+  }
+
+  function stats(): WorkerStats {
+    const kinds: Record<string, KindCounters> = {}
+    for (const [kind, counters] of Object.entries(byKind)) kinds[kind] = { ...counters }
+    return { running: running.size, buffered: buffered(), ...totals, byKind: kinds }
+  }
+
+  async function stop({ deadlineMs = 10_000, abortGraceMs = 1_000 }: StopOptions = {}) {
+    state = 'stopping'
+    clearInterval(pollTimer)
+    clearInterval(statsTimer)
+    clearTimeout(wakeTimer)
+    const listenerStopped = listener.stop()
+    await claiming
+
+    // Claimed but never started: back to the table at once, for any worker.
+    const unstarted = buffer.slice(head).map((row) => row.id)
+    buffer = []
+    head = 0
+    if (unstarted.length > 0) {
+      await returnJobs(pool, workerId, unstarted).catch((err) => {
+        logger.warn({ err, workerId }, 'queue: handing back jobs failed; their leases will lapse')
+      })
+    }
+
+    await whenIdle(deadlineMs)
+    if (running.size > 0) {
+      logger.warn({ workerId, running: running.size }, 'queue: stop deadline passed, aborting jobs')
+      for (const entry of running.values()) {
+        entry.cut = true
+        entry.controller.abort(new Error('worker stopping'))
+      }
+      await whenIdle(abortGraceMs)
+    }
+    clearInterval(heartbeatTimer)
+    if (running.size > 0) {
+      logger.warn(
+        { workerId, running: running.size },
+        'queue: jobs ignored abort; their leases will lapse',
+      )
+    }
+    await outcomes.flush()
+    outcomes.close()
+    await listenerStopped
+    state = 'stopped'
+    logger.debug({ workerId, stats: stats() }, 'queue: worker stopped')
+  }
+
+  return {
+    id: workerId,
+    stats,
+    async start() {
+      if (state !== 'new') throw new Error('a worker starts once')
+      state = 'running'
+      await listener.start()
+      pollTimer = setInterval(() => {
+        sweep = true
+        pump()
+      }, pollIntervalMs)
+      heartbeatTimer = setInterval(() => void heartbeat(), Math.max(1, Math.floor(leaseMs / 3)))
+      const statsEvery = options.statsLogIntervalMs ?? 60_000
+      if (statsEvery > 0 && options.logger)
+        statsTimer = setInterval(() => void logStats(), statsEvery)
+      logger.debug({ workerId, kinds, concurrency, batchSize }, 'queue: worker started')
+      sweep = true
+      pump()
+    },
+    stop(stopOptions) {
+      if (state === 'new') state = 'stopped'
+      if (state === 'stopped') return Promise.resolve()
+      stopping ??= stop(stopOptions)
+      return stopping
+    },
+  }
+}
+
+const noop = () => {}
+const silentLogger: QueueLogger = { debug: noop, info: noop, warn: noop, error: noop }

@@ -1,0 +1,41 @@
+import type { Db } from '../db/database.js'
+import { errors } from '../errors.js'
+import type { SecretBox } from '../security/secret-box.js'
+import type { UpdateSettingsBody, WorkspaceSettings } from '../schemas/settings.js'
+import { listSecretRows, revealCurrentSecret } from './signing-secrets.js'
+
+export async function getSettings(db: Db, box: SecretBox, workspaceId: string): Promise<WorkspaceSettings> {
+  const workspace = await db
+    .selectFrom('workspaces')
+    .select(['webhooks_enabled', 'crm_callback_url', 'crm_lookup_url', 'retention_days'])
+    .where('id', '=', workspaceId)
+    .executeTakeFirst()
+  if (!workspace) throw errors.notFound('workspace', workspaceId)
+  let secrets = await listSecretRows(db, workspaceId)
+  if (secrets.length === 0) {
+    await revealCurrentSecret(db, box, workspaceId)
+    secrets = await listSecretRows(db, workspaceId)
+  }
+  return {
+    ...workspace,
+    signing_secrets: secrets.map((s) => ({
+      id: s.id,
+      created_at: s.created_at.toISOString(),
+      expires_at: s.expires_at?.toISOString() ?? null,
+    })),
+  }
+}
+
+export async function updateSettings(
+  db: Db,
+  box: SecretBox,
+  workspaceId: string,
+  patch: UpdateSettingsBody,
+): Promise<WorkspaceSettings> {
+  await db
+    .updateTable('workspaces')
+    .set({ ...patch, updated_at: new Date() })
+    .where('id', '=', workspaceId)
+    .execute()
+  return getSettings(db, box, workspaceId)
+}

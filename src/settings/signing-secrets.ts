@@ -1,0 +1,68 @@
+import type { Db } from '../db/database.js'
+import type { SigningSecretRow } from '../db/tables/signing-secrets.js'
+import { newId } from '../ids.js'
+import type { SecretBox } from '../security/secret-box.js'
+import { generateSigningSecret } from '../signing/signatures.js'
+
+const binding = (id: string) => `signing_secrets:${id}`
+
+/** Secrets that sign right now: the current one first, then those still in their overlap. */
+export async function activeSigningSecrets(
+  db: Db,
+  box: SecretBox,
+  workspaceId: string,
+): Promise<string[]> {
+  const rows = await listSecretRows(db, workspaceId)
+  if (rows.length === 0) return [await createSigningSecret(db, box, workspaceId).then((s) => s.secret)]
+  return rows.map((row) => box.open(row.secret, binding(row.id)))
+}
+
+export async function listSecretRows(db: Db, workspaceId: string): Promise<SigningSecretRow[]> {
+  return db
+    .selectFrom('signing_secrets')
+    .selectAll()
+    .where('workspace_id', '=', workspaceId)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', new Date())]))
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .execute()
+}
+
+export async function createSigningSecret(db: Db, box: SecretBox, workspaceId: string) {
+  const id = newId('sec')
+  const secret = generateSigningSecret()
+  const row = await db
+    .insertInto('signing_secrets')
+    .values({ id, workspace_id: workspaceId, secret: box.seal(secret, binding(id)), expires_at: null })
+    .returningAll()
+    .executeTakeFirstOrThrow()
+  return { row, secret }
+}
+
+/** The current secret with its plaintext (shown on request, like the seeds' "authentication key"). */
+export async function revealCurrentSecret(db: Db, box: SecretBox, workspaceId: string) {
+  const [current] = await listSecretRows(db, workspaceId)
+  if (current && current.expires_at === null) {
+    return { row: current, secret: box.open(current.secret, binding(current.id)) }
+  }
+  return createSigningSecret(db, box, workspaceId)
+}
+
+/**
+ * Rotation: a new current secret; the old ones expire after the overlap, and
+ * until then every request carries a signature for each.
+ */
+export async function rotateSigningSecret(
+  db: Db,
+  box: SecretBox,
+  workspaceId: string,
+  overlapSeconds: number,
+) {
+  await db
+    .updateTable('signing_secrets')
+    .set({ expires_at: new Date(Date.now() + overlapSeconds * 1000) })
+    .where('workspace_id', '=', workspaceId)
+    .where('expires_at', 'is', null)
+    .execute()
+  return createSigningSecret(db, box, workspaceId)
+}

@@ -1,0 +1,100 @@
+import t from 'tap'
+import { enqueue, type Job } from '../../src/queue/index.js'
+import { testDatabase } from '../helpers/database.js'
+import { eventually, sleep, startWorker } from './helpers.js'
+
+t.test('a NOTIFY wakes a sleeping worker, long before its poll would', async (t) => {
+  const database = await testDatabase(t)
+  const ran: Job[] = []
+  const worker = await startWorker(t, database, {
+    // Sixty seconds: if the job runs within the test's few seconds, the poll did not run it.
+    pollIntervalMs: 60_000,
+    handlers: { ping: async (job) => void ran.push(job) },
+  })
+  await sleep(200)
+  const [id] = await enqueue(database.db, [{ kind: 'ping', payload: { hello: 'world' } }])
+  await eventually(() => ran.length === 1, { timeoutMs: 5_000, what: 'the job to run' })
+  t.match(ran[0], { id, kind: 'ping', payload: { hello: 'world' }, attempt: 1, maxAttempts: 3 })
+  t.equal(worker.stats().started, 1)
+})
+
+t.test('a notification for one job claims one job, not a batch', async (t) => {
+  const database = await testDatabase(t)
+  let release = () => {}
+  const blocked = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  const started: string[] = []
+  t.teardown(() => release())
+  await startWorker(t, database, {
+    concurrency: 4,
+    batchSize: 50,
+    handlers: {
+      slow: async (job) => {
+        started.push(job.id)
+        await blocked
+      },
+    },
+  })
+  // Let the worker's first look at the (empty) table finish.
+  await sleep(300)
+  // Ten due jobs the worker was not told about (inserted without a notification)...
+  await database.pool.query(
+    `insert into jobs (kind, payload) select 'slow', 'null' from generate_series(1, 10)`,
+  )
+  // ...then one it was told about.
+  await enqueue(database.db, [{ kind: 'slow', payload: 'announced' }])
+  await eventually(() => started.length === 1, { what: 'the announced job to start' })
+  await sleep(200)
+  const { rows } = await database.pool.query<{ n: number }>(
+    'select count(*)::int as n from jobs where locked_by is not null',
+  )
+  t.equal(
+    rows[0]!.n,
+    1,
+    'one notified job: one claimed, the rest left for the poll or other workers',
+  )
+  t.equal(started.length, 1)
+  release()
+})
+
+t.test('the listener reconnects after pg_terminate_backend and looks once', async (t) => {
+  const database = await testDatabase(t)
+  const ran: string[] = []
+  await startWorker(t, database, {
+    listenerApplicationName: 'hookline-queue-listener-test',
+    handlers: { ping: async (job) => void ran.push(job.id) },
+  })
+  const listenerPid = async () => {
+    const { rows } = await database.pool.query<{ pid: number }>(
+      `select pid from pg_stat_activity
+      where application_name = 'hookline-queue-listener-test' and datname = current_database()`,
+    )
+    return rows.map((r) => r.pid)
+  }
+  const [before] = await listenerPid()
+  t.ok(before, 'the listener has its own connection')
+  const { rows } = await database.pool.query<{ ok: boolean }>(
+    'select pg_terminate_backend($1) as ok',
+    [before],
+  )
+  t.ok(rows[0]!.ok)
+  // A job added while the listener is away: no one hears its notification.
+  const [missed] = await enqueue(database.db, [{ kind: 'ping', payload: 'missed' }])
+  await eventually(
+    async () => {
+      const pids = await listenerPid()
+      return pids.length === 1 && pids[0] !== before
+    },
+    { what: 'a new listener connection' },
+  )
+  // The sweep after reconnecting runs it, not the poll a minute away.
+  await eventually(() => ran.includes(missed!), { timeoutMs: 5_000, what: 'the missed job' })
+
+  const [heard] = await enqueue(database.db, [{ kind: 'ping', payload: 'heard' }])
+  await eventually(() => ran.includes(heard!), {
+    timeoutMs: 5_000,
+    what: 'a job after reconnecting',
+  })
+  t.same(ran, [missed, heard])
+})
