@@ -32,6 +32,7 @@ const ConfigSchema = Type.Object({
   workerConcurrency: Type.Integer({ minimum: 1, maximum: 2000 }),
   responseBodyLimitBytes: Type.Integer({ minimum: 0, maximum: 10 * 1024 * 1024 }),
   ruleAutoDisableHours: Type.Integer({ minimum: 1 }),
+  massPostBodyLimitBytes: Type.Integer({ minimum: 1024 }),
 })
 
 export type Config = Readonly<Static<typeof ConfigSchema>>
@@ -65,6 +66,7 @@ const variables = {
   WORKER_CONCURRENCY: ['workerConcurrency', int],
   RESPONSE_BODY_LIMIT_BYTES: ['responseBodyLimitBytes', int],
   RULE_AUTO_DISABLE_HOURS: ['ruleAutoDisableHours', int],
+  MASS_POST_BODY_LIMIT_BYTES: ['massPostBodyLimitBytes', int],
 } as const satisfies Record<string, [keyof Config, (raw: string) => unknown]>
 
 export const configVariables = Object.keys(variables)
@@ -86,6 +88,7 @@ const defaults = {
   workerConcurrency: 50,
   responseBodyLimitBytes: 64 * 1024,
   ruleAutoDisableHours: 120,
+  massPostBodyLimitBytes: 64 * 1024 * 1024,
 } satisfies Partial<Config>
 
 /**

@@ -2,6 +2,8 @@ import type pg from 'pg'
 import type { Config } from './config.js'
 import type { Db } from './db/database.js'
 import { DELIVERY_JOB } from './outbound/deliveries/schedule.js'
+import { massPostDispatchHandler } from './outbound/mass-posts/dispatch-job.js'
+import { MASS_POST_JOB } from './outbound/mass-posts/mass-post-service.js'
 import { deliveryJobHandler } from './outbound/send/deliver.js'
 import { createDeliveryEngine } from './outbound/send/engine.js'
 import { createWorker } from './queue/index.js'
@@ -18,7 +20,12 @@ export function createWorkers(options: {
   log: QueueLogger & { child?: unknown }
 }) {
   const { config } = options
-  const engine = createDeliveryEngine({ db: options.db, box: options.box, config, log: options.log })
+  const engine = createDeliveryEngine({
+    db: options.db,
+    box: options.box,
+    config,
+    log: options.log,
+  })
   const worker = createWorker({
     pool: options.pool,
     connectionString: options.connectionString,
@@ -26,6 +33,7 @@ export function createWorkers(options: {
     batchSize: config.workerConcurrency * 2,
     handlers: {
       [DELIVERY_JOB]: deliveryJobHandler(engine),
+      [MASS_POST_JOB]: massPostDispatchHandler(options.db),
     },
     logger: options.log,
   })

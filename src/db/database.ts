@@ -6,6 +6,7 @@ import type { DeliveryAttemptsTable } from './tables/delivery-attempts.js'
 import type { EventTypesTable } from './tables/event-types.js'
 import type { EventsTable } from './tables/events.js'
 import type { FieldsTable } from './tables/fields.js'
+import type { MassPostItemsTable, MassPostsTable } from './tables/mass-posts.js'
 import type { RuleReferencesTable } from './tables/rule-references.js'
 import type { RulesTable } from './tables/rules.js'
 import type { SigningSecretsTable } from './tables/signing-secrets.js'
@@ -23,6 +24,8 @@ export interface Database {
   events: EventsTable
   deliveries: DeliveriesTable
   delivery_attempts: DeliveryAttemptsTable
+  mass_posts: MassPostsTable
+  mass_post_items: MassPostItemsTable
   jobs: import('./tables/jobs.js').JobsTable
 }
 

@@ -22,10 +22,17 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       },
       tags: [
         { name: 'workspace', description: 'The workspace of the calling API key.' },
-        { name: 'settings', description: 'Webhooks on/off, CRM callback and lookup URLs, signing secrets.' },
+        {
+          name: 'settings',
+          description: 'Webhooks on/off, CRM callback and lookup URLs, signing secrets.',
+        },
         { name: 'catalog', description: 'The workspace’s event types and fields.' },
         { name: 'rules', description: 'Outbound webhooks: what to send, when, and how.' },
         { name: 'events', description: 'The CRM’s events, which trigger rules.' },
+        {
+          name: 'mass posts',
+          description: 'One rule over a list of records: preview, post, progress.',
+        },
         { name: 'deliveries', description: 'The history: every send, its attempts and outcome.' },
         { name: 'operator', description: 'Workspaces and API keys; needs the operator token.' },
         { name: 'operations', description: 'Health and readiness probes.' },

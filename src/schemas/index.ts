@@ -1,5 +1,5 @@
-import { ApiKey, ApiKeyPage, CreateApiKeyBody, IssuedApiKey } from './api-keys.js'
 import { conditionSchemas } from '../conditions/condition-schema.js'
+import { ApiKey, ApiKeyPage, CreateApiKeyBody, IssuedApiKey } from './api-keys.js'
 import { EventType, EventTypePage, Field, FieldList, UpsertEventTypeBody } from './catalog.js'
 import { ErrorResponse } from './common.js'
 import {
@@ -11,10 +11,28 @@ import {
   RetryFailedResult,
 } from './deliveries.js'
 import { EventBatch, EventBatchResult, EventDetail, EventInput, EventResult } from './events.js'
-import { ExecuteBody, ExecuteResult, PreviewResult, RecordBody, TestResult } from './rule-actions.js'
-import { ruleSchemas } from './rules.js'
-import { RotateSecretBody, SigningSecret, UpdateSettingsBody, WorkspaceSettings } from './settings.js'
 import { Health, Readiness } from './health.js'
+import {
+  CreateMassPostBody,
+  MassPost,
+  MassPostItem,
+  MassPostItemPage,
+  MassPostPreview,
+} from './mass-posts.js'
+import {
+  ExecuteBody,
+  ExecuteResult,
+  PreviewResult,
+  RecordBody,
+  TestResult,
+} from './rule-actions.js'
+import { ruleSchemas } from './rules.js'
+import {
+  RotateSecretBody,
+  SigningSecret,
+  UpdateSettingsBody,
+  WorkspaceSettings,
+} from './settings.js'
 import { CreateWorkspaceBody, UpdateWorkspaceBody, Workspace, WorkspacePage } from './workspaces.js'
 
 /**
@@ -61,4 +79,9 @@ export const sharedSchemas = [
   EventResult,
   EventBatchResult,
   EventDetail,
+  CreateMassPostBody,
+  MassPost,
+  MassPostItem,
+  MassPostItemPage,
+  MassPostPreview,
 ]

@@ -4,6 +4,7 @@ import type { RouteDeps } from '../deps.js'
 import { catalogRoutes } from './catalog.js'
 import { deliveryRoutes } from './deliveries.js'
 import { eventRoutes } from './events.js'
+import { massPostRoutes } from './mass-posts.js'
 import { ruleRoutes } from './rules.js'
 import { settingsRoutes } from './settings.js'
 import { workspaceRoutes } from './workspace.js'
@@ -12,11 +13,22 @@ import { workspaceRoutes } from './workspace.js'
  * Everything under /v1 is one workspace's view: the hook authenticates the
  * key first, and each route scopes its queries by `request.workspaceId`.
  */
-export const v1Routes: FastifyPluginAsync<RouteDeps> = async (app, { config, db, pool, box, engine }) => {
+export const v1Routes: FastifyPluginAsync<RouteDeps> = async (
+  app,
+  { config, db, pool, box, engine },
+) => {
   // Not `register(x, opts)`: opts carries this plugin's own `prefix`, which would apply twice.
   const deps: RouteDeps = { config, db, pool, box, engine }
   app.addHook('onRequest', workspaceAuth(db))
-  for (const routes of [workspaceRoutes, settingsRoutes, catalogRoutes, ruleRoutes, eventRoutes, deliveryRoutes]) {
+  for (const routes of [
+    workspaceRoutes,
+    settingsRoutes,
+    catalogRoutes,
+    ruleRoutes,
+    eventRoutes,
+    deliveryRoutes,
+    massPostRoutes,
+  ]) {
     await app.register(routes, deps)
   }
 }
