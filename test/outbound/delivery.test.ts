@@ -3,6 +3,10 @@ import t from 'tap'
 import { build, createWorkspace, startWorkers } from '../helpers/app.js'
 import { eventually, startReceiver } from '../helpers/receiver.js'
 
+interface DeliveryJson {
+  attempt_history: { request: { headers: Record<string, string> }; response_body: string }[]
+}
+
 const lead = (fields: Record<string, unknown>, id = 'L-1') => ({
   entity_type: 'lead',
   entity_id: id,
@@ -52,7 +56,13 @@ t.test('an event becomes a signed delivery with history', async (t) => {
     headers: ws.auth,
     payload: {
       type: 'lead.updated',
-      record: lead({ status: 'Qualified', name: 'Ada "The" <Countess> & co\n', age: 36, note: 'ünïcode ✓', source: 'a b&c' }),
+      record: lead({
+        status: 'Qualified',
+        name: 'Ada "The" <Countess> & co\n',
+        age: 36,
+        note: 'ünïcode ✓',
+        source: 'a b&c',
+      }),
     },
   })
   t.equal(sent.statusCode, 202)
@@ -68,7 +78,8 @@ t.test('an event becomes a signed delivery with history', async (t) => {
   t.equal(got.headers['x-campaign'], 'fall-a b&c')
   t.equal(got.headers['webhook-id'], deliveryId, 'webhook-id is the delivery id')
 
-  const secret = (await app.inject({ url: '/v1/settings/signing-secret', headers: ws.auth })).json().secret
+  const secret = (await app.inject({ url: '/v1/settings/signing-secret', headers: ws.auth })).json()
+    .secret
   const verified = new Webhook(secret).verify(got.body, {
     'webhook-id': got.headers['webhook-id'] as string,
     'webhook-timestamp': got.headers['webhook-timestamp'] as string,
@@ -77,19 +88,33 @@ t.test('an event becomes a signed delivery with history', async (t) => {
   t.ok(verified, 'the standardwebhooks verifier accepts the signature')
   const { createHmac } = await import('node:crypto')
   const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64')
-  t.equal(got.headers['x-hookline-signature'], `sha256=${createHmac('sha256', key).update(got.body).digest('hex')}`)
+  t.equal(
+    got.headers['x-hookline-signature'],
+    `sha256=${createHmac('sha256', key).update(got.body).digest('hex')}`,
+  )
 
-  const delivery = await eventually(async () => {
+  const delivery: DeliveryJson = await eventually(async () => {
     const res = await app.inject({ url: `/v1/deliveries/${deliveryId}`, headers: ws.auth })
     return res.json().status === 'succeeded' ? res.json() : undefined
   })
-  t.match(delivery, { status: 'succeeded', status_label: 'Succeeded', attempts: 1, response_status: 200 })
+  t.match(delivery, {
+    status: 'succeeded',
+    status_label: 'Succeeded',
+    attempts: 1,
+    response_status: 200,
+  })
   t.equal(delivery.attempt_history.length, 1)
-  t.equal(delivery.attempt_history[0].request.headers.authorization, '[redacted]')
-  t.equal(delivery.attempt_history[0].response_body, '{"ok":true}')
+  t.equal(delivery.attempt_history[0]?.request.headers.authorization, '[redacted]')
+  t.equal(delivery.attempt_history[0]?.response_body, '{"ok":true}')
 
-  const list = await app.inject({ url: `/v1/deliveries?rule_id=${ruleId}&status=succeeded`, headers: ws.auth })
-  t.same(list.json().data.map((d: { id: string }) => d.id), [deliveryId])
+  const list = await app.inject({
+    url: `/v1/deliveries?rule_id=${ruleId}&status=succeeded`,
+    headers: ws.auth,
+  })
+  t.same(
+    list.json().data.map((d: { id: string }) => d.id),
+    [deliveryId],
+  )
 
   const event = await app.inject({ url: `/v1/events/${sent.json().id}`, headers: ws.auth })
   t.equal(event.json().deliveries[0].id, deliveryId)
@@ -140,10 +165,24 @@ t.test('workspace switched off: events recorded, nothing sent', async (t) => {
     method: 'POST',
     url: '/v1/rules',
     headers: ws.auth,
-    payload: { title: 'r', event_types: ['lead.created'], request: { method: 'POST', url: `${receiver.url}/x`, body_format: 'json' } },
+    payload: {
+      title: 'r',
+      event_types: ['lead.created'],
+      request: { method: 'POST', url: `${receiver.url}/x`, body_format: 'json' },
+    },
   })
-  await app.inject({ method: 'PATCH', url: '/v1/settings', headers: ws.auth, payload: { webhooks_enabled: false } })
-  const res = await app.inject({ method: 'POST', url: '/v1/events', headers: ws.auth, payload: { type: 'lead.created', record: lead({}) } })
+  await app.inject({
+    method: 'PATCH',
+    url: '/v1/settings',
+    headers: ws.auth,
+    payload: { webhooks_enabled: false },
+  })
+  const res = await app.inject({
+    method: 'POST',
+    url: '/v1/events',
+    headers: ws.auth,
+    payload: { type: 'lead.created', record: lead({}) },
+  })
   t.equal(res.statusCode, 202)
   t.equal(res.json().webhooks_enabled, false)
   t.equal(res.json().matched_rules.length, 1)
@@ -170,7 +209,12 @@ t.test('outbound requests to private addresses are refused unless allow-listed',
       execution: { max_attempts: 1 },
     },
   })
-  const res = await app.inject({ method: 'POST', url: '/v1/events', headers: ws.auth, payload: { type: 'lead.created', record: lead({}) } })
+  const res = await app.inject({
+    method: 'POST',
+    url: '/v1/events',
+    headers: ws.auth,
+    payload: { type: 'lead.created', record: lead({}) },
+  })
   const [id] = res.json().deliveries
   const delivery = await eventually(async () => {
     const d = (await app.inject({ url: `/v1/deliveries/${id}`, headers: ws.auth })).json()

@@ -53,7 +53,8 @@ t.test('a mass post previews record by record, then posts all with progress', as
       headers: ws.auth,
     })
     t.equal(res.statusCode, 200)
-    const preview = res.json()
+    const preview: { preview: { request: { body: string } }; next_index: number | null } =
+      res.json()
     t.same(JSON.parse(preview.preview.request.body), { email: `lead${index}@example.com` })
     index = preview.next_index
     previews++
