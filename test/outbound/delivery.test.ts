@@ -198,7 +198,10 @@ t.test('outbound requests to private addresses are refused unless allow-listed',
   await startWorkers(t, testApp)
   const receiver = await startReceiver(t)
   const ws = await createWorkspace(app)
-  const rule = await app.inject({
+  const port = new URL(receiver.url).port
+
+  // A literal private address is refused when the rule is saved...
+  const literal = await app.inject({
     method: 'POST',
     url: '/v1/rules',
     headers: ws.auth,
@@ -206,14 +209,29 @@ t.test('outbound requests to private addresses are refused unless allow-listed',
       title: 'loopback',
       event_types: ['lead.created'],
       request: { method: 'POST', url: `${receiver.url}/x`, body_format: 'json' },
+    },
+  })
+  t.equal(literal.statusCode, 400)
+  t.match(literal.json().message, /^body\/request\/url: 127\.0\.0\.1 is a .* address/)
+
+  // ...and a host that only a record names is refused when connecting.
+  const templated = await app.inject({
+    method: 'POST',
+    url: '/v1/rules',
+    headers: ws.auth,
+    payload: {
+      title: 'templated host',
+      event_types: ['lead.created'],
+      request: { method: 'POST', url: `http://{{lead.host}}:${port}/x`, body_format: 'json' },
       execution: { max_attempts: 1 },
     },
   })
+  t.equal(templated.statusCode, 201, templated.body)
   const res = await app.inject({
     method: 'POST',
     url: '/v1/events',
     headers: ws.auth,
-    payload: { type: 'lead.created', record: lead({}) },
+    payload: { type: 'lead.created', record: lead({ host: '127.0.0.1' }) },
   })
   const [id] = res.json().deliveries
   const delivery = await eventually(async () => {
@@ -222,5 +240,4 @@ t.test('outbound requests to private addresses are refused unless allow-listed',
   })
   t.match(delivery.last_error, /not allowed/)
   t.equal(receiver.connections(), 0, 'the loopback listener never saw a connection')
-  t.ok(rule.json().id)
 })

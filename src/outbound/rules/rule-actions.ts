@@ -1,9 +1,9 @@
-import { newId } from '../../ids.js'
 import { errors } from '../../errors.js'
+import { newId } from '../../ids.js'
 import type { RecordInput } from '../../schemas/rules.js'
 import { activeSigningSecrets } from '../../settings/signing-secrets.js'
-import { scheduleDeliveries } from '../deliveries/schedule.js'
 import { getDelivery } from '../deliveries/delivery-service.js'
+import { scheduleDeliveries } from '../deliveries/schedule.js'
 import {
   type DeliveryRecord,
   redactRequest,
@@ -12,7 +12,7 @@ import {
 } from '../send/build-request.js'
 import { type DeliveryEngine, runAttempt } from '../send/deliver.js'
 import { mapResponse, parseResponseBody } from '../send/parse-response.js'
-import { getRuleRow, ruleCredentials, type RuleContext } from './rule-service.js'
+import { getRuleRow, type RuleContext, ruleCredentials } from './rule-service.js'
 
 export function manualRecord(record: RecordInput, eventType: string | null = null): DeliveryRecord {
   return {
@@ -23,7 +23,11 @@ export function manualRecord(record: RecordInput, eventType: string | null = nul
   }
 }
 
-function render(ctx: RuleContext, rule: Awaited<ReturnType<typeof getRuleRow>>, record: DeliveryRecord) {
+function render(
+  ctx: RuleContext,
+  rule: Awaited<ReturnType<typeof getRuleRow>>,
+  record: DeliveryRecord,
+) {
   const credentials = ruleCredentials(ctx.box, rule)
   try {
     return { credentials, request: renderRuleRequest(rule, record, credentials) }
@@ -33,11 +37,18 @@ function render(ctx: RuleContext, rule: Awaited<ReturnType<typeof getRuleRow>>, 
 }
 
 /** The request the rule would send for this record, signed, credentials masked; nothing is sent. */
-export async function previewRule(ctx: RuleContext, ruleId: string, record: RecordInput, limit: number) {
+export async function previewRule(
+  ctx: RuleContext,
+  ruleId: string,
+  record: RecordInput,
+  limit: number,
+) {
   const rule = await getRuleRow(ctx, ruleId)
   const { credentials, request } = render(ctx, rule, manualRecord(record))
   const secrets = await activeSigningSecrets(ctx.db, ctx.box, ctx.workspaceId)
-  return { request: redactRequest(signOutbound(request, 'msg_preview', secrets), credentials, limit) }
+  return {
+    request: redactRequest(signOutbound(request, 'msg_preview', secrets), credentials, limit),
+  }
 }
 
 /** Sends the rule once for this record and answers with what went and what came back. Not recorded. */
@@ -52,7 +63,8 @@ export async function testRule(
   const secrets = await activeSigningSecrets(ctx.db, ctx.box, ctx.workspaceId)
   const signed = signOutbound(request, newId('msg'), secrets)
   const result = await engine.sender.send(signed, { timeoutMs: rule.execution.timeout_ms })
-  const parsed = result.body !== null ? parseResponseBody(rule.response.format, result.body) : undefined
+  const parsed =
+    result.body !== null ? parseResponseBody(rule.response.format, result.body) : undefined
   return {
     request: redactRequest(signed, credentials, engine.responseBodyLimit),
     response: {

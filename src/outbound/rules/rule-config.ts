@@ -1,5 +1,6 @@
-import { conditionFields, validateCondition } from '../../conditions/validate-condition.js'
 import type { ConditionGroup } from '../../conditions/condition-schema.js'
+import { type AllowList, checkUrlForSave } from '../../net/address-policy.js'
+import { conditionFields, validateCondition } from '../../conditions/validate-condition.js'
 import type { RuleExecution, RuleInput, RuleRequest, RuleResponse } from '../../schemas/rules.js'
 import { templateFields, validateTemplate } from '../../templates/render.js'
 
@@ -33,13 +34,18 @@ export function completeRequest(request: RuleRequest): RuleRequest {
  * What JSON Schema cannot say about a rule: template syntax, the condition
  * tree's sense, body choices. One message per problem, each naming its field.
  */
-export function ruleProblems(input: {
-  request: RuleRequest
-  conditions: ConditionGroup | null
-  execution: RuleExecution
-}): string[] {
+export function ruleProblems(
+  input: {
+    request: RuleRequest
+    conditions: ConditionGroup | null
+    execution: RuleExecution
+  },
+  allow: AllowList,
+): string[] {
   const problems: string[] = []
   const { request } = input
+  const url = urlProblem(request.url, allow)
+  if (url) problems.push(`body/request/url: ${url}`)
   if (input.conditions) problems.push(...validateCondition(input.conditions, 'body/conditions'))
   for (const [path, template] of templatesOf(request)) {
     for (const message of validateTemplate(template)) problems.push(`${path}: ${message}`)
@@ -56,6 +62,17 @@ export function ruleProblems(input: {
     problems.push('body/execution/batch_window_seconds: batching needs mode "background"')
   }
   return problems
+}
+
+/**
+ * The URL's save-time check (scheme, no credentials, no literal private
+ * address). A host made of a template is checked when sending instead, on
+ * every address it resolves to.
+ */
+export function urlProblem(template: string, allow: AllowList): string | null {
+  const host = template.replace(/^[a-z]+:\/\//i, '').split(/[/?#]/)[0] ?? ''
+  if (/\{\{|\{%/.test(host)) return null
+  return checkUrlForSave(template.replace(/\{\{.*?\}\}|\{%.*?%\}/g, 'x'), allow)
 }
 
 /** Every template in a request, with the field path an error should name. */

@@ -6,7 +6,11 @@ export async function insertRule(db: Db, row: NewRuleRow): Promise<RuleRow> {
   return db.insertInto('rules').values(row).returningAll().executeTakeFirstOrThrow()
 }
 
-export async function findRule(db: Db, workspaceId: string, id: string): Promise<RuleRow | undefined> {
+export async function findRule(
+  db: Db,
+  workspaceId: string,
+  id: string,
+): Promise<RuleRow | undefined> {
   return db
     .selectFrom('rules')
     .selectAll()
@@ -31,7 +35,11 @@ export async function updateRule(
 }
 
 export async function deleteRule(db: Db, workspaceId: string, id: string): Promise<void> {
-  await db.deleteFrom('rules').where('workspace_id', '=', workspaceId).where('id', '=', id).execute()
+  await db
+    .deleteFrom('rules')
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', id)
+    .execute()
 }
 
 /** Enabled rules of the workspace triggered by this event type (GIN index on event_types). */

@@ -5,8 +5,9 @@ import { errors } from '../../errors.js'
 import { csvLine } from '../../http/csv.js'
 import { decodeCursor, encodeCursor } from '../../http/pagination.js'
 import { newId } from '../../ids.js'
-import type { SecretBox } from '../../security/secret-box.js'
+import { type AllowList, parseAllowList } from '../../net/address-policy.js'
 import type { RuleAuthInput, RuleInput, RuleListQuery, RuleView } from '../../schemas/rules.js'
+import type { SecretBox } from '../../security/secret-box.js'
 import {
   completeRequest,
   defaultExecution,
@@ -20,6 +21,8 @@ export interface RuleContext {
   db: Db
   box: SecretBox
   workspaceId: string
+  /** The outbound allow list, for the save-time URL check. */
+  allow?: AllowList
 }
 
 const authBinding = (ruleId: string) => `rules:${ruleId}:auth`
@@ -63,18 +66,33 @@ export function ruleCredentials(box: SecretBox, row: RuleRow): RuleAuthInput {
 
 function sealAuth(box: SecretBox, ruleId: string, auth: RuleAuthInput) {
   const secret =
-    auth.type === 'basic' ? auth.password : auth.type === 'bearer' ? auth.token : auth.type === 'header' ? auth.value : null
+    auth.type === 'basic'
+      ? auth.password
+      : auth.type === 'bearer'
+        ? auth.token
+        : auth.type === 'header'
+          ? auth.value
+          : null
   return {
     auth_type: auth.type,
     auth_secret: secret ? box.seal(secret, authBinding(ruleId)) : null,
     auth_public: JSON.stringify(
-      auth.type === 'basic' ? { username: auth.username } : auth.type === 'header' ? { name: auth.name } : {},
+      auth.type === 'basic'
+        ? { username: auth.username }
+        : auth.type === 'header'
+          ? { name: auth.name }
+          : {},
     ),
   }
 }
 
-async function check(ctx: RuleContext, rule: Required<Pick<RuleView, 'request' | 'conditions' | 'execution' | 'response' | 'event_types'>>) {
-  const problems = ruleProblems(rule)
+async function check(
+  ctx: RuleContext,
+  rule: Required<
+    Pick<RuleView, 'request' | 'conditions' | 'execution' | 'response' | 'event_types'>
+  >,
+) {
+  const problems = ruleProblems(rule, ctx.allow ?? parseAllowList(''))
   problems.push(
     ...(await unknownCatalogNames(ctx.db, ctx.workspaceId, {
       eventTypes: rule.event_types,
@@ -84,7 +102,10 @@ async function check(ctx: RuleContext, rule: Required<Pick<RuleView, 'request' |
   if (problems.length > 0) throw errors.validation(problems.join('; '))
 }
 
-export async function createRule(ctx: RuleContext, input: RuleInput & { title: string; request: RuleView['request'] }) {
+export async function createRule(
+  ctx: RuleContext,
+  input: RuleInput & { title: string; request: RuleView['request'] },
+) {
   const id = newId('rul')
   const rule = {
     request: completeRequest(input.request),
@@ -125,7 +146,11 @@ export async function getRule(ctx: RuleContext, id: string): Promise<RuleView> {
   return toRule(row, await repo.listReferences(ctx.db, [id]))
 }
 
-export async function updateRule(ctx: RuleContext, id: string, input: RuleInput): Promise<RuleView> {
+export async function updateRule(
+  ctx: RuleContext,
+  id: string,
+  input: RuleInput,
+): Promise<RuleView> {
   const current = await getRuleRow(ctx, id)
   const rule = {
     request: input.request ? completeRequest(input.request) : current.request,
@@ -154,7 +179,11 @@ export async function updateRule(ctx: RuleContext, id: string, input: RuleInput)
   return toRule(row, await repo.listReferences(ctx.db, [id]))
 }
 
-export async function setRuleEnabled(ctx: RuleContext, id: string, enabled: boolean): Promise<RuleView> {
+export async function setRuleEnabled(
+  ctx: RuleContext,
+  id: string,
+  enabled: boolean,
+): Promise<RuleView> {
   const row = await repo.updateRule(ctx.db, ctx.workspaceId, id, {
     enabled,
     ...(enabled && { disabled_reason: null, failing_since: null }),
@@ -172,7 +201,8 @@ export async function deleteRule(ctx: RuleContext, id: string): Promise<void> {
   if (references.length > 0) {
     reasons.push(`it is used by ${references.map((r) => `"${r.name || r.reference}"`).join(', ')}`)
   }
-  if (reasons.length > 0) throw errors.conflict(`rule ${id} cannot be deleted: ${reasons.join(' and ')}`)
+  if (reasons.length > 0)
+    throw errors.conflict(`rule ${id} cannot be deleted: ${reasons.join(' and ')}`)
   await repo.deleteRule(ctx.db, ctx.workspaceId, id)
 }
 
@@ -233,15 +263,21 @@ export async function listRules(ctx: RuleContext, query: RuleListQuery) {
   })
   const pageRows = rows.slice(0, query.limit)
   const last = pageRows[pageRows.length - 1]
-  const references = await repo.listReferences(ctx.db, pageRows.map((r) => r.id))
+  const references = await repo.listReferences(
+    ctx.db,
+    pageRows.map((r) => r.id),
+  )
   return {
     data: pageRows.map((row) =>
       toRule(
         row,
-        references.filter((r) => r.rule_id === row.id).map(({ reference, name }) => ({ reference, name })),
+        references
+          .filter((r) => r.rule_id === row.id)
+          .map(({ reference, name }) => ({ reference, name })),
       ),
     ),
-    next_cursor: rows.length > query.limit && last ? encodeCursor([last.sort_value, last.id]) : null,
+    next_cursor:
+      rows.length > query.limit && last ? encodeCursor([last.sort_value, last.id]) : null,
   }
 }
 
@@ -256,7 +292,17 @@ export async function exportRulesCsv(ctx: RuleContext, query: RuleListQuery): Pr
     descending,
     filter: { q: query.q, status: query.status, eventType: query.event_type },
   })
-  let out = csvLine(['id', 'title', 'status', 'trigger', 'method', 'url', 'created_by', 'created_at', 'updated_at'])
+  let out = csvLine([
+    'id',
+    'title',
+    'status',
+    'trigger',
+    'method',
+    'url',
+    'created_by',
+    'created_at',
+    'updated_at',
+  ])
   for (const r of rows) {
     out += csvLine([
       r.id,

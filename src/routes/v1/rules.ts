@@ -1,26 +1,37 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
+import { parseAllowList } from '../../net/address-policy.js'
 import { executeRule, previewRule, testRule } from '../../outbound/rules/rule-actions.js'
 import * as rules from '../../outbound/rules/rule-service.js'
 import { errorResponses, ref } from '../../schemas/common.js'
-import { ExecuteBody, ExecuteResult, PreviewResult, RecordBody, TestResult } from '../../schemas/rule-actions.js'
+import {
+  ExecuteBody,
+  ExecuteResult,
+  PreviewResult,
+  RecordBody,
+  TestResult,
+} from '../../schemas/rule-actions.js'
 import {
   CreateRuleBody,
+  type RecordInput,
   ReferencesBody,
   Rule,
+  type RuleInput,
   RuleListQuery,
   RulePage,
   RuleParams,
   UpdateRuleBody,
-  type RuleInput,
-  type RecordInput,
 } from '../../schemas/rules.js'
 import type { RouteDeps } from '../deps.js'
 
 const tags = ['rules']
 
-export const ruleRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, box, engine }) => {
-  const ctx = (workspaceId: string) => ({ db, box, workspaceId })
+export const ruleRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
+  app,
+  { db, box, engine, config },
+) => {
+  const allow = parseAllowList(config.outboundAllowList)
+  const ctx = (workspaceId: string) => ({ db, box, workspaceId, allow })
 
   app.post(
     '/rules',
@@ -36,7 +47,14 @@ export const ruleRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db
       },
     },
     async (request, reply) =>
-      reply.code(201).send(await rules.createRule(ctx(request.workspaceId), request.body as RuleInput & { title: string; request: never })),
+      reply
+        .code(201)
+        .send(
+          await rules.createRule(
+            ctx(request.workspaceId),
+            request.body as RuleInput & { title: string; request: never },
+          ),
+        ),
   )
 
   app.get(
@@ -45,7 +63,8 @@ export const ruleRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db
       schema: {
         tags,
         summary: 'List rules',
-        description: 'Sort by created, title, status, trigger or URL; filter by text, status and event type.',
+        description:
+          'Sort by created, title, status, trigger or URL; filter by text, status and event type.',
         querystring: RuleListQuery,
         response: { 200: ref(RulePage, 'One page of rules.'), ...errorResponses(400, 401) },
       },
@@ -59,7 +78,8 @@ export const ruleRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db
       schema: {
         tags,
         summary: 'Export rules as CSV',
-        description: 'The same filters and sort as the list, as one CSV file (at most 10,000 rows).',
+        description:
+          'The same filters and sort as the list, as one CSV file (at most 10,000 rows).',
         querystring: Type.Omit(RuleListQuery, ['limit', 'cursor']),
         produces: ['text/csv'],
         response: {
@@ -72,7 +92,10 @@ export const ruleRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db
       },
     },
     async (request, reply) => {
-      const csv = await rules.exportRulesCsv(ctx(request.workspaceId), { ...request.query, limit: 1 })
+      const csv = await rules.exportRulesCsv(ctx(request.workspaceId), {
+        ...request.query,
+        limit: 1,
+      })
       return reply
         .header('content-type', 'text/csv; charset=utf-8')
         .header('content-disposition', 'attachment; filename="rules.csv"')
@@ -105,7 +128,8 @@ export const ruleRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db
         response: { 200: ref(Rule, 'The updated rule.'), ...errorResponses(400, 401, 404) },
       },
     },
-    async (request) => rules.updateRule(ctx(request.workspaceId), request.params.ruleId, request.body as RuleInput),
+    async (request) =>
+      rules.updateRule(ctx(request.workspaceId), request.params.ruleId, request.body as RuleInput),
   )
 
   app.delete(
@@ -116,7 +140,10 @@ export const ruleRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db
         summary: 'Delete a rule',
         description: 'Final. Refused (409) while the rule is enabled or used by a host automation.',
         params: RuleParams,
-        response: { 204: Type.Null({ description: 'Deleted.' }), ...errorResponses(400, 401, 404, 409) },
+        response: {
+          204: Type.Null({ description: 'Deleted.' }),
+          ...errorResponses(400, 401, 404, 409),
+        },
       },
     },
     async (request, reply) => {
@@ -136,7 +163,8 @@ export const ruleRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db
         response: { 201: ref(Rule, 'The clone.'), ...errorResponses(400, 401, 404) },
       },
     },
-    async (request, reply) => reply.code(201).send(await rules.cloneRule(ctx(request.workspaceId), request.params.ruleId)),
+    async (request, reply) =>
+      reply.code(201).send(await rules.cloneRule(ctx(request.workspaceId), request.params.ruleId)),
   )
 
   for (const action of ['enable', 'disable'] as const) {
@@ -147,12 +175,15 @@ export const ruleRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db
           tags,
           summary: action === 'enable' ? 'Enable a rule' : 'Disable a rule',
           description:
-            action === 'enable' ? 'Clears a reason Hookline disabled it for.' : 'Pauses it: events no longer trigger it.',
+            action === 'enable'
+              ? 'Clears a reason Hookline disabled it for.'
+              : 'Pauses it: events no longer trigger it.',
           params: RuleParams,
           response: { 200: ref(Rule, 'The rule.'), ...errorResponses(400, 401, 404) },
         },
       },
-      async (request) => rules.setRuleEnabled(ctx(request.workspaceId), request.params.ruleId, action === 'enable'),
+      async (request) =>
+        rules.setRuleEnabled(ctx(request.workspaceId), request.params.ruleId, action === 'enable'),
     )
   }
 
@@ -165,11 +196,18 @@ export const ruleRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db
         description: 'Replaces the list. A referenced rule cannot be deleted.',
         params: RuleParams,
         body: ref(ReferencesBody),
-        response: { 200: ref(Rule, 'The rule with its references.'), ...errorResponses(400, 401, 404) },
+        response: {
+          200: ref(Rule, 'The rule with its references.'),
+          ...errorResponses(400, 401, 404),
+        },
       },
     },
     async (request) =>
-      rules.replaceReferences(ctx(request.workspaceId), request.params.ruleId, request.body.references),
+      rules.replaceReferences(
+        ctx(request.workspaceId),
+        request.params.ruleId,
+        request.body.references,
+      ),
   )
 
   app.post(
@@ -181,11 +219,19 @@ export const ruleRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db
         description: 'Renders and signs the request the rule would send; sends nothing.',
         params: RuleParams,
         body: ref(RecordBody),
-        response: { 200: ref(PreviewResult, 'The rendered request.'), ...errorResponses(400, 401, 404) },
+        response: {
+          200: ref(PreviewResult, 'The rendered request.'),
+          ...errorResponses(400, 401, 404),
+        },
       },
     },
     async (request) =>
-      previewRule(ctx(request.workspaceId), request.params.ruleId, request.body.record as RecordInput, engine.responseBodyLimit),
+      previewRule(
+        ctx(request.workspaceId),
+        request.params.ruleId,
+        request.body.record as RecordInput,
+        engine.responseBodyLimit,
+      ),
   )
 
   app.post(
@@ -197,10 +243,19 @@ export const ruleRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db
         description: 'Sends inline and answers with the request and response. Not kept in history.',
         params: RuleParams,
         body: ref(RecordBody),
-        response: { 200: ref(TestResult, 'What was sent and what came back.'), ...errorResponses(400, 401, 404) },
+        response: {
+          200: ref(TestResult, 'What was sent and what came back.'),
+          ...errorResponses(400, 401, 404),
+        },
       },
     },
-    async (request) => testRule(ctx(request.workspaceId), engine, request.params.ruleId, request.body.record as RecordInput),
+    async (request) =>
+      testRule(
+        ctx(request.workspaceId),
+        engine,
+        request.params.ruleId,
+        request.body.record as RecordInput,
+      ),
   )
 
   app.post(
