@@ -6,11 +6,17 @@ import type { RuleRow } from '../../db/tables/rules.js'
 import type { Job, JobHandler } from '../../queue/types.js'
 import type { SecretBox } from '../../security/secret-box.js'
 import { activeSigningSecrets } from '../../settings/signing-secrets.js'
+import { findNewerEventForRecord } from '../deliveries/delivery-repository.js'
+import { rescheduleDelivery } from '../deliveries/schedule.js'
 import { nextRetryDelayMs } from '../retry-schedule.js'
 import { ruleCredentials } from '../rules/rule-service.js'
-import { rescheduleDelivery } from '../deliveries/schedule.js'
-import { findNewerEventForRecord } from '../deliveries/delivery-repository.js'
-import { type DeliveryRecord, type OutboundRequest, redactRequest, renderRuleRequest, signOutbound } from './build-request.js'
+import {
+  type DeliveryRecord,
+  type OutboundRequest,
+  redactRequest,
+  renderRuleRequest,
+  signOutbound,
+} from './build-request.js'
 import type { FairnessLimiter } from './fairness.js'
 import type { Sender, SendResult } from './http-sender.js'
 import { noticeRequest } from './notices.js'
@@ -74,7 +80,11 @@ export async function runAttempt(
   let rule: RuleRow | undefined
   if (delivery.kind === 'rule') {
     rule = delivery.rule_id
-      ? await db.selectFrom('rules').selectAll().where('id', '=', delivery.rule_id).executeTakeFirst()
+      ? await db
+          .selectFrom('rules')
+          .selectAll()
+          .where('id', '=', delivery.rule_id)
+          .executeTakeFirst()
       : undefined
     const cancelReason = !rule
       ? 'the rule was deleted'
@@ -92,11 +102,16 @@ export async function runAttempt(
   if (options.jobId) {
     const wait = rule ? engine.limiter.rateWaitMs(rule.id, rule.execution.rate_limit_per_second) : 0
     if (wait > 0 || !engine.limiter.tryAcquire(capKey, delivery.workspace_id)) {
-      await rescheduleDelivery(db, delivery, new Date(Date.now() + Math.max(wait, jitter(DEFER_MS))))
+      await rescheduleDelivery(
+        db,
+        delivery,
+        new Date(Date.now() + Math.max(wait, jitter(DEFER_MS))),
+      )
       return { delivery, request: null, result: null }
     }
   } else {
-    engine.limiter.tryAcquire(capKey, delivery.workspace_id)
+    // A person is waiting on an inline send: it goes now, but counts against the caps.
+    engine.limiter.acquire(capKey, delivery.workspace_id)
   }
 
   try {
@@ -120,7 +135,13 @@ export async function runAttempt(
         : noticeRequest(workspace.crm_callback_url as string, claimed.record)
     } catch (err) {
       // A template that cannot render will not render on a retry either.
-      const result = { status: null, headers: null, body: null, durationMs: 0, error: `render failed: ${(err as Error).message}` }
+      const result = {
+        status: null,
+        headers: null,
+        body: null,
+        durationMs: 0,
+        error: `render failed: ${(err as Error).message}`,
+      }
       await recordOutcome(engine, claimed, rule, null, result, { final: true })
       return { delivery: claimed, request: null, result }
     }
@@ -159,13 +180,25 @@ async function newerEventCancels(
     fields: newer.fields,
     previous: newer.previous ?? undefined,
   })
-  return stillMatches ? null : `a newer event (${newer.id}) for the record no longer matches the rule`
+  return stillMatches
+    ? null
+    : `a newer event (${newer.id}) for the record no longer matches the rule`
 }
 
-async function cancel(engine: DeliveryEngine, delivery: DeliveryRow, reason: string): Promise<AttemptOutcome> {
+async function cancel(
+  engine: DeliveryEngine,
+  delivery: DeliveryRow,
+  reason: string,
+): Promise<AttemptOutcome> {
   const updated = await engine.db
     .updateTable('deliveries')
-    .set({ status: 'cancelled', last_error: reason, finished_at: new Date(), updated_at: new Date(), batch_open: false })
+    .set({
+      status: 'cancelled',
+      last_error: reason,
+      finished_at: new Date(),
+      updated_at: new Date(),
+      batch_open: false,
+    })
     .where('id', '=', delivery.id)
     .where('status', 'in', ['queued', 'delivering'])
     .returningAll()

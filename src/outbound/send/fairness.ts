@@ -25,9 +25,15 @@ export class FairnessLimiter {
     const workspace = `w:${workspaceId}`
     if ((this.#running.get(rule) ?? 0) >= this.#perRule) return false
     if ((this.#running.get(workspace) ?? 0) >= this.#perWorkspace) return false
-    this.#running.set(rule, (this.#running.get(rule) ?? 0) + 1)
-    this.#running.set(workspace, (this.#running.get(workspace) ?? 0) + 1)
+    this.acquire(ruleKey, workspaceId)
     return true
+  }
+
+  /** Takes a slot whatever the caps say (inline sends); release it the same way. */
+  acquire(ruleKey: string, workspaceId: string): void {
+    for (const key of [`r:${ruleKey}`, `w:${workspaceId}`]) {
+      this.#running.set(key, (this.#running.get(key) ?? 0) + 1)
+    }
   }
 
   release(ruleKey: string, workspaceId: string): void {
