@@ -4,15 +4,21 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type pg from 'pg'
 import type { Config } from './config.js'
 import type { Db } from './db/database.js'
-import { createDeliveryEngine } from './outbound/send/engine.js'
-import type { SecretBox } from './security/secret-box.js'
 import { registerErrorHandler } from './http/error-handler.js'
 import { registerOpenApi } from './http/openapi.js'
+import { registerRequestMetrics } from './http/request-metrics.js'
+import { trustProxyOption } from './http/trust-proxy.js'
 import { buildValidatorCompiler } from './http/validation.js'
+import { createInboundRuntime } from './inbound/runtime.js'
+import { createMetrics, type Metrics } from './metrics.js'
+import { createDeliveryEngine } from './outbound/send/engine.js'
 import { healthRoutes } from './routes/health.js'
+import { inboundRoutes } from './routes/inbound.js'
+import { metricsRoutes } from './routes/metrics.js'
 import { operatorRoutes } from './routes/operator/workspaces.js'
 import { v1Routes } from './routes/v1/index.js'
 import { sharedSchemas } from './schemas/index.js'
+import type { SecretBox } from './security/secret-box.js'
 
 export interface AppOptions {
   config: Config
@@ -21,6 +27,10 @@ export interface AppOptions {
   box: SecretBox
   /** The process's pino logger; omitted, the app logs nothing (tests). */
   logger?: FastifyBaseLogger
+  /** The process's metrics, shared with its workers; omitted, the app makes its own. */
+  metrics?: Metrics
+  /** `operations`: only /healthz, /readyz and /metrics (a ROLE=worker process). Default `all`. */
+  routes?: 'all' | 'operations'
 }
 
 // A caller's own request id is kept when it is plain and short, so a CRM can
@@ -37,6 +47,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     connectionTimeout: config.requestTimeoutMs,
     keepAliveTimeout: config.keepAliveTimeoutMs,
     return503OnClosing: true,
+    trustProxy: trustProxyOption(config.trustProxy),
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
     genReqId: (req) => {
       const given = req.headers['x-request-id']
@@ -59,12 +70,35 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     reply.header('x-request-id', request.id)
   })
 
+  const metrics = options.metrics ?? createMetrics({ pool: options.pool })
+  registerRequestMetrics(app, metrics)
+
   await registerOpenApi(app)
-  const engine = createDeliveryEngine({ db: options.db, box: options.box, config, log: app.log })
+  const engine = createDeliveryEngine({
+    db: options.db,
+    box: options.box,
+    config,
+    log: app.log,
+    metrics,
+  })
   app.addHook('onClose', () => engine.sender.close())
-  const deps = { config, db: options.db, pool: options.pool, box: options.box, engine }
+  // The public endpoint's state (handler cache, rate limits, batched call-log
+  // writes); the /v1 handler routes clear its cache when a handler changes.
+  const inbound = createInboundRuntime({
+    db: options.db,
+    box: options.box,
+    config,
+    sender: engine.sender,
+    log: app.log,
+  })
+  app.addHook('onClose', () => inbound.close())
+  const deps = { config, db: options.db, pool: options.pool, box: options.box, engine, metrics, inbound }
   await app.register(healthRoutes, deps)
+  await app.register(metricsRoutes, deps)
+  if (options.routes === 'operations') return app
   await app.register(operatorRoutes, { ...deps, prefix: '/operator' })
   await app.register(v1Routes, { ...deps, prefix: '/v1' })
+  // Public, outside /v1: no API key, its own content-type parsers.
+  await app.register(inboundRoutes, deps)
   return app
 }

@@ -30,9 +30,19 @@ const ConfigSchema = Type.Object({
   encryptionKey: Type.Optional(Type.String({ minLength: 44 })),
   outboundAllowList: Type.String(),
   workerConcurrency: Type.Integer({ minimum: 1, maximum: 2000 }),
+  queueLeaseMs: Type.Integer({ minimum: 500, maximum: 10 * 60_000 }),
   responseBodyLimitBytes: Type.Integer({ minimum: 0, maximum: 10 * 1024 * 1024 }),
   ruleAutoDisableHours: Type.Integer({ minimum: 1 }),
   massPostBodyLimitBytes: Type.Integer({ minimum: 1024 }),
+  trustProxy: Type.String({ pattern: '^(?:true|false|[0-9]+|[0-9A-Fa-f:./, ]+)$' }),
+  inboundRatePerToken: Type.Integer({ minimum: 0 }),
+  inboundRatePerAddress: Type.Integer({ minimum: 0 }),
+  inboundBodyTimeoutMs: Type.Integer({ minimum: 100 }),
+  inboundLookupTimeoutMs: Type.Integer({ minimum: 100, maximum: 30_000 }),
+  inboundStoredBodyBytes: Type.Integer({ minimum: 0, maximum: 10 * 1024 * 1024 }),
+  inboundHandlerCacheMs: Type.Integer({ minimum: 0, maximum: 60_000 }),
+  metricsToken: Type.Optional(Type.String({ minLength: 16 })),
+  outboundProxyUrl: Type.Optional(Type.String({ pattern: '^https?://[^/?#]+/?$' })),
 })
 
 export type Config = Readonly<Static<typeof ConfigSchema>>
@@ -64,9 +74,19 @@ const variables = {
   ENCRYPTION_KEY: ['encryptionKey', str],
   OUTBOUND_ALLOW_LIST: ['outboundAllowList', str],
   WORKER_CONCURRENCY: ['workerConcurrency', int],
+  QUEUE_LEASE_MS: ['queueLeaseMs', int],
   RESPONSE_BODY_LIMIT_BYTES: ['responseBodyLimitBytes', int],
   RULE_AUTO_DISABLE_HOURS: ['ruleAutoDisableHours', int],
   MASS_POST_BODY_LIMIT_BYTES: ['massPostBodyLimitBytes', int],
+  TRUST_PROXY: ['trustProxy', str],
+  INBOUND_RATE_PER_TOKEN: ['inboundRatePerToken', int],
+  INBOUND_RATE_PER_ADDRESS: ['inboundRatePerAddress', int],
+  INBOUND_BODY_TIMEOUT_MS: ['inboundBodyTimeoutMs', int],
+  INBOUND_LOOKUP_TIMEOUT_MS: ['inboundLookupTimeoutMs', int],
+  INBOUND_STORED_BODY_BYTES: ['inboundStoredBodyBytes', int],
+  INBOUND_HANDLER_CACHE_MS: ['inboundHandlerCacheMs', int],
+  METRICS_TOKEN: ['metricsToken', str],
+  OUTBOUND_PROXY_URL: ['outboundProxyUrl', str],
 } as const satisfies Record<string, [keyof Config, (raw: string) => unknown]>
 
 export const configVariables = Object.keys(variables)
@@ -86,9 +106,17 @@ const defaults = {
   bootstrapWorkspace: true,
   outboundAllowList: '',
   workerConcurrency: 50,
+  queueLeaseMs: 20_000,
   responseBodyLimitBytes: 64 * 1024,
   ruleAutoDisableHours: 120,
   massPostBodyLimitBytes: 64 * 1024 * 1024,
+  trustProxy: 'false',
+  inboundRatePerToken: 200,
+  inboundRatePerAddress: 1000,
+  inboundBodyTimeoutMs: 10_000,
+  inboundLookupTimeoutMs: 3000,
+  inboundStoredBodyBytes: 64 * 1024,
+  inboundHandlerCacheMs: 1000,
 } satisfies Partial<Config>
 
 /**

@@ -37,6 +37,17 @@ export const errors = {
     'operator_api_disabled',
     () => 'the operator API is disabled: set OPERATOR_TOKEN to enable it',
   ),
+  metricsUnauthorized: define(
+    401,
+    'metrics_unauthorized',
+    () =>
+      'missing or invalid token: send "Authorization: Bearer <METRICS_TOKEN or OPERATOR_TOKEN>"',
+  ),
+  metricsDisabled: define(
+    403,
+    'metrics_disabled',
+    () => '/metrics is disabled: set METRICS_TOKEN (or OPERATOR_TOKEN) to enable it',
+  ),
   notFound: define(
     404,
     'not_found',

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { buildApp } from './app.js'
-import { SecretBox } from './security/secret-box.js'
 import { loadConfig } from './config.js'
 import { connectDatabase } from './db/database.js'
+import { SecretBox } from './security/secret-box.js'
 
 /**
  * The OpenAPI document as the code describes it. Building the app opens no

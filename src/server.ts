@@ -5,6 +5,7 @@ import { connectDatabase } from './db/database.js'
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './db/embedded-postgres.js'
 import { migrate } from './db/migrate.js'
 import { createLogger } from './logger.js'
+import { createMetrics } from './metrics.js'
 import { loadOrCreateKeyFile, parseEncryptionKey, SecretBox } from './security/secret-box.js'
 import { createWorkers } from './workers.js'
 import { bootstrapDefaultWorkspace } from './workspaces/bootstrap.js'
@@ -42,19 +43,41 @@ async function main() {
   if (applied.length > 0) log.info({ applied }, 'migrations applied')
 
   const box = new SecretBox(
-    config.encryptionKey ? parseEncryptionKey(config.encryptionKey) : await loadOrCreateKeyFile(config.dataDir),
+    config.encryptionKey
+      ? parseEncryptionKey(config.encryptionKey)
+      : await loadOrCreateKeyFile(config.dataDir),
   )
-  if (!config.encryptionKey) log.warn({ dataDir: config.dataDir }, 'ENCRYPTION_KEY not set: using the key file in DATA_DIR')
+  if (!config.encryptionKey)
+    log.warn({ dataDir: config.dataDir }, 'ENCRYPTION_KEY not set: using the key file in DATA_DIR')
 
-  const app = await buildApp({ config, db: database.db, pool: database.pool, box, logger: log })
+  // One registry for the process: the app serves what its workers count.
+  const metrics = createMetrics({ pool: database.pool })
+  const app = await buildApp({
+    config,
+    db: database.db,
+    pool: database.pool,
+    box,
+    logger: log,
+    metrics,
+    // A worker serves only /healthz, /readyz and /metrics.
+    routes: config.role === 'worker' ? 'operations' : 'all',
+  })
   const workers =
     config.role === 'api'
       ? undefined
-      : createWorkers({ config, db: database.db, pool: database.pool, connectionString: databaseUrl, box, log })
+      : createWorkers({
+          config,
+          db: database.db,
+          pool: database.pool,
+          connectionString: databaseUrl,
+          box,
+          log,
+          metrics,
+        })
   await workers?.start()
 
+  await app.listen({ port: config.port, host: config.host })
   if (config.role !== 'worker') {
-    await app.listen({ port: config.port, host: config.host })
     if (config.bootstrapWorkspace) {
       const first = await bootstrapDefaultWorkspace(database.db)
       if (first) printWelcome(config.publicBaseUrl, first.workspace.id, first.key.key)

@@ -1,6 +1,7 @@
 import type pg from 'pg'
 import type { Config } from './config.js'
 import type { Db } from './db/database.js'
+import type { Metrics } from './metrics.js'
 import { DELIVERY_JOB } from './outbound/deliveries/schedule.js'
 import { massPostDispatchHandler } from './outbound/mass-posts/dispatch-job.js'
 import { MASS_POST_JOB } from './outbound/mass-posts/mass-post-service.js'
@@ -8,6 +9,7 @@ import { deliveryJobHandler } from './outbound/send/deliver.js'
 import { createDeliveryEngine } from './outbound/send/engine.js'
 import { createWorker } from './queue/index.js'
 import type { QueueLogger } from './queue/types.js'
+import { RETENTION_JOB, retentionJobHandler, scheduleRetention } from './retention/retention-job.js'
 import type { SecretBox } from './security/secret-box.js'
 
 /** The background side of the service (ROLE=worker or all): every job kind and its handler. */
@@ -18,6 +20,8 @@ export function createWorkers(options: {
   connectionString: string
   box: SecretBox
   log: QueueLogger & { child?: unknown }
+  /** The process's metrics (server.ts shares them with the app); omitted, nothing is counted. */
+  metrics?: Metrics
 }) {
   const { config } = options
   const engine = createDeliveryEngine({
@@ -25,21 +29,28 @@ export function createWorkers(options: {
     box: options.box,
     config,
     log: options.log,
+    metrics: options.metrics,
   })
   const worker = createWorker({
     pool: options.pool,
     connectionString: options.connectionString,
     concurrency: config.workerConcurrency,
     batchSize: config.workerConcurrency * 2,
+    leaseMs: config.queueLeaseMs,
     handlers: {
       [DELIVERY_JOB]: deliveryJobHandler(engine),
       [MASS_POST_JOB]: massPostDispatchHandler(options.db),
+      [RETENTION_JOB]: retentionJobHandler(options.db, options.log),
     },
     logger: options.log,
   })
   return {
     worker,
-    start: () => worker.start(),
+    async start() {
+      await worker.start()
+      // The recurring purge: queued once, then each run queues the next.
+      await scheduleRetention(options.db)
+    },
     async stop(deadlineMs: number) {
       await worker.stop({ deadlineMs })
       await engine.sender.close()

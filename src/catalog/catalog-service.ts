@@ -91,10 +91,15 @@ export async function listFields(db: Db, workspaceId: string): Promise<Field[]> 
 }
 
 /** Replaces the whole field catalog in one transaction. */
-export async function replaceFields(db: Db, workspaceId: string, fields: Field[]): Promise<Field[]> {
+export async function replaceFields(
+  db: Db,
+  workspaceId: string,
+  fields: Field[],
+): Promise<Field[]> {
   const keys = new Set<string>()
   for (const [i, field] of fields.entries()) {
-    if (keys.has(field.key)) throw errors.validation(`body/data/${i}/key: "${field.key}" appears twice`)
+    if (keys.has(field.key))
+      throw errors.validation(`body/data/${i}/key: "${field.key}" appears twice`)
     keys.add(field.key)
   }
   await db.transaction().execute(async (trx) => {
@@ -129,11 +134,16 @@ export async function unknownCatalogNames(
       .execute()
     if (known.length > 0) {
       const set = new Set(known.map((k) => k.name))
-      for (const name of names.eventTypes) if (!set.has(name)) problems.push(`unknown event type "${name}"`)
+      for (const name of names.eventTypes)
+        if (!set.has(name)) problems.push(`unknown event type "${name}"`)
     }
   }
   if (names.fields?.length) {
-    const known = await db.selectFrom('fields').select('key').where('workspace_id', '=', workspaceId).execute()
+    const known = await db
+      .selectFrom('fields')
+      .select('key')
+      .where('workspace_id', '=', workspaceId)
+      .execute()
     if (known.length > 0) {
       const set = new Set(known.map((k) => k.key))
       for (const name of new Set(names.fields)) {

@@ -6,6 +6,9 @@ import type { DeliveryAttemptsTable } from './tables/delivery-attempts.js'
 import type { EventTypesTable } from './tables/event-types.js'
 import type { EventsTable } from './tables/events.js'
 import type { FieldsTable } from './tables/fields.js'
+import type { HandlersTable } from './tables/handlers.js'
+import type { InboundCallsTable } from './tables/inbound-calls.js'
+import type { InboundClaimsTable } from './tables/inbound-claims.js'
 import type { MassPostItemsTable, MassPostsTable } from './tables/mass-posts.js'
 import type { RuleReferencesTable } from './tables/rule-references.js'
 import type { RulesTable } from './tables/rules.js'
@@ -27,6 +30,9 @@ export interface Database {
   mass_posts: MassPostsTable
   mass_post_items: MassPostItemsTable
   jobs: import('./tables/jobs.js').JobsTable
+  handlers: HandlersTable
+  inbound_calls: InboundCallsTable
+  inbound_claims: InboundClaimsTable
 }
 
 export type Db = Kysely<Database>
@@ -56,6 +62,11 @@ export function connectDatabase(
   // An idle client's error (server restart) must not crash the process: the
   // pool discards that client and the next query opens a new one.
   pool.on('error', () => {})
+  // A checked-out client has no pool listener: when its connection is cut
+  // (pg_terminate_backend, failover) it emits 'error', which would crash the
+  // process. Its query fails anyway, and the pool drops the dead client when
+  // it comes back.
+  pool.on('connect', (client) => client.on('error', () => {}))
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
   return {
     db,

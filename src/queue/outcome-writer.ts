@@ -30,6 +30,8 @@ export function createOutcomeWriter(options: {
   workerId: string
   delayMs: number
   logger: QueueLogger
+  /** After failures were written: their retry times are now in the table. */
+  onFailuresWritten?: (failures: Failure[]) => void
 }): OutcomeWriter {
   const { pool, workerId, logger } = options
   let completions: string[] = []
@@ -57,6 +59,7 @@ export function createOutcomeWriter(options: {
           ids.length > 0 ? completeJobs(pool, ids) : undefined,
           failed.length > 0 ? failJobs(pool, workerId, failed) : undefined,
         ])
+        if (failed.length > 0) options.onFailuresWritten?.(failed)
         return true
       } catch (err) {
         if (!closed) {

@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { defaultBackoff } from './backoff.js'
+import { claimSize } from './claim-size.js'
+import { createCounters } from './counters.js'
 import { failureFor } from './failure.js'
+import { JobRun } from './job-run.js'
 import { createListener } from './listener.js'
 import { JOBS_CHANNEL, parseNotification } from './notification.js'
 import { createOutcomeWriter } from './outcome-writer.js'
@@ -11,8 +14,7 @@ import { msUntilNextRun } from './sql/next-run-at.js'
 import { renewLeases } from './sql/renew-leases.js'
 import { returnJobs } from './sql/return-jobs.js'
 import type {
-  Job,
-  KindCounters,
+  JobHandler,
   QueueLogger,
   StopOptions,
   Worker,
@@ -20,14 +22,10 @@ import type {
   WorkerStats,
 } from './types.js'
 
-interface Running {
-  job: Job
-  controller: AbortController
-  /** Aborted by our own stop deadline, not by the handler's failure. */
-  cut: boolean
-}
-
 const CLAIM_RETRY_MS = 1_000
+// Two claims may overlap: while one waits on the database the worker starts
+// the jobs of the other, and on a multi-core host both make progress.
+const MAX_CLAIMS_IN_FLIGHT = 2
 // setTimeout's ceiling; the poll looks again long before anyway.
 const MAX_TIMER_MS = 2 ** 31 - 1
 
@@ -51,8 +49,6 @@ export function createWorker(options: WorkerOptions): Worker {
     options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`
   const logger = options.logger ?? silentLogger
   const kinds = Object.keys(handlers)
-  // Refill while half the buffer is left, so the next claim overlaps the work.
-  const lowWater = Math.floor(batchSize / 2)
   if (concurrency < 1 || batchSize < 1) throw new Error('concurrency and batchSize must be ≥ 1')
 
   const outcomes = createOutcomeWriter({
@@ -60,6 +56,11 @@ export function createWorker(options: WorkerOptions): Worker {
     workerId,
     delayMs: options.flushDelayMs ?? 2,
     logger,
+    // This worker knows when its retries are due; others find them by polling.
+    // Not before the write: a sweep then would find the job still leased.
+    onFailuresWritten(failures) {
+      for (const failure of failures) if (!failure.dead) wakeAt(failure.delayMs)
+    },
   })
   const listener = createListener({
     connectionString: options.connectionString,
@@ -82,14 +83,15 @@ export function createWorker(options: WorkerOptions): Worker {
   // long array is linear).
   let buffer: ClaimedRow[] = []
   let head = 0
-  const running = new Map<string, Running>()
-  const totals: KindCounters = { started: 0, succeeded: 0, failed: 0 }
-  const byKind: Record<string, KindCounters> = {}
+  const running = new Map<string, JobRun>()
+  const counters = createCounters()
   let state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
-  let claiming: Promise<void> | undefined
-  // `sweep`: look for any due job (start, poll, timer, reconnect, full claim).
-  // `demand`: jobs announced by notifications since the last claim began.
+  const claims = new Set<Promise<void>>()
+  // Rows asked for by the claims in flight.
+  let pending = 0
+  // What claimSize() weighs; see there.
   let sweep = false
+  let draining = false
   let demand = 0
   let pollTimer: NodeJS.Timeout | undefined
   let heartbeatTimer: NodeJS.Timeout | undefined
@@ -113,42 +115,46 @@ export function createWorker(options: WorkerOptions): Worker {
       }
       start(row)
     }
-    if (!claiming && buffered() <= lowWater) {
-      const room = batchSize - buffered()
-      const want = sweep ? room : Math.min(demand, room)
-      if (want > 0) claiming = claim(want)
+    while (claims.size < MAX_CLAIMS_IN_FLIGHT) {
+      const want = claimSize({ sweep, draining, demand, held: buffered() + pending, batchSize })
+      if (want === 0) break
+      const claim = claimBatch(want).finally(() => claims.delete(claim))
+      claims.add(claim)
     }
   }
 
-  async function claim(want: number) {
-    const wasSweep = sweep
+  async function claimBatch(want: number) {
+    const searching = sweep || draining
     // A job announced before this claim began is visible to it; later
     // notifications add to a fresh count.
     const announced = demand
     sweep = false
     demand = 0
+    pending += want
     let rows: ClaimedRow[]
     try {
       rows = await claimJobs(pool, { workerId, leaseMs, limit: want, kinds })
     } catch (err) {
       logger.error({ err, workerId }, 'queue: claim failed')
       demand += announced
+      draining = false
       wakeAt(CLAIM_RETRY_MS)
-      claiming = undefined
       return
+    } finally {
+      pending -= want
     }
-    claiming = undefined
     if (rows.length > 0) {
       overdueStreak = 0
       logger.debug({ workerId, claimed: rows.length, want }, 'queue: claimed jobs')
       for (const row of rows) buffer.push(row)
     }
     if (rows.length === want) {
-      // Full: there may be more behind them.
-      if (wasSweep) sweep = true
+      // Full: more are probably waiting. Keep claiming while they last.
+      if (searching) draining = true
       demand += Math.max(0, announced - want)
-    } else if (wasSweep && state === 'running') {
-      void scheduleNextRun()
+    } else {
+      draining = false
+      if (searching && state === 'running') void scheduleNextRun()
     }
     pump()
   }
@@ -190,62 +196,42 @@ export function createWorker(options: WorkerOptions): Worker {
   }
 
   function start(row: ClaimedRow) {
-    const controller = new AbortController()
-    const job: Job = {
-      id: row.id,
-      kind: row.kind,
-      payload: row.payload,
-      workspaceId: row.workspace_id,
-      attempt: row.attempts,
-      maxAttempts: row.max_attempts,
-      queueKey: row.queue_key,
-      signal: controller.signal,
-    }
-    const entry: Running = { job, controller, cut: false }
-    running.set(job.id, entry)
-    count(job.kind, 'started')
-    let result: Promise<void>
-    try {
-      const handler = handlers[job.kind]
-      result = handler ? handler(job) : Promise.reject(new Error(`no handler for ${job.kind}`))
-    } catch (err) {
-      result = Promise.reject(err)
-    }
-    result.then(
-      () => settle(entry, true, undefined),
-      (err: unknown) => settle(entry, false, err),
-    )
+    const run = new JobRun(row)
+    running.set(run.id, run)
+    counters.count(run.kind, 'started')
+    void execute(run, handlers[run.kind])
   }
 
-  function settle(entry: Running, ok: boolean, err: unknown) {
-    const { job } = entry
-    running.delete(job.id)
+  async function execute(run: JobRun, handler: JobHandler | undefined) {
+    try {
+      if (!handler) throw new Error(`no handler for ${run.kind}`)
+      await handler(run)
+    } catch (err) {
+      settle(run, err)
+      return
+    }
+    settle(run, undefined, true)
+  }
+
+  function settle(run: JobRun, err: unknown, ok = false) {
+    running.delete(run.id)
     if (ok) {
-      count(job.kind, 'succeeded')
-      outcomes.complete(job.id)
+      counters.count(run.kind, 'succeeded')
+      outcomes.complete(run.id)
     } else {
-      count(job.kind, 'failed')
-      const failure = failureFor(job, err, { backoff, cut: entry.cut })
+      counters.count(run.kind, 'failed')
+      const failure = failureFor(run, err, { backoff, cut: run.cut })
       outcomes.fail(failure)
       logger.debug(
-        { workerId, jobId: job.id, kind: job.kind, attempt: job.attempt, failure },
+        { workerId, jobId: run.id, kind: run.kind, attempt: run.attempt, failure },
         'queue: job failed',
       )
-      // This worker knows when the retry is due; others find it by polling.
-      if (!failure.dead) wakeAt(failure.delayMs)
     }
     if (running.size === 0 && idleWaiters.length > 0) {
       for (const resolve of idleWaiters) resolve()
       idleWaiters = []
     }
     pump()
-  }
-
-  function count(kind: string, what: keyof KindCounters) {
-    totals[what]++
-    const counters = byKind[kind] ?? { started: 0, succeeded: 0, failed: 0 }
-    byKind[kind] = counters
-    counters[what]++
   }
 
   async function heartbeat() {
@@ -259,17 +245,14 @@ export function createWorker(options: WorkerOptions): Worker {
       logger.warn({ err, workerId }, 'queue: renewing leases failed')
       return
     }
-    for (const id of ids) {
-      if (held.has(id)) continue
-      const entry = running.get(id)
-      // Another worker claimed it (our lease had lapsed) or it was cancelled.
-      if (entry) entry.controller.abort(new Error('lease lost'))
-    }
-    if (held.size < ids.length) {
-      const kept = buffer.slice(head).filter((row) => held.has(row.id))
-      buffer = kept
-      head = 0
-    }
+    const lost = new Set(ids.filter((id) => !held.has(id)))
+    if (lost.size === 0) return
+    // Another worker claimed them (our lease had lapsed), or they were
+    // cancelled; the ones that simply finished meanwhile are no longer here.
+    for (const id of lost) running.get(id)?.abort(new Error('lease lost'))
+    // Rows claimed while the renewal was on its way are not in `lost`: keep them.
+    buffer = buffer.slice(head).filter((row) => !lost.has(row.id))
+    head = 0
   }
 
   function whenIdle(ms: number): Promise<void> {
@@ -296,9 +279,7 @@ export function createWorker(options: WorkerOptions): Worker {
   }
 
   function stats(): WorkerStats {
-    const kinds: Record<string, KindCounters> = {}
-    for (const [kind, counters] of Object.entries(byKind)) kinds[kind] = { ...counters }
-    return { running: running.size, buffered: buffered(), ...totals, byKind: kinds }
+    return { running: running.size, buffered: buffered(), ...counters.snapshot() }
   }
 
   async function stop({ deadlineMs = 10_000, abortGraceMs = 1_000 }: StopOptions = {}) {
@@ -307,7 +288,7 @@ export function createWorker(options: WorkerOptions): Worker {
     clearInterval(statsTimer)
     clearTimeout(wakeTimer)
     const listenerStopped = listener.stop()
-    await claiming
+    await Promise.all(claims)
 
     // Claimed but never started: back to the table at once, for any worker.
     const unstarted = buffer.slice(head).map((row) => row.id)
@@ -322,10 +303,7 @@ export function createWorker(options: WorkerOptions): Worker {
     await whenIdle(deadlineMs)
     if (running.size > 0) {
       logger.warn({ workerId, running: running.size }, 'queue: stop deadline passed, aborting jobs')
-      for (const entry of running.values()) {
-        entry.cut = true
-        entry.controller.abort(new Error('worker stopping'))
-      }
+      for (const run of running.values()) run.abort(new Error('worker stopping'), { cut: true })
       await whenIdle(abortGraceMs)
     }
     clearInterval(heartbeatTimer)

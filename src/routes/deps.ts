@@ -1,6 +1,8 @@
 import type pg from 'pg'
 import type { Config } from '../config.js'
 import type { Db } from '../db/database.js'
+import type { InboundRuntime } from '../inbound/runtime.js'
+import type { Metrics } from '../metrics.js'
 import type { DeliveryEngine } from '../outbound/send/deliver.js'
 import type { SecretBox } from '../security/secret-box.js'
 
@@ -11,4 +13,8 @@ export interface RouteDeps {
   pool: pg.Pool
   box: SecretBox
   engine: DeliveryEngine
+  /** The process's metrics; increment, never create (one registry per app). */
+  metrics: Metrics
+  /** The public endpoint's state; handler routes clear its cache on changes. */
+  inbound: InboundRuntime
 }

@@ -44,6 +44,11 @@ const errorDescriptions: Record<number, string> = {
   409: 'The request conflicts with the resource’s current state.',
   413: 'The body is larger than the limit.',
   415: 'Unsupported content type.',
+  405: 'The method is not accepted here; see `Allow`.',
+  408: 'The body did not arrive in time.',
+  429: 'Too many requests; retry after `Retry-After` seconds.',
+  500: 'Internal error (masked; the log has the detail under the request id).',
+  502: 'An upstream service (the CRM) failed.',
   503: 'Not ready.',
 }
 

@@ -1,9 +1,12 @@
 import { type Static, Type } from 'typebox'
 import { IdParam, Nullable, Timestamp } from './common.js'
 
-export const DeliveryStatus = Type.Enum(['queued', 'delivering', 'succeeded', 'failed', 'cancelled'], {
-  description: '`queued` is shown to users as "In Queue".',
-})
+export const DeliveryStatus = Type.Enum(
+  ['queued', 'delivering', 'succeeded', 'failed', 'cancelled'],
+  {
+    description: '`queued` is shown to users as "In Queue".',
+  },
+)
 
 export const DeliveryAttempt = Type.Object(
   {
@@ -20,7 +23,9 @@ export const DeliveryAttempt = Type.Object(
     ),
     response_status: Nullable(Type.Integer()),
     response_headers: Nullable(Type.Record(Type.String(), Type.String())),
-    response_body: Nullable(Type.String({ description: 'Truncated at RESPONSE_BODY_LIMIT_BYTES.' })),
+    response_body: Nullable(
+      Type.String({ description: 'Truncated at RESPONSE_BODY_LIMIT_BYTES.' }),
+    ),
     duration_ms: Type.Integer(),
     error: Nullable(Type.String()),
     created_at: Timestamp,
@@ -37,7 +42,9 @@ const deliveryProperties = {
   entity_type: Nullable(Type.String()),
   entity_id: Nullable(Type.String()),
   status: DeliveryStatus,
-  status_label: Type.String({ description: 'The status as users see it: "In Queue", "Succeeded"…' }),
+  status_label: Type.String({
+    description: 'The status as users see it: "In Queue", "Succeeded"…',
+  }),
   attempts: Type.Integer(),
   max_attempts: Type.Integer(),
   next_attempt_at: Nullable(Timestamp),
@@ -125,5 +132,9 @@ export const RetryFailedBody = Type.Object(
 
 export const RetryFailedResult = Type.Object(
   { retried: Type.Integer(), delivery_ids: Type.Array(Type.String()) },
-  { $id: 'RetryFailedResult', additionalProperties: false, examples: [{ retried: 1, delivery_ids: ['dlv_01jdgk2x7m3q9v8h6c4r2t5w1y'] }] },
+  {
+    $id: 'RetryFailedResult',
+    additionalProperties: false,
+    examples: [{ retried: 1, delivery_ids: ['dlv_01jdgk2x7m3q9v8h6c4r2t5w1y'] }],
+  },
 )

@@ -7,10 +7,20 @@ export const EventInput = Type.Object(
     type: EventTypeName,
     record: Type.Ref('Record'),
     previous_fields: Type.Optional(
-      Type.Object({}, { additionalProperties: true, description: 'The record before the change, for `changed` conditions.' }),
+      Type.Object(
+        {},
+        {
+          additionalProperties: true,
+          description: 'The record before the change, for `changed` conditions.',
+        },
+      ),
     ),
     idempotency_key: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 200, description: 'A repeat within 24 hours returns the first answer.' }),
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description: 'A repeat within 24 hours returns the first answer.',
+      }),
     ),
   },
   {
@@ -19,7 +29,11 @@ export const EventInput = Type.Object(
     examples: [
       {
         type: 'lead.updated',
-        record: { entity_type: 'lead', entity_id: 'L-1001', fields: { lead: { id: 'L-1001', status: 'Qualified' } } },
+        record: {
+          entity_type: 'lead',
+          entity_id: 'L-1001',
+          fields: { lead: { id: 'L-1001', status: 'Qualified' } },
+        },
         previous_fields: { lead: { id: 'L-1001', status: 'New' } },
         idempotency_key: 'lead-L-1001-v7',
       },
@@ -40,10 +54,14 @@ export const EventResult = Type.Object(
   {
     id: Type.String(),
     type: Type.String(),
-    duplicate: Type.Boolean({ description: 'True when the idempotency key was seen: this is the first answer again.' }),
+    duplicate: Type.Boolean({
+      description: 'True when the idempotency key was seen: this is the first answer again.',
+    }),
     webhooks_enabled: Type.Boolean(),
     matched_rules: Type.Array(Type.String()),
-    deliveries: Type.Array(Type.String(), { description: 'Deliveries queued (or added to an open batch).' }),
+    deliveries: Type.Array(Type.String(), {
+      description: 'Deliveries queued (or added to an open batch).',
+    }),
   },
   {
     $id: 'EventResult',
@@ -80,4 +98,7 @@ export const EventDetail = Type.Object(
   { $id: 'EventDetail', additionalProperties: false },
 )
 
-export const EventParams = Type.Object({ eventId: IdParam('event', 'evt') }, { additionalProperties: false })
+export const EventParams = Type.Object(
+  { eventId: IdParam('event', 'evt') },
+  { additionalProperties: false },
+)

@@ -1,6 +1,7 @@
 import { conditionSchemas } from '../conditions/condition-schema.js'
 import { ApiKey, ApiKeyPage, CreateApiKeyBody, IssuedApiKey } from './api-keys.js'
 import { EventType, EventTypePage, Field, FieldList, UpsertEventTypeBody } from './catalog.js'
+import { callSchemas } from './calls.js'
 import { ErrorResponse } from './common.js'
 import {
   Delivery,
@@ -11,6 +12,7 @@ import {
   RetryFailedResult,
 } from './deliveries.js'
 import { EventBatch, EventBatchResult, EventDetail, EventInput, EventResult } from './events.js'
+import { handlerSchemas } from './handlers.js'
 import { Health, Readiness } from './health.js'
 import {
   CreateMassPostBody,
@@ -84,4 +86,6 @@ export const sharedSchemas = [
   MassPostItem,
   MassPostItemPage,
   MassPostPreview,
+  ...handlerSchemas,
+  ...callSchemas,
 ]

@@ -32,19 +32,34 @@ export const RecordBody = Type.Object(
   {
     $id: 'RecordBody',
     additionalProperties: false,
-    examples: [{ record: { entity_type: 'lead', entity_id: 'L-1001', fields: { lead: { id: 'L-1001', phone: '+15555550100' } } } }],
+    examples: [
+      {
+        record: {
+          entity_type: 'lead',
+          entity_id: 'L-1001',
+          fields: { lead: { id: 'L-1001', phone: '+15555550100' } },
+        },
+      },
+    ],
   },
 )
 
 export const ExecuteBody = Type.Object(
   {
     record: Type.Ref('Record'),
-    mode: Type.Optional(Type.Enum(['inline', 'background'], { description: 'Default: the rule’s mode.' })),
+    mode: Type.Optional(
+      Type.Enum(['inline', 'background'], { description: 'Default: the rule’s mode.' }),
+    ),
   },
   {
     $id: 'ExecuteBody',
     additionalProperties: false,
-    examples: [{ record: { entity_type: 'lead', entity_id: 'L-1001', fields: { lead: { id: 'L-1001' } } }, mode: 'inline' }],
+    examples: [
+      {
+        record: { entity_type: 'lead', entity_id: 'L-1001', fields: { lead: { id: 'L-1001' } } },
+        mode: 'inline',
+      },
+    ],
   },
 )
 
@@ -74,7 +89,13 @@ export const TestResult = Type.Object(
     examples: [
       {
         request: requestExample,
-        response: { status: 200, headers: { 'content-type': 'application/json' }, body: '{"data":{"id":"D-77"}}', duration_ms: 84, error: null },
+        response: {
+          status: 200,
+          headers: { 'content-type': 'application/json' },
+          body: '{"data":{"id":"D-77"}}',
+          duration_ms: 84,
+          error: null,
+        },
         response_mapped: { 'lead.dialer_id': 'D-77' },
       },
     ],

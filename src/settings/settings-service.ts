@@ -1,10 +1,14 @@
 import type { Db } from '../db/database.js'
 import { errors } from '../errors.js'
-import type { SecretBox } from '../security/secret-box.js'
 import type { UpdateSettingsBody, WorkspaceSettings } from '../schemas/settings.js'
+import type { SecretBox } from '../security/secret-box.js'
 import { listSecretRows, revealCurrentSecret } from './signing-secrets.js'
 
-export async function getSettings(db: Db, box: SecretBox, workspaceId: string): Promise<WorkspaceSettings> {
+export async function getSettings(
+  db: Db,
+  box: SecretBox,
+  workspaceId: string,
+): Promise<WorkspaceSettings> {
   const workspace = await db
     .selectFrom('workspaces')
     .select(['webhooks_enabled', 'crm_callback_url', 'crm_lookup_url', 'retention_days'])

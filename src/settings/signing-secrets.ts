@@ -1,3 +1,4 @@
+import { sql } from 'kysely'
 import type { Db } from '../db/database.js'
 import type { SigningSecretRow } from '../db/tables/signing-secrets.js'
 import { newId } from '../ids.js'
@@ -13,7 +14,7 @@ export async function activeSigningSecrets(
   workspaceId: string,
 ): Promise<string[]> {
   const rows = await listSecretRows(db, workspaceId)
-  if (rows.length === 0) return [await createSigningSecret(db, box, workspaceId).then((s) => s.secret)]
+  if (rows.length === 0) return [(await ensureCurrentSecret(db, box, workspaceId)).secret]
   return rows.map((row) => box.open(row.secret, binding(row.id)))
 }
 
@@ -33,7 +34,12 @@ export async function createSigningSecret(db: Db, box: SecretBox, workspaceId: s
   const secret = generateSigningSecret()
   const row = await db
     .insertInto('signing_secrets')
-    .values({ id, workspace_id: workspaceId, secret: box.seal(secret, binding(id)), expires_at: null })
+    .values({
+      id,
+      workspace_id: workspaceId,
+      secret: box.seal(secret, binding(id)),
+      expires_at: null,
+    })
     .returningAll()
     .executeTakeFirstOrThrow()
   return { row, secret }
@@ -45,7 +51,25 @@ export async function revealCurrentSecret(db: Db, box: SecretBox, workspaceId: s
   if (current && current.expires_at === null) {
     return { row: current, secret: box.open(current.secret, binding(current.id)) }
   }
-  return createSigningSecret(db, box, workspaceId)
+  return ensureCurrentSecret(db, box, workspaceId)
+}
+
+/**
+ * The current secret, made if there is none, one caller per workspace at a
+ * time: a new workspace's first sends run side by side, and each making a
+ * secret of its own would sign them with different keys.
+ */
+async function ensureCurrentSecret(db: Db, box: SecretBox, workspaceId: string) {
+  return db.transaction().execute(async (trx) => {
+    await sql`select pg_advisory_xact_lock(hashtext(${`signing_secrets:${workspaceId}`}))`.execute(
+      trx,
+    )
+    const [current] = await listSecretRows(trx, workspaceId)
+    if (current && current.expires_at === null) {
+      return { row: current, secret: box.open(current.secret, binding(current.id)) }
+    }
+    return createSigningSecret(trx, box, workspaceId)
+  })
 }
 
 /**

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
 import { buildApp } from '../../src/app.js'
 import { type Config, loadConfig } from '../../src/config.js'
+import { createMetrics, type Metrics } from '../../src/metrics.js'
 import { SecretBox } from '../../src/security/secret-box.js'
 import { createWorkers } from '../../src/workers.js'
 import { type TestDatabase, testDatabase } from './database.js'
@@ -17,6 +18,8 @@ export interface TestApp {
   database: TestDatabase
   config: Config
   box: SecretBox
+  /** Shared by the app and the workers `startWorkers` runs, as in server.ts. */
+  metrics: Metrics
 }
 
 /** The app over a database of its own, closed at the end of the test. Never listens. */
@@ -34,9 +37,10 @@ export async function build(t: Test, overrides: Partial<Config> = {}): Promise<T
     },
   )
   const box = new SecretBox(TEST_ENCRYPTION_KEY)
-  const app = await buildApp({ config, db: database.db, pool: database.pool, box })
+  const metrics = createMetrics({ pool: database.pool })
+  const app = await buildApp({ config, db: database.db, pool: database.pool, box, metrics })
   t.teardown(() => app.close())
-  return { app, database, config, box }
+  return { app, database, config, box, metrics }
 }
 
 /** Creates a workspace through the operator API and issues it a key. */
@@ -69,6 +73,7 @@ export async function startWorkers(t: Test, testApp: TestApp) {
     connectionString: testApp.database.url,
     box: testApp.box,
     log: silentLog,
+    metrics: testApp.metrics,
   })
   await workers.start()
   t.teardown(() => workers.stop(2000))

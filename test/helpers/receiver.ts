@@ -29,7 +29,12 @@ export async function startReceiver(t: Test, respond?: Responder) {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {
-      const entry = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') }
+      const entry = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      }
       received.push(entry)
       responder(entry, res)
       for (const w of [...waiters]) {
@@ -78,13 +83,13 @@ export async function startReceiver(t: Test, respond?: Responder) {
 
 /** Polls until `check` holds (or fails the wait). For state reached asynchronously by workers. */
 export async function eventually<T>(
-  check: () => Promise<T | undefined | false> | T | undefined | false,
+  check: () => Promise<T> | T,
   timeoutMs = 15_000,
-): Promise<NonNullable<T>> {
+): Promise<Exclude<T, undefined | null | false>> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const value = await check()
-    if (value) return value as NonNullable<T>
+    if (value) return value as Exclude<T, undefined | null | false>
     if (Date.now() > deadline) throw new Error('condition not reached in time')
     await new Promise((r) => setTimeout(r, 25))
   }

@@ -93,8 +93,9 @@ t.test('a killed worker’s jobs run again elsewhere once their leases lapse', a
     timeoutMs: 20_000,
     what: 'the child to start 5 jobs',
   })
-  const leased = (await jobRows(database)).filter((r) => r.locked_by !== null)
-  t.ok(leased.length > startedInChild.size, 'the child holds running and buffered jobs')
+  const leased = async () => (await jobRows(database)).filter((r) => r.locked_by !== null).length
+  await eventually(async () => (await leased()) >= 10, { what: 'the child to fill its buffer' })
+  t.pass('the child holds running and buffered jobs')
   child.kill('SIGKILL')
   await new Promise((resolve) => child.once('exit', resolve))
 

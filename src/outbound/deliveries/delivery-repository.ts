@@ -2,11 +2,24 @@ import { sql } from 'kysely'
 import type { Db } from '../../db/database.js'
 import type { DeliveryRow, DeliveryStatus, NewDeliveryRow } from '../../db/tables/deliveries.js'
 
+// A statement carries at most 65,535 parameters; a row here takes about 15.
+const INSERT_CHUNK_ROWS = 2000
+
 export async function insertDeliveries(db: Db, rows: NewDeliveryRow[]): Promise<void> {
-  if (rows.length > 0) await db.insertInto('deliveries').values(rows).execute()
+  // A batch of 1,000 events matching five rules is 5,000 rows: too many for one statement.
+  for (let from = 0; from < rows.length; from += INSERT_CHUNK_ROWS) {
+    await db
+      .insertInto('deliveries')
+      .values(rows.slice(from, from + INSERT_CHUNK_ROWS))
+      .execute()
+  }
 }
 
-export async function findDelivery(db: Db, workspaceId: string, id: string): Promise<DeliveryRow | undefined> {
+export async function findDelivery(
+  db: Db,
+  workspaceId: string,
+  id: string,
+): Promise<DeliveryRow | undefined> {
   return db
     .selectFrom('deliveries')
     .selectAll()
@@ -14,7 +27,6 @@ export async function findDelivery(db: Db, workspaceId: string, id: string): Pro
     .where('id', '=', id)
     .executeTakeFirst()
 }
-
 
 /**
  * The open batch of a rule, locked so concurrent events append in turn; the

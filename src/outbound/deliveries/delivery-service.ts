@@ -1,10 +1,11 @@
 import type { Db } from '../../db/database.js'
-import type { DeliveryAttemptRow } from '../../db/tables/delivery-attempts.js'
 import type { DeliveryRow } from '../../db/tables/deliveries.js'
+import type { DeliveryAttemptRow } from '../../db/tables/delivery-attempts.js'
 import { errors } from '../../errors.js'
 import { decodeCursor, toPage } from '../../http/pagination.js'
 import { cancelJobs } from '../../queue/enqueue.js'
 import type { Delivery, DeliveryListQuery } from '../../schemas/deliveries.js'
+import { NOTICE_MAX_ATTEMPTS } from '../send/notices.js'
 import { rescheduleDelivery } from './schedule.js'
 
 const labels: Record<DeliveryRow['status'], string> = {
@@ -76,7 +77,11 @@ export async function listDeliveries(db: Db, workspaceId: string, query: Deliver
   return { data: rows.map(toDelivery), next_cursor }
 }
 
-export async function getDeliveryRow(db: Db, workspaceId: string, id: string): Promise<DeliveryRow> {
+export async function getDeliveryRow(
+  db: Db,
+  workspaceId: string,
+  id: string,
+): Promise<DeliveryRow> {
   const row = await db
     .selectFrom('deliveries')
     .selectAll()
@@ -103,12 +108,20 @@ export async function getDelivery(db: Db, workspaceId: string, id: string) {
 export async function cancelDelivery(db: Db, workspaceId: string, id: string) {
   const row = await getDeliveryRow(db, workspaceId, id)
   if (row.status !== 'queued') {
-    throw errors.conflict(`delivery ${id} is ${row.status}; only a queued delivery can be cancelled`)
+    throw errors.conflict(
+      `delivery ${id} is ${row.status}; only a queued delivery can be cancelled`,
+    )
   }
   const updated = await db.transaction().execute(async (trx) => {
     const cancelled = await trx
       .updateTable('deliveries')
-      .set({ status: 'cancelled', last_error: 'cancelled by request', finished_at: new Date(), updated_at: new Date(), batch_open: false })
+      .set({
+        status: 'cancelled',
+        last_error: 'cancelled by request',
+        finished_at: new Date(),
+        updated_at: new Date(),
+        batch_open: false,
+      })
       .where('id', '=', id)
       .where('status', '=', 'queued')
       .returningAll()
@@ -116,24 +129,33 @@ export async function cancelDelivery(db: Db, workspaceId: string, id: string) {
     if (cancelled?.job_id) await cancelJobs(trx, [String(cancelled.job_id)])
     return cancelled
   })
-  if (!updated) throw errors.conflict(`delivery ${id} started meanwhile; it can no longer be cancelled`)
+  if (!updated)
+    throw errors.conflict(`delivery ${id} started meanwhile; it can no longer be cancelled`)
   return toDelivery(updated)
 }
 
 /**
  * Sends a finished delivery again: same id (so the same `webhook-id`),
- * attempts counted on, a fresh set of tries.
+ * attempts counted on, a fresh set of tries (the rule's, or a notice's).
  */
 export async function resendDelivery(db: Db, workspaceId: string, id: string) {
   const row = await getDeliveryRow(db, workspaceId, id)
   if (row.status === 'queued' || row.status === 'delivering') {
     throw errors.conflict(`delivery ${id} is ${row.status} already`)
   }
+  const rule = row.rule_id
+    ? await db
+        .selectFrom('rules')
+        .select('execution')
+        .where('id', '=', row.rule_id)
+        .executeTakeFirst()
+    : undefined
+  const tries = rule?.execution.max_attempts ?? (row.kind === 'notice' ? NOTICE_MAX_ATTEMPTS : 1)
   return db.transaction().execute(async (trx) => {
     await trx
       .updateTable('deliveries')
       .set((eb) => ({
-        max_attempts: eb('attempts', '+', eb.ref('max_attempts')),
+        max_attempts: eb('attempts', '+', tries),
         finished_at: null,
         last_error: null,
       }))

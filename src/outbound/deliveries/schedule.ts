@@ -64,7 +64,40 @@ export async function rescheduleDelivery(
   ])
   await db
     .updateTable('deliveries')
-    .set({ job_id: jobId ?? null, next_attempt_at: runAt, status: 'queued', updated_at: new Date() })
+    .set({
+      job_id: jobId ?? null,
+      next_attempt_at: runAt,
+      status: 'queued',
+      updated_at: new Date(),
+    })
     .where('id', '=', delivery.id)
     .execute()
+}
+
+/**
+ * Puts a queued delivery's attempt off (its rule or workspace is at its cap)
+ * with a new job, unless it changed since `jobId` started: a delivery
+ * cancelled meanwhile must stay cancelled. Answers whether it was put off.
+ * A `delivering` one is put off too: an earlier run of this same job died
+ * mid-attempt (worker killed, database cut), and nothing else will send it.
+ */
+export async function deferDelivery(
+  db: Db,
+  delivery: { id: string; workspace_id: string; rule_id: string | null },
+  jobId: string,
+  runAt: Date,
+): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const current = await trx
+      .selectFrom('deliveries')
+      .select('id')
+      .where('id', '=', delivery.id)
+      .where('status', 'in', ['queued', 'delivering'])
+      .where('job_id', '=', Number(jobId))
+      .forUpdate()
+      .executeTakeFirst()
+    if (!current) return false
+    await rescheduleDelivery(trx, delivery, runAt)
+    return true
+  })
 }

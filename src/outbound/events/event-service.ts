@@ -1,4 +1,4 @@
-import type { Transaction } from 'kysely'
+import type { OnConflictBuilder, Transaction } from 'kysely'
 import { evaluate } from '../../conditions/evaluate.js'
 import type { Database, Db } from '../../db/database.js'
 import type { RuleRow } from '../../db/tables/rules.js'
@@ -32,24 +32,29 @@ export async function ingestEvents(
     const planned: PlannedDelivery[] = []
     const now = new Date()
 
-    for (const input of inputs) {
-      const id = newId('evt')
+    // Ids are random within a millisecond; sorted, they follow the batch's order,
+    // which "a newer event for the record" (src/outbound/send/deliver.ts) relies on.
+    const ids = inputs.map(() => newId('evt')).sort()
+    for (const type of new Set(inputs.map((input) => input.type))) {
+      rulesByType.set(type, await findTriggeredRules(trx, workspaceId, type))
+    }
+    // Without a batching window no event depends on another (on the batch an
+    // earlier one opened), so one INSERT records them all: a round trip per
+    // call, not two per event.
+    const windowed = [...rulesByType.values()].some((rules) =>
+      rules.some((rule) => rule.execution.batch_window_seconds > 0),
+    )
+    if (!windowed) {
+      const context = { workspaceId, webhooksEnabled: workspace.webhooks_enabled, now }
+      return ingestInBulk(trx, context, inputs, ids, rulesByType)
+    }
+    for (const [index, input] of inputs.entries()) {
+      const id = ids[index] as string
       const inserted = await trx
         .insertInto('events')
-        .values({
-          id,
-          workspace_id: workspaceId,
-          type: input.type,
-          entity_type: input.record.entity_type,
-          entity_id: input.record.entity_id,
-          fields: JSON.stringify(input.record.fields),
-          previous: input.previous_fields ? JSON.stringify(input.previous_fields) : null,
-          idempotency_key: input.idempotency_key ?? null,
-        })
-        // A concurrent or earlier event with the same key wins; we answer with its answer.
-        .onConflict((oc) =>
-          oc.columns(['workspace_id', 'idempotency_key']).where('idempotency_key', 'is not', null).doNothing(),
-        )
+        .values(eventRow(workspaceId, input, id))
+        // Not inserted: the key was taken, and we answer with the first answer.
+        .onConflict(firstKeyWins)
         .returning('id')
         .executeTakeFirst()
       if (!inserted) {
@@ -57,11 +62,7 @@ export async function ingestEvents(
         continue
       }
 
-      let rules = rulesByType.get(input.type)
-      if (!rules) {
-        rules = await findTriggeredRules(trx, workspaceId, input.type)
-        rulesByType.set(input.type, rules)
-      }
+      const rules = rulesByType.get(input.type) ?? []
       const result: EventResult = {
         id,
         type: input.type,
@@ -88,29 +89,11 @@ export async function ingestEvents(
             continue
           }
         }
-        const deliveryId = newId('dlv')
-        const batching = rule.execution.batch_window_seconds > 0
-        const delaySeconds = batching ? rule.execution.batch_window_seconds : rule.execution.delay_seconds
-        planned.push({
-          row: {
-            id: deliveryId,
-            workspace_id: workspaceId,
-            rule_id: rule.id,
-            kind: 'rule',
-            event_id: id,
-            event_type: input.type,
-            entity_type: input.record.entity_type,
-            entity_id: input.record.entity_id,
-            record: JSON.stringify(batching ? [record] : record),
-            previous: input.previous_fields ? JSON.stringify(input.previous_fields) : null,
-            max_attempts: rule.execution.max_attempts,
-            batch_open: batching,
-          },
-          runAt: new Date(now.getTime() + delaySeconds * 1000),
-        })
-        result.deliveries.push(deliveryId)
+        const delivery = plannedDelivery(workspaceId, rule, input, id, now)
+        planned.push(delivery)
+        result.deliveries.push(delivery.row.id)
         // Later events in this same call must find this batch open.
-        if (batching) {
+        if (delivery.row.batch_open) {
           await scheduleDeliveries(trx, planned.splice(0))
         }
       }
@@ -126,9 +109,130 @@ export async function ingestEvents(
   })
 }
 
+/**
+ * The path for calls whose rules have no batching window: every answer is
+ * worked out first, then one INSERT records the events with their answers.
+ * An event whose idempotency key was taken (earlier, by a concurrent call, or
+ * earlier in this call) is not inserted; it answers the first answer and its
+ * planned deliveries are dropped.
+ */
+async function ingestInBulk(
+  trx: Transaction<Database>,
+  context: { workspaceId: string; webhooksEnabled: boolean; now: Date },
+  inputs: EventInput[],
+  ids: string[],
+  rulesByType: Map<string, RuleRow[]>,
+): Promise<EventResult[]> {
+  const { workspaceId, now } = context
+  const answers = inputs.map((input, index) => {
+    const id = ids[index] as string
+    const result: EventResult = {
+      id,
+      type: input.type,
+      duplicate: false,
+      webhooks_enabled: context.webhooksEnabled,
+      matched_rules: [],
+      deliveries: [],
+    }
+    const planned: PlannedDelivery[] = []
+    for (const rule of rulesByType.get(input.type) ?? []) {
+      const matched = evaluate(rule.conditions ?? undefined, {
+        fields: input.record.fields,
+        previous: input.previous_fields,
+      })
+      if (!matched) continue
+      result.matched_rules.push(rule.id)
+      // Switched off: the event is recorded and matched, nothing is sent.
+      if (!context.webhooksEnabled) continue
+      const delivery = plannedDelivery(workspaceId, rule, input, id, now)
+      planned.push(delivery)
+      result.deliveries.push(delivery.row.id)
+    }
+    return { result, planned }
+  })
+  const inserted = await trx
+    .insertInto('events')
+    .values(
+      inputs.map((input, index) => ({
+        ...eventRow(workspaceId, input, ids[index] as string),
+        answer: JSON.stringify(answers[index]?.result),
+      })),
+    )
+    .onConflict(firstKeyWins)
+    .returning('id')
+    .execute()
+  const recorded = new Set(inserted.map((row) => row.id))
+  const results: EventResult[] = []
+  const planned: PlannedDelivery[] = []
+  for (const [index, input] of inputs.entries()) {
+    const answer = answers[index] as (typeof answers)[number]
+    if (recorded.has(answer.result.id)) {
+      results.push(answer.result)
+      planned.push(...answer.planned)
+    } else {
+      results.push(await firstAnswer(trx, workspaceId, input.idempotency_key as string))
+    }
+  }
+  await scheduleDeliveries(trx, planned)
+  return results
+}
+
+function eventRow(workspaceId: string, input: EventInput, id: string) {
+  return {
+    id,
+    workspace_id: workspaceId,
+    type: input.type,
+    entity_type: input.record.entity_type,
+    entity_id: input.record.entity_id,
+    fields: JSON.stringify(input.record.fields),
+    previous: input.previous_fields ? JSON.stringify(input.previous_fields) : null,
+    idempotency_key: input.idempotency_key ?? null,
+  }
+}
+
+// A concurrent or earlier event with the same idempotency key wins.
+const firstKeyWins = (oc: OnConflictBuilder<Database, 'events'>) =>
+  oc
+    .columns(['workspace_id', 'idempotency_key'])
+    .where('idempotency_key', 'is not', null)
+    .doNothing()
+
+/** A rule's delivery for one event; with a batching window, a new open batch of one. */
+function plannedDelivery(
+  workspaceId: string,
+  rule: RuleRow,
+  input: EventInput,
+  eventId: string,
+  now: Date,
+): PlannedDelivery {
+  const record = recordOf(input, eventId, now)
+  const batching = rule.execution.batch_window_seconds > 0
+  const delaySeconds = batching ? rule.execution.batch_window_seconds : rule.execution.delay_seconds
+  return {
+    row: {
+      id: newId('dlv'),
+      workspace_id: workspaceId,
+      rule_id: rule.id,
+      kind: 'rule',
+      event_id: eventId,
+      event_type: input.type,
+      entity_type: input.record.entity_type,
+      entity_id: input.record.entity_id,
+      record: JSON.stringify(batching ? [record] : record),
+      previous: input.previous_fields ? JSON.stringify(input.previous_fields) : null,
+      max_attempts: rule.execution.max_attempts,
+      batch_open: batching,
+    },
+    runAt: new Date(now.getTime() + delaySeconds * 1000),
+  }
+}
+
 /** What a rendered request may name: the fields, plus `record.*` and `event.*`. */
 export function recordOf(
-  input: { type: string; record: { entity_type: string; entity_id: string; fields: Record<string, unknown> } },
+  input: {
+    type: string
+    record: { entity_type: string; entity_id: string; fields: Record<string, unknown> }
+  },
   eventId: string | null,
   at: Date,
 ) {
@@ -140,7 +244,11 @@ export function recordOf(
   }
 }
 
-async function firstAnswer(trx: Transaction<Database>, workspaceId: string, key: string): Promise<EventResult> {
+async function firstAnswer(
+  trx: Transaction<Database>,
+  workspaceId: string,
+  key: string,
+): Promise<EventResult> {
   const first = await trx
     .selectFrom('events')
     .select(['id', 'type', 'answer'])

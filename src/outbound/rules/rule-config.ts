@@ -1,8 +1,8 @@
 import type { ConditionGroup } from '../../conditions/condition-schema.js'
-import { type AllowList, checkUrlForSave } from '../../net/address-policy.js'
 import { conditionFields, validateCondition } from '../../conditions/validate-condition.js'
+import { type AllowList, checkUrlForSave } from '../../net/address-policy.js'
 import type { RuleExecution, RuleInput, RuleRequest, RuleResponse } from '../../schemas/rules.js'
-import { templateFields, validateTemplate } from '../../templates/render.js'
+import { isXmlName, templateFields, validateTemplate } from '../../templates/render.js'
 
 export const defaultExecution: RuleExecution = {
   delay_seconds: 0,
@@ -57,6 +57,16 @@ export function ruleProblems(
     problems.push(
       `body/request/body_template: a ${request.method} request has no body; use body_pairs (sent as query parameters)`,
     )
+  }
+  // XML pairs become elements (GET and DELETE send them as query parameters instead).
+  if (request.body_format === 'xml' && request.method !== 'GET' && request.method !== 'DELETE') {
+    for (const [i, pair] of (request.body_pairs ?? []).entries()) {
+      if (!isXmlName(pair.key)) {
+        problems.push(
+          `body/request/body_pairs/${i}/key: '${pair.key}' cannot be an XML element name`,
+        )
+      }
+    }
   }
   if (input.execution.mode === 'inline' && input.execution.batch_window_seconds > 0) {
     problems.push('body/execution/batch_window_seconds: batching needs mode "background"')

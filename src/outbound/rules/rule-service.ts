@@ -93,6 +93,8 @@ async function check(
   >,
 ) {
   const problems = ruleProblems(rule, ctx.allow ?? parseAllowList(''))
+  // The catalog check reads the templates' fields, so it needs templates that parse.
+  if (problems.length > 0) throw errors.validation(problems.join('; '))
   problems.push(
     ...(await unknownCatalogNames(ctx.db, ctx.workspaceId, {
       eventTypes: rule.event_types,
@@ -252,6 +254,8 @@ export async function listRules(ctx: RuleContext, query: RuleListQuery) {
   let after: [string | number, string] | undefined
   if (query.cursor) {
     const [value, id] = decodeCursor(query.cursor, 2)
+    // A cursor from another sort would reach SQL as the wrong type: refuse it here.
+    if (typeof value !== (sort === 'status' ? 'number' : 'string')) throw errors.invalidCursor()
     after = [value as string | number, String(id)]
   }
   const rows = await repo.listRules(ctx.db, ctx.workspaceId, {

@@ -162,7 +162,9 @@ export function redactRequest(
     method: request.method,
     url: request.url,
     headers,
-    body: truncated ? Buffer.from(request.body).subarray(0, bodyLimit).toString('utf8') : request.body,
+    body: truncated
+      ? Buffer.from(request.body).subarray(0, bodyLimit).toString('utf8')
+      : request.body,
     body_truncated: truncated,
   }
 }

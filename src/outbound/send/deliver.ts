@@ -3,13 +3,14 @@ import { evaluate } from '../../conditions/evaluate.js'
 import type { Db } from '../../db/database.js'
 import type { DeliveryRow } from '../../db/tables/deliveries.js'
 import type { RuleRow } from '../../db/tables/rules.js'
+import type { Metrics } from '../../metrics.js'
 import type { Job, JobHandler } from '../../queue/types.js'
 import type { SecretBox } from '../../security/secret-box.js'
-import { activeSigningSecrets } from '../../settings/signing-secrets.js'
 import { findNewerEventForRecord } from '../deliveries/delivery-repository.js'
-import { rescheduleDelivery } from '../deliveries/schedule.js'
+import { deferDelivery } from '../deliveries/schedule.js'
 import { nextRetryDelayMs } from '../retry-schedule.js'
 import { ruleCredentials } from '../rules/rule-service.js'
+import type { AttemptRounds } from './attempt-rounds.js'
 import {
   type DeliveryRecord,
   type OutboundRequest,
@@ -17,6 +18,7 @@ import {
   renderRuleRequest,
   signOutbound,
 } from './build-request.js'
+import { observeDelivery } from './delivery-metrics.js'
 import type { FairnessLimiter } from './fairness.js'
 import type { Sender, SendResult } from './http-sender.js'
 import { noticeRequest } from './notices.js'
@@ -25,11 +27,15 @@ import { recordOutcome } from './record-outcome.js'
 export interface DeliveryEngine {
   db: Db
   box: SecretBox
+  /** The attempt's reads and writes, shared in rounds with other attempts in flight. */
+  rounds: AttemptRounds
   sender: Sender
   limiter: FairnessLimiter
   log: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>
   responseBodyLimit: number
   ruleAutoDisableHours: number
+  /** Counts attempts and finished deliveries; absent, nothing is counted. */
+  metrics?: Metrics
 }
 
 // How long a send that found its rule or workspace at its cap waits before trying again.
@@ -45,16 +51,62 @@ const NOTICE_TIMEOUT_MS = 10_000
 export function deliveryJobHandler(engine: DeliveryEngine): JobHandler {
   return async (job: Job) => {
     const { deliveryId } = job.payload as { deliveryId: string }
-    const delivery = await engine.db
-      .selectFrom('deliveries')
-      .selectAll()
-      .where('id', '=', deliveryId)
-      .executeTakeFirst()
+    const delivery = await engine.rounds.delivery(deliveryId)
     // job_id is int8, which our pg type parser reads as a number; job ids are strings.
     if (!delivery || String(delivery.job_id) !== job.id) return
     if (delivery.status !== 'queued' && delivery.status !== 'delivering') return
-    await runAttempt(engine, delivery, { jobId: job.id })
+    try {
+      await runAttempt(engine, delivery, { jobId: job.id })
+    } catch (err) {
+      // Its last run: the job dies, and the delivery must not stay `delivering` for good.
+      if (job.attempt >= job.maxAttempts) {
+        await giveUp(engine, delivery.id, job, err).catch((giveUpErr: unknown) =>
+          engine.log.error({ err: giveUpErr, delivery: delivery.id }, 'giving up failed'),
+        )
+      }
+      throw err
+    }
   }
+}
+
+/**
+ * Every run of a delivery's job failed inside Hookline, not at the receiver
+ * (credentials that no longer decrypt, a database that kept failing): the
+ * delivery ends failed, with an attempt that says so. The detail is logged,
+ * not shown: it is ours, not the tenant's.
+ */
+async function giveUp(engine: DeliveryEngine, deliveryId: string, job: Job, err: unknown) {
+  engine.log.error(
+    { err, delivery: deliveryId, job: job.id },
+    'delivery job failed on its last run',
+  )
+  const delivery = await engine.db
+    .selectFrom('deliveries')
+    .selectAll()
+    .where('id', '=', deliveryId)
+    .where('job_id', '=', Number(job.id))
+    .where('status', 'in', ['queued', 'delivering'])
+    .executeTakeFirst()
+  if (!delivery) return
+  const rule = delivery.rule_id
+    ? await engine.db
+        .selectFrom('rules')
+        .selectAll()
+        .where('id', '=', delivery.rule_id)
+        .executeTakeFirst()
+    : undefined
+  const result = {
+    status: null,
+    headers: null,
+    body: null,
+    durationMs: 0,
+    error: `gave up: sending failed inside Hookline on each of ${job.attempt} runs (see the service log)`,
+  }
+  observeDelivery(
+    engine.metrics,
+    await recordOutcome(engine, delivery, rule, null, result, { final: true }),
+    result,
+  )
 }
 
 export interface AttemptOutcome {
@@ -70,22 +122,15 @@ export async function runAttempt(
   options: { jobId: string | null },
 ): Promise<AttemptOutcome> {
   const { db } = engine
-  const workspace = await db
-    .selectFrom('workspaces')
-    .select(['webhooks_enabled', 'crm_callback_url'])
-    .where('id', '=', delivery.workspace_id)
-    .executeTakeFirst()
+  const [workspace, rule] = await Promise.all([
+    engine.rounds.workspace(delivery.workspace_id),
+    delivery.kind === 'rule' && delivery.rule_id
+      ? engine.rounds.rule(delivery.rule_id)
+      : Promise.resolve(undefined),
+  ])
   if (!workspace) return { delivery, request: null, result: null }
 
-  let rule: RuleRow | undefined
   if (delivery.kind === 'rule') {
-    rule = delivery.rule_id
-      ? await db
-          .selectFrom('rules')
-          .selectAll()
-          .where('id', '=', delivery.rule_id)
-          .executeTakeFirst()
-      : undefined
     const cancelReason = !rule
       ? 'the rule was deleted'
       : !rule.enabled && delivery.mass_post_id === null && delivery.event_id !== null
@@ -101,10 +146,11 @@ export async function runAttempt(
   const capKey = rule?.id ?? `notice:${delivery.workspace_id}`
   if (options.jobId) {
     const wait = rule ? engine.limiter.rateWaitMs(rule.id, rule.execution.rate_limit_per_second) : 0
-    if (wait > 0 || !engine.limiter.tryAcquire(capKey, delivery.workspace_id)) {
-      await rescheduleDelivery(
+    if (wait > 0 || !(await engine.limiter.acquireSoon(capKey, delivery.workspace_id, DEFER_MS))) {
+      await deferDelivery(
         db,
         delivery,
+        options.jobId,
         new Date(Date.now() + Math.max(wait, jitter(DEFER_MS))),
       )
       return { delivery, request: null, result: null }
@@ -114,19 +160,27 @@ export async function runAttempt(
     engine.limiter.acquire(capKey, delivery.workspace_id)
   }
 
+  // The slot is the receiver's: given back as soon as the answer is in, not
+  // after the outcome is written, so the next send to it need not wait on our database.
+  let holding = true
+  const giveBack = () => {
+    if (holding) engine.limiter.release(capKey, delivery.workspace_id)
+    holding = false
+  }
   try {
     // Close a batch and mark the delivery as in flight; a stale job finds no row.
-    const claimed = await db
-      .updateTable('deliveries')
-      .set({ status: 'delivering', batch_open: false, updated_at: new Date() })
-      .where('id', '=', delivery.id)
-      .where('status', 'in', ['queued', 'delivering'])
-      .$if(options.jobId !== null, (q) => q.where('job_id', '=', Number(options.jobId)))
-      .returningAll()
-      .executeTakeFirst()
+    const claimed = options.jobId
+      ? await engine.rounds.claim(delivery.id, options.jobId)
+      : await db
+          .updateTable('deliveries')
+          .set({ status: 'delivering', batch_open: false, updated_at: new Date() })
+          .where('id', '=', delivery.id)
+          .where('status', 'in', ['queued', 'delivering'])
+          .returningAll()
+          .executeTakeFirst()
     if (!claimed) return { delivery, request: null, result: null }
 
-    const secrets = await activeSigningSecrets(db, engine.box, delivery.workspace_id)
+    const secrets = await engine.rounds.secrets(delivery.workspace_id)
     const credentials = rule ? ruleCredentials(engine.box, rule) : { type: 'none' as const }
     let unsigned: OutboundRequest
     try {
@@ -142,17 +196,23 @@ export async function runAttempt(
         durationMs: 0,
         error: `render failed: ${(err as Error).message}`,
       }
-      await recordOutcome(engine, claimed, rule, null, result, { final: true })
+      observeDelivery(
+        engine.metrics,
+        await recordOutcome(engine, claimed, rule, null, result, { final: true }),
+        result,
+      )
       return { delivery: claimed, request: null, result }
     }
     const signed = signOutbound(unsigned, delivery.id, secrets)
     const timeoutMs = rule?.execution.timeout_ms ?? NOTICE_TIMEOUT_MS
     const result = await engine.sender.send(signed, { timeoutMs })
+    giveBack()
     const redacted = redactRequest(signed, credentials, engine.responseBodyLimit)
     const updated = await recordOutcome(engine, claimed, rule, redacted, result, { final: false })
+    observeDelivery(engine.metrics, updated, result)
     return { delivery: updated, request: redacted, result }
   } finally {
-    engine.limiter.release(capKey, delivery.workspace_id)
+    giveBack()
   }
 }
 
@@ -203,6 +263,7 @@ async function cancel(
     .where('status', 'in', ['queued', 'delivering'])
     .returningAll()
     .executeTakeFirst()
+  if (updated) observeDelivery(engine.metrics, updated, null)
   engine.log.info({ delivery: delivery.id, reason }, 'delivery cancelled')
   return { delivery: updated ?? delivery, request: null, result: null }
 }

@@ -1,7 +1,9 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from '../../config.js'
 import type { Db } from '../../db/database.js'
+import type { Metrics } from '../../metrics.js'
 import type { SecretBox } from '../../security/secret-box.js'
+import { createAttemptRounds } from './attempt-rounds.js'
 import type { DeliveryEngine } from './deliver.js'
 import { FairnessLimiter } from './fairness.js'
 import { createHttpSender } from './http-sender.js'
@@ -12,15 +14,18 @@ export function createDeliveryEngine(options: {
   box: SecretBox
   config: Config
   log: Pick<FastifyBaseLogger, 'debug' | 'info' | 'warn' | 'error'>
+  metrics?: Metrics
 }): DeliveryEngine {
   const { config } = options
   return {
     db: options.db,
     box: options.box,
     log: options.log,
+    rounds: createAttemptRounds(options.db, options.box),
     sender: createHttpSender({
       allowList: config.outboundAllowList,
       responseBodyLimit: config.responseBodyLimitBytes,
+      proxyUrl: config.outboundProxyUrl,
     }),
     // A fifth of the workers per rule, half per workspace: one stuck receiver
     // or one busy tenant can never take every slot.
@@ -30,5 +35,6 @@ export function createDeliveryEngine(options: {
     }),
     responseBodyLimit: config.responseBodyLimitBytes,
     ruleAutoDisableHours: config.ruleAutoDisableHours,
+    metrics: options.metrics,
   }
 }

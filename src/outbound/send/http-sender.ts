@@ -3,6 +3,7 @@ import { Agent, type Dispatcher, request } from 'undici'
 import { type AllowList, isForbiddenAddress, parseAllowList } from '../../net/address-policy.js'
 import { createGuardedLookup } from '../../net/guarded-lookup.js'
 import type { OutboundRequest } from './build-request.js'
+import { checkProxiedDestination, createProxyDispatcher } from './proxy.js'
 
 export interface SendResult {
   status: number | null
@@ -28,10 +29,13 @@ export function createHttpSender(options: {
   allowList: string
   responseBodyLimit: number
   dispatcher?: Dispatcher
+  /** OUTBOUND_PROXY_URL: send through this HTTP proxy (see proxy.ts). */
+  proxyUrl?: string | undefined
 }): Sender {
   const allow: AllowList = parseAllowList(options.allowList)
   const agent =
     options.dispatcher ??
+    (options.proxyUrl ? createProxyDispatcher(options.proxyUrl) : undefined) ??
     new Agent({
       connect: { lookup: createGuardedLookup(allow), timeout: 10_000 },
       keepAliveTimeout: 10_000,
@@ -40,13 +44,28 @@ export function createHttpSender(options: {
       pipelining: 1,
     })
 
-  async function send(req: OutboundRequest, { timeoutMs }: { timeoutMs: number }): Promise<SendResult> {
+  async function send(
+    req: OutboundRequest,
+    { timeoutMs }: { timeoutMs: number },
+  ): Promise<SendResult> {
     const started = performance.now()
     const elapsed = () => Math.round(performance.now() - started)
     const url = new URL(req.url)
     const host = url.hostname.replace(/^\[|\]$/g, '')
     if (isIP(host) && isForbiddenAddress(host, allow)) {
-      return { status: null, headers: null, body: null, durationMs: 0, error: `address ${host} is not allowed (private, loopback or reserved)` }
+      return {
+        status: null,
+        headers: null,
+        body: null,
+        durationMs: 0,
+        error: `address ${host} is not allowed (private, loopback or reserved)`,
+      }
+    }
+    if (options.proxyUrl && !isIP(host)) {
+      const refused = await checkProxiedDestination(allow, host)
+      if (refused) {
+        return { status: null, headers: null, body: null, durationMs: elapsed(), error: refused }
+      }
     }
     const signal = AbortSignal.timeout(timeoutMs)
     try {

@@ -13,7 +13,7 @@ export interface NoticeRecord {
 }
 
 // Notices retry longer than the default rule: the CRM relies on them.
-const NOTICE_MAX_ATTEMPTS = 8
+export const NOTICE_MAX_ATTEMPTS = 8
 
 /**
  * Queues a signed notice to the workspace's CRM callback, through the same

@@ -1,8 +1,8 @@
 import { sql } from 'kysely'
 import type { DeliveryRow } from '../../db/tables/deliveries.js'
 import type { RuleRow } from '../../db/tables/rules.js'
-import { nextRetryDelayMs } from '../retry-schedule.js'
 import { rescheduleDelivery } from '../deliveries/schedule.js'
+import { nextRetryDelayMs } from '../retry-schedule.js'
 import type { redactRequest } from './build-request.js'
 import type { DeliveryEngine } from './deliver.js'
 import type { SendResult } from './http-sender.js'
@@ -10,7 +10,8 @@ import { enqueueNotice } from './notices.js'
 import { mapResponse, parseResponseBody } from './parse-response.js'
 
 const isSuccess = (rule: RuleRow | undefined, status: number | null) =>
-  status !== null && (rule?.execution.success === '200' ? status === 200 : status >= 200 && status < 300)
+  status !== null &&
+  (rule?.execution.success === '200' ? status === 200 : status >= 200 && status < 300)
 
 /**
  * Writes one attempt's outcome in one transaction: the attempt row, the
@@ -30,13 +31,39 @@ export async function recordOutcome(
   const ok = isSuccess(rule, result.status)
   const error = ok
     ? null
-    : (result.error ?? `receiver answered ${result.status}${rule?.execution.success === '200' ? ' (rule needs exactly 200)' : ''}`)
+    : (result.error ??
+      `receiver answered ${result.status}${rule?.execution.success === '200' ? ' (rule needs exactly 200)' : ''}`)
   const gone = result.status === 410
   const retryable = !ok && !options.final && !gone && attempt < delivery.max_attempts
   const mapped =
     ok && rule && rule.response.mapping.length > 0 && result.body !== null
       ? mapResponse(rule.response.mapping, parseResponseBody(rule.response.format, result.body))
       : null
+  const attemptRequest = request ?? {
+    method: '',
+    url: '',
+    headers: {},
+    body: '',
+    body_truncated: false,
+  }
+
+  // Delivered, with no fields to push and no rule to clear (the common case):
+  // written in a round with other attempts' outcomes, one statement for all.
+  if (ok && result.status !== null && mapped === null && !rule?.failing_since) {
+    const updated = await engine.rounds.succeeded({
+      deliveryId: delivery.id,
+      workspaceId: delivery.workspace_id,
+      attempt,
+      request: attemptRequest,
+      status: result.status,
+      headers: result.headers,
+      body: result.body,
+      durationMs: result.durationMs,
+      at: now,
+    })
+    if (!updated) throw new Error(`delivery ${delivery.id} was deleted while it was sent`)
+    return updated
+  }
 
   return engine.db.transaction().execute(async (trx) => {
     await trx
@@ -45,7 +72,7 @@ export async function recordOutcome(
         delivery_id: delivery.id,
         workspace_id: delivery.workspace_id,
         attempt,
-        request: JSON.stringify(request ?? { method: '', url: '', headers: {}, body: '', body_truncated: false }),
+        request: JSON.stringify(attemptRequest),
         response_status: result.status,
         response_headers: result.headers ? JSON.stringify(result.headers) : null,
         response_body: result.body,
@@ -73,40 +100,69 @@ export async function recordOutcome(
     if (retryable) {
       const retryAfter =
         result.status === 429 || result.status === 503 ? result.headers?.['retry-after'] : undefined
-      const delay = nextRetryDelayMs({ attempt, maxAttempts: delivery.max_attempts, retryAfterHeader: retryAfter, now })
+      const delay = nextRetryDelayMs({
+        attempt,
+        maxAttempts: delivery.max_attempts,
+        retryAfterHeader: retryAfter,
+        now,
+      })
       await rescheduleDelivery(trx, delivery, new Date(now.getTime() + (delay ?? 0)))
-      return { ...updated, status: 'queued' as const, next_attempt_at: new Date(now.getTime() + (delay ?? 0)) }
+      return {
+        ...updated,
+        status: 'queued' as const,
+        next_attempt_at: new Date(now.getTime() + (delay ?? 0)),
+      }
     }
     if (!rule) return updated
 
-    const about = { entity_type: delivery.entity_type, entity_id: delivery.entity_id, event_id: delivery.event_id }
+    const about = {
+      entity_type: delivery.entity_type,
+      entity_id: delivery.entity_id,
+      event_id: delivery.event_id,
+    }
     if (ok) {
       if (rule.failing_since) {
-        await trx.updateTable('rules').set({ failing_since: null }).where('id', '=', rule.id).execute()
+        await trx
+          .updateTable('rules')
+          .set({ failing_since: null })
+          .where('id', '=', rule.id)
+          .execute()
       }
       if (mapped && Object.keys(mapped).length > 0) {
-        await enqueueNotice(trx, delivery.workspace_id, 'record.update', {
-          delivery_id: delivery.id,
-          rule_id: rule.id,
-          entity_type: delivery.entity_type,
-          entity_id: delivery.entity_id,
-          fields: mapped,
-        }, about)
+        await enqueueNotice(
+          trx,
+          delivery.workspace_id,
+          'record.update',
+          {
+            delivery_id: delivery.id,
+            rule_id: rule.id,
+            entity_type: delivery.entity_type,
+            entity_id: delivery.entity_id,
+            fields: mapped,
+          },
+          about,
+        )
       }
       return updated
     }
 
     if (rule.notify_on_failure) {
-      await enqueueNotice(trx, delivery.workspace_id, 'delivery.failed', {
-        delivery_id: delivery.id,
-        rule_id: rule.id,
-        rule_title: rule.title,
-        entity_type: delivery.entity_type,
-        entity_id: delivery.entity_id,
-        attempts: attempt,
-        response_status: result.status,
-        error,
-      }, about)
+      await enqueueNotice(
+        trx,
+        delivery.workspace_id,
+        'delivery.failed',
+        {
+          delivery_id: delivery.id,
+          rule_id: rule.id,
+          rule_title: rule.title,
+          entity_type: delivery.entity_type,
+          entity_id: delivery.entity_id,
+          attempts: attempt,
+          response_status: result.status,
+          error,
+        },
+        about,
+      )
     }
     // Failing since the first failure after a success; a rule failing for too long is disabled.
     const failing = await trx
@@ -115,7 +171,9 @@ export async function recordOutcome(
       .where('id', '=', rule.id)
       .returning('failing_since')
       .executeTakeFirst()
-    const failingHours = failing?.failing_since ? (now.getTime() - failing.failing_since.getTime()) / 3_600_000 : 0
+    const failingHours = failing?.failing_since
+      ? (now.getTime() - failing.failing_since.getTime()) / 3_600_000
+      : 0
     const reason = gone
       ? 'the receiver answered 410 Gone'
       : failingHours >= engine.ruleAutoDisableHours

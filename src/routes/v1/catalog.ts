@@ -1,7 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import * as catalog from '../../catalog/catalog-service.js'
-import { EventType, EventTypeName, EventTypePage, FieldList, UpsertEventTypeBody } from '../../schemas/catalog.js'
+import {
+  EventType,
+  EventTypeName,
+  EventTypePage,
+  FieldList,
+  UpsertEventTypeBody,
+} from '../../schemas/catalog.js'
 import { errorResponses, PageQuery, ref } from '../../schemas/common.js'
 import type { RouteDeps } from '../deps.js'
 
@@ -47,7 +53,10 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, {
           { ...PageQuery.properties, include_archived: Type.Boolean({ default: false }) },
           { additionalProperties: false },
         ),
-        response: { 200: ref(EventTypePage, 'One page of event types.'), ...errorResponses(400, 401) },
+        response: {
+          200: ref(EventTypePage, 'One page of event types.'),
+          ...errorResponses(400, 401),
+        },
       },
     },
     async (request) => catalog.listEventTypes(db, request.workspaceId, request.query),
@@ -106,6 +115,8 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, {
         response: { 200: ref(FieldList, 'The catalog as stored.'), ...errorResponses(400, 401) },
       },
     },
-    async (request) => ({ data: await catalog.replaceFields(db, request.workspaceId, request.body.data) }),
+    async (request) => ({
+      data: await catalog.replaceFields(db, request.workspaceId, request.body.data),
+    }),
   )
 }

@@ -21,9 +21,13 @@ export const deliveryRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
       schema: {
         tags,
         summary: 'List deliveries (the history)',
-        description: 'Newest first; by default the last 7 days. Filter by rule, status, event type, record, time.',
+        description:
+          'Newest first; by default the last 7 days. Filter by rule, status, event type, record, time.',
         querystring: DeliveryListQuery,
-        response: { 200: ref(DeliveryPage, 'One page of deliveries.'), ...errorResponses(400, 401) },
+        response: {
+          200: ref(DeliveryPage, 'One page of deliveries.'),
+          ...errorResponses(400, 401),
+        },
       },
     },
     async (request) => deliveries.listDeliveries(db, request.workspaceId, request.query),
@@ -35,7 +39,8 @@ export const deliveryRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
       schema: {
         tags,
         summary: 'Get a delivery with its attempts',
-        description: 'Each attempt’s request (credentials redacted), response status, headers and body, duration, error.',
+        description:
+          'Each attempt’s request (credentials redacted), response status, headers and body, duration, error.',
         params: DeliveryParams,
         response: { 200: ref(DeliveryDetail, 'The delivery.'), ...errorResponses(400, 401, 404) },
       },
@@ -55,7 +60,9 @@ export const deliveryRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
       },
     },
     async (request, reply) =>
-      reply.code(202).send(await deliveries.resendDelivery(db, request.workspaceId, request.params.deliveryId)),
+      reply
+        .code(202)
+        .send(await deliveries.resendDelivery(db, request.workspaceId, request.params.deliveryId)),
   )
 
   app.post(
@@ -68,7 +75,8 @@ export const deliveryRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
         response: { 200: ref(Delivery, 'Cancelled.'), ...errorResponses(400, 401, 404, 409) },
       },
     },
-    async (request) => deliveries.cancelDelivery(db, request.workspaceId, request.params.deliveryId),
+    async (request) =>
+      deliveries.cancelDelivery(db, request.workspaceId, request.params.deliveryId),
   )
 
   app.post(
@@ -78,9 +86,13 @@ export const deliveryRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
         tags,
         summary: 'Retry every failed delivery of a rule in a time range',
         body: ref(RetryFailedBody),
-        response: { 202: ref(RetryFailedResult, 'The deliveries queued again.'), ...errorResponses(400, 401, 404) },
+        response: {
+          202: ref(RetryFailedResult, 'The deliveries queued again.'),
+          ...errorResponses(400, 401, 404),
+        },
       },
     },
-    async (request, reply) => reply.code(202).send(await deliveries.retryFailed(db, request.workspaceId, request.body)),
+    async (request, reply) =>
+      reply.code(202).send(await deliveries.retryFailed(db, request.workspaceId, request.body)),
   )
 }

@@ -26,7 +26,10 @@ export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
           'Records the event, matches it against the enabled rules triggered by its type, and queues a ' +
           'delivery per match. A repeated `idempotency_key` answers the first answer and sends nothing.',
         body: ref(EventInput),
-        response: { 202: ref(EventResult, 'Recorded; deliveries queued.'), ...errorResponses(400, 401) },
+        response: {
+          202: ref(EventResult, 'Recorded; deliveries queued.'),
+          ...errorResponses(400, 401),
+        },
       },
     },
     async (request, reply) => {
@@ -43,7 +46,10 @@ export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
         summary: 'Send a batch of events',
         description: 'Up to 1,000 events in one transaction; answers per event, in order.',
         body: ref(EventBatch),
-        response: { 202: ref(EventBatchResult, 'One result per event.'), ...errorResponses(400, 401, 413) },
+        response: {
+          202: ref(EventBatchResult, 'One result per event.'),
+          ...errorResponses(400, 401, 413),
+        },
       },
     },
     async (request, reply) => {
@@ -70,17 +76,28 @@ export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
         .where('id', '=', request.params.eventId)
         .executeTakeFirst()
       if (!event) throw errors.notFound('event', request.params.eventId)
+      // A batch delivery names only its first event; the answer lists what each event joined.
+      const queued = (event.answer as { deliveries?: string[] } | null)?.deliveries ?? []
       const deliveries = await db
         .selectFrom('deliveries')
         .selectAll()
         .where('workspace_id', '=', request.workspaceId)
-        .where('event_id', '=', event.id)
+        .where((eb) =>
+          eb.or([
+            eb('event_id', '=', event.id),
+            ...(queued.length ? [eb('id', 'in', queued)] : []),
+          ]),
+        )
         .orderBy('id')
         .execute()
       return {
         id: event.id,
         type: event.type,
-        record: { entity_type: event.entity_type, entity_id: event.entity_id, fields: event.fields },
+        record: {
+          entity_type: event.entity_type,
+          entity_id: event.entity_id,
+          fields: event.fields,
+        },
         previous_fields: event.previous,
         idempotency_key: event.idempotency_key,
         created_at: event.created_at.toISOString(),

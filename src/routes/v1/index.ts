@@ -1,9 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { workspaceAuth } from '../../http/auth.js'
 import type { RouteDeps } from '../deps.js'
+import { callRoutes } from './calls.js'
 import { catalogRoutes } from './catalog.js'
 import { deliveryRoutes } from './deliveries.js'
 import { eventRoutes } from './events.js'
+import { handlerRoutes } from './handlers.js'
 import { massPostRoutes } from './mass-posts.js'
 import { ruleRoutes } from './rules.js'
 import { settingsRoutes } from './settings.js'
@@ -15,10 +17,10 @@ import { workspaceRoutes } from './workspace.js'
  */
 export const v1Routes: FastifyPluginAsync<RouteDeps> = async (
   app,
-  { config, db, pool, box, engine },
+  { config, db, pool, box, engine, metrics, inbound },
 ) => {
   // Not `register(x, opts)`: opts carries this plugin's own `prefix`, which would apply twice.
-  const deps: RouteDeps = { config, db, pool, box, engine }
+  const deps: RouteDeps = { config, db, pool, box, engine, metrics, inbound }
   app.addHook('onRequest', workspaceAuth(db))
   for (const routes of [
     workspaceRoutes,
@@ -28,6 +30,8 @@ export const v1Routes: FastifyPluginAsync<RouteDeps> = async (
     eventRoutes,
     deliveryRoutes,
     massPostRoutes,
+    handlerRoutes,
+    callRoutes,
   ]) {
     await app.register(routes, deps)
   }

@@ -1,6 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errorResponses, ref } from '../../schemas/common.js'
-import { RotateSecretBody, SigningSecret, UpdateSettingsBody, WorkspaceSettings } from '../../schemas/settings.js'
+import {
+  RotateSecretBody,
+  SigningSecret,
+  UpdateSettingsBody,
+  WorkspaceSettings,
+} from '../../schemas/settings.js'
 import { getSettings, updateSettings } from '../../settings/settings-service.js'
 import { revealCurrentSecret, rotateSigningSecret } from '../../settings/signing-secrets.js'
 import type { RouteDeps } from '../deps.js'
@@ -33,9 +38,13 @@ export const settingsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
       schema: {
         tags,
         summary: 'Change the workspace’s webhook settings',
-        description: 'Switch webhooks off as a whole, set the CRM callback and lookup URLs, the retention.',
+        description:
+          'Switch webhooks off as a whole, set the CRM callback and lookup URLs, the retention.',
         body: ref(UpdateSettingsBody),
-        response: { 200: ref(WorkspaceSettings, 'The settings after the change.'), ...errorResponses(400, 401) },
+        response: {
+          200: ref(WorkspaceSettings, 'The settings after the change.'),
+          ...errorResponses(400, 401),
+        },
       },
     },
     async (request) => updateSettings(db, box, request.workspaceId, request.body),
@@ -62,10 +71,20 @@ export const settingsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
         summary: 'Rotate the signing secret',
         description: 'The old secret keeps signing beside the new one for `overlap_seconds`.',
         body: ref(RotateSecretBody),
-        response: { 200: ref(SigningSecret, 'The new current secret.'), ...errorResponses(400, 401) },
+        response: {
+          200: ref(SigningSecret, 'The new current secret.'),
+          ...errorResponses(400, 401),
+        },
       },
     },
     async (request) =>
-      toSecret(await rotateSigningSecret(db, box, request.workspaceId, request.body.overlap_seconds ?? 86400)),
+      toSecret(
+        await rotateSigningSecret(
+          db,
+          box,
+          request.workspaceId,
+          request.body.overlap_seconds ?? 86400,
+        ),
+      ),
   )
 }

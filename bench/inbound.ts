@@ -1,0 +1,306 @@
+/**
+ * `npm run bench:inbound`: issue 5's benchmark. One embedded PostgreSQL with
+ * durable commits (fsync and synchronous_commit on: an answered call is on
+ * disk), one Hookline app and one bare Fastify app in this process, load from
+ * separate processes (lib/inbound-load.ts). Figures go to stdout with their
+ * conditions and to bench/results/inbound.json.
+ */
+import { fork } from 'node:child_process'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { cpus, tmpdir, totalmem } from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import Fastify from 'fastify'
+import pg from 'pg'
+import { buildApp } from '../src/app.js'
+import { loadConfig } from '../src/config.js'
+import { connectDatabase } from '../src/db/database.js'
+import { startEmbeddedPostgres } from '../src/db/embedded-postgres.js'
+import { migrate } from '../src/db/migrate.js'
+import { SecretBox } from '../src/security/secret-box.js'
+import type { LoadResult, LoadSpec } from './lib/inbound-load.js'
+import { median, round } from './lib/stats.js'
+
+const OPERATOR = 'bench-operator-token-0123456789'
+const postgresSettings = {
+  shared_buffers: '512MB',
+  max_connections: 100,
+  fsync: 'on',
+  synchronous_commit: 'on',
+  max_wal_size: '8GB',
+  checkpoint_timeout: '30min',
+}
+const ROUNDS = 3
+const MAX_SECONDS = 8
+const LATENCY_SECONDS = 12
+const FLOOD_RATE = 10_000
+const CONNECTIONS = 64
+
+const log = (line = '') => process.stdout.write(`${line}\n`)
+
+function load(spec: LoadSpec): Promise<LoadResult> {
+  const child = fork(
+    fileURLToPath(new URL('./lib/inbound-load.ts', import.meta.url)),
+    [JSON.stringify(spec)],
+    {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    },
+  )
+  return new Promise((resolve, reject) => {
+    let result: LoadResult | undefined
+    child.on('message', (m: { result: LoadResult }) => {
+      result = m.result
+    })
+    child.on('exit', (code) =>
+      result ? resolve(result) : reject(new Error(`load generator exited with ${code}`)),
+    )
+  })
+}
+
+async function main() {
+  const began = Date.now()
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'hookline-bench-inbound-'))
+  const server = await startEmbeddedPostgres({
+    dataDir,
+    port: await freePort(),
+    settings: postgresSettings,
+  })
+  const admin = new pg.Client({ connectionString: server.connectionString('postgres') })
+  await admin.connect()
+  await admin.query('create database bench_inbound')
+  const { rows } = await admin.query('show server_version')
+  await admin.end()
+  const database = connectDatabase(server.connectionString('bench_inbound'), { max: 20 })
+  await migrate(database.pool)
+
+  const config = loadConfig(
+    {},
+    {
+      operatorToken: OPERATOR,
+      logLevel: 'silent',
+      inboundRatePerToken: 0,
+      inboundRatePerAddress: 0,
+      bootstrapWorkspace: false,
+    },
+  )
+  const app = await buildApp({
+    config,
+    db: database.db,
+    pool: database.pool,
+    box: new SecretBox(Buffer.alloc(32, 3)),
+  })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const origin = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
+  const bare = Fastify({ logger: false })
+  bare.get('/', async () => ({ ok: true }))
+  await bare.listen({ port: 0, host: '127.0.0.1' })
+  const bareOrigin = `http://127.0.0.1:${(bare.server.address() as { port: number }).port}`
+
+  const operator = { authorization: `Bearer ${OPERATOR}` }
+  const ws = (
+    await app.inject({
+      method: 'POST',
+      url: '/operator/workspaces',
+      headers: operator,
+      payload: { name: 'bench' },
+    })
+  ).json()
+  const key = (
+    await app.inject({
+      method: 'POST',
+      url: `/operator/workspaces/${ws.id}/api-keys`,
+      headers: operator,
+      payload: { name: 'bench' },
+    })
+  ).json().key
+  const auth = { authorization: `Bearer ${key}` }
+  await app.inject({
+    method: 'PATCH',
+    url: '/v1/settings',
+    headers: auth,
+    payload: { crm_callback_url: 'https://crm.example/notices' },
+  })
+  const handler = (
+    await app.inject({
+      method: 'POST',
+      url: '/v1/handlers',
+      headers: auth,
+      payload: {
+        title: 'Bench: JSON leads',
+        body_format: 'json',
+        parameters: [
+          { name: 'email', type: 'email', required: true },
+          { name: 'name', type: 'string', required: false },
+          { name: 'phone', type: 'phone', required: false },
+          { name: 'amount', type: 'number', required: false },
+        ],
+        mapping: [
+          { source: 'email', target: 'lead.email' },
+          { source: 'name', target: 'lead.name' },
+          { source: 'phone', target: 'lead.phone' },
+          { source: 'amount', target: 'lead.amount' },
+          { source: 'source', target: 'lead.source' },
+        ],
+        protection: { period_seconds: 60, parameters: ['email'] },
+      },
+    })
+  ).json()
+  const handlerPath = new URL(handler.endpoint_url).pathname
+
+  log(`# Inbound benchmark`)
+  log(
+    `machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, ${round(totalmem() / 2 ** 30)} GiB; Node ${process.version}; ` +
+      `PostgreSQL ${rows[0].server_version} (embedded, same host)`,
+  )
+  log(`postgres settings: ${JSON.stringify(postgresSettings)}`)
+  log(
+    'handler: POST JSON, 4 typed parameters, 5-field mapping, 60 s protection period on email, forwarded as an ' +
+      'inbound.record notice (queued; no workers run, so sending does not compete for the CPU)',
+  )
+  log(`load: separate Node processes (undici), ${CONNECTIONS} keep-alive connections\n`)
+
+  // Warm both servers (JIT, pools, caches); not measured.
+  await load({
+    origin,
+    mode: 'closed',
+    connections: CONNECTIONS,
+    durationMs: 3000,
+    target: 'lead',
+    path: handlerPath,
+  })
+  await load({
+    origin: bareOrigin,
+    mode: 'closed',
+    connections: CONNECTIONS,
+    durationMs: 2000,
+    target: 'bare',
+    path: '/',
+  })
+
+  log(
+    `## 1. Accepted calls per second (closed loop, ${ROUNDS} rounds of ${MAX_SECONDS} s, alternating)`,
+  )
+  const hooklineRates: number[] = []
+  const bareRates: number[] = []
+  for (let round_ = 1; round_ <= ROUNDS; round_++) {
+    const b = await load({
+      origin: bareOrigin,
+      mode: 'closed',
+      connections: CONNECTIONS,
+      durationMs: MAX_SECONDS * 1000,
+      target: 'bare',
+      path: '/',
+    })
+    bareRates.push((b.statuses['200'] ?? 0) / b.seconds)
+    const h = await load({
+      origin,
+      mode: 'closed',
+      connections: CONNECTIONS,
+      durationMs: MAX_SECONDS * 1000,
+      target: 'lead',
+      path: handlerPath,
+    })
+    hooklineRates.push((h.statuses['200'] ?? 0) / h.seconds)
+    log(
+      `round ${round_}: bare fastify ${round(bareRates.at(-1)!)} req/s; hookline ${round(hooklineRates.at(-1)!)} accepted/s ` +
+        `(p50 ${round(h.p50, 1)} ms, p99 ${round(h.p99, 1)} ms, statuses ${JSON.stringify(h.statuses)}, errors ${h.errors})`,
+    )
+  }
+  const accepted = median(hooklineRates)
+  const bareRps = median(bareRates)
+  log(
+    `median: hookline ${round(accepted)} accepted/s, bare ${round(bareRps)} req/s = ${round((accepted / bareRps) * 100, 1)} %\n`,
+  )
+
+  const half = Math.max(1, Math.round(accepted / 2))
+  log(`## 2. Latency at half the peak rate (${half} calls/s, open loop, ${LATENCY_SECONDS} s)`)
+  const steady = await load({
+    origin,
+    mode: 'open',
+    rate: half,
+    connections: CONNECTIONS * 2,
+    durationMs: LATENCY_SECONDS * 1000,
+    target: 'lead',
+    path: handlerPath,
+  })
+  log(
+    `p50 ${round(steady.p50, 2)} ms, p99 ${round(steady.p99, 2)} ms (${steady.completed} calls, statuses ${JSON.stringify(steady.statuses)})\n`,
+  )
+
+  log(
+    `## 3. Unknown-token flood at ${FLOOD_RATE} req/s beside valid calls at ${half}/s (${LATENCY_SECONDS} s)`,
+  )
+  const [flooded, flood] = await Promise.all([
+    load({
+      origin,
+      mode: 'open',
+      rate: half,
+      connections: CONNECTIONS * 2,
+      durationMs: LATENCY_SECONDS * 1000,
+      target: 'lead',
+      path: handlerPath,
+    }),
+    load({
+      origin,
+      mode: 'open',
+      rate: FLOOD_RATE,
+      maxInFlight: 512,
+      connections: CONNECTIONS * 2,
+      durationMs: LATENCY_SECONDS * 1000,
+      target: 'unknown',
+      path: '',
+    }),
+  ])
+  log(
+    `valid: p50 ${round(flooded.p50, 2)} ms, p99 ${round(flooded.p99, 2)} ms (${flooded.completed} calls, ${JSON.stringify(flooded.statuses)}); ` +
+      `flood: offered ${FLOOD_RATE}/s, ${round(flood.completed / flood.seconds)} req/s answered ` +
+      `(${JSON.stringify(flood.statuses)}, ${flood.skipped} not sent with 512 in flight, p99 ${round(flood.p99, 1)} ms)`,
+  )
+
+  // Every 200 was recorded before it was answered: the log must hold at least as many accepted calls.
+  const { count } = await database.db
+    .selectFrom('inbound_calls')
+    .select((eb) => eb.fn.countAll<number>().as('count'))
+    .where('outcome', '=', 'accepted')
+    .executeTakeFirstOrThrow()
+  log(`\ncall log: ${count} accepted calls recorded`)
+
+  const result = {
+    accepted_cps_hookline: round(accepted),
+    bare_fastify_rps: round(bareRps),
+    p50_ms: round(steady.p50, 2),
+    p99_ms: round(steady.p99, 2),
+    flood_valid_p99_ms: round(flooded.p99, 2),
+  }
+  await mkdir(new URL('./results/', import.meta.url), { recursive: true })
+  await writeFile(
+    new URL('./results/inbound.json', import.meta.url),
+    `${JSON.stringify(result, null, 2)}\n`,
+  )
+  log(`\n${JSON.stringify(result)}`)
+  log(`total time ${round((Date.now() - began) / 1000)} s`)
+
+  await bare.close()
+  await app.close()
+  await database.close()
+  await server.stop()
+  await rm(dataDir, { recursive: true, force: true })
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number }
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err?.stack ?? err}\n`)
+  process.exit(1)
+})

@@ -1,0 +1,81 @@
+import { readFile } from 'node:fs/promises'
+import type pg from 'pg'
+import { leadEvent } from './deliver-workload.js'
+
+/**
+ * Queues `total` deliveries of one rule straight in SQL, shaped as
+ * `scheduleDeliveries` (src/outbound/deliveries/schedule.ts) writes them: a
+ * `delivery.send` job per delivery (payload `{deliveryId}`, max 5 runs, the
+ * rule as queue key) and a queued delivery row pointing at its job. Chunks of
+ * `chunk`, each one statement; no NOTIFY (the worker starts afterwards and
+ * sweeps).
+ */
+export async function queueDeliveries(
+  query: (text: string, values?: unknown[]) => Promise<pg.QueryResult>,
+  args: { workspaceId: string; ruleId: string; total: number; chunk?: number },
+): Promise<void> {
+  const chunk = args.chunk ?? 100_000
+  const sample = leadEvent(0)
+  for (let from = 1; from <= args.total; from += chunk) {
+    const to = Math.min(args.total, from + chunk - 1)
+    await query(
+      `with planned as (
+         select i, 'dlv_bench' || lpad(i::text, 10, '0') as delivery_id
+         from generate_series($1::int, $2::int) as i
+       ),
+       job as (
+         insert into jobs (kind, payload, workspace_id, queue_key, max_attempts)
+         select 'delivery.send', jsonb_build_object('deliveryId', delivery_id), $3, $4, 5
+         from planned order by i
+         returning id, payload->>'deliveryId' as delivery_id
+       )
+       insert into deliveries (id, workspace_id, rule_id, kind, event_id, event_type,
+         entity_type, entity_id, status, record, max_attempts, job_id, next_attempt_at)
+       select job.delivery_id, $3, $4, 'rule', 'evt_bench' || lpad(p.i::text, 10, '0'),
+         $5, 'lead', 'L-' || p.i, 'queued',
+         jsonb_build_object(
+           'entity_type', 'lead',
+           'entity_id', 'L-' || p.i,
+           'fields', jsonb_build_object('lead',
+             $6::jsonb || jsonb_build_object('id', 'L-' || p.i, 'email', 'ada.' || p.i || '@example.com')),
+           'event', jsonb_build_object('id', 'evt_bench' || lpad(p.i::text, 10, '0'),
+             'type', $5, 'occurred_at', now())),
+         3, job.id, now()
+       from job join planned p using (delivery_id)`,
+      [
+        from,
+        to,
+        args.workspaceId,
+        args.ruleId,
+        sample.type,
+        JSON.stringify(sample.record.fields.lead),
+      ],
+    )
+  }
+}
+
+/** The resident set size of a process now, in MiB (Linux /proc). */
+export async function rssMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8')
+  const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1]
+  if (!kb) throw new Error(`no VmRSS for pid ${pid}`)
+  return Number(kb) / 1024
+}
+
+/** Samples `pid`'s RSS every `everyMs` until stopped; answers every sample, in MiB. */
+export function sampleRss(pid: number, everyMs = 250) {
+  const samples: number[] = []
+  const timer = setInterval(() => {
+    rssMiB(pid).then(
+      (mb) => samples.push(mb),
+      () => {},
+    )
+  }, everyMs)
+  return {
+    samples,
+    stop() {
+      clearInterval(timer)
+      return samples
+    },
+  }
+}

@@ -1,0 +1,182 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import pg from 'pg'
+import { Agent, request } from 'undici'
+import { freePort } from './deliver-ports.js'
+import { sleep } from './deliver-receiver-client.js'
+import { type LeadEvent, ruleBody } from './deliver-workload.js'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+const OPERATOR_TOKEN = 'bench-operator-token-0123456789'
+
+export interface HooklineOptions {
+  databaseUrl: string
+  workerConcurrency: number
+  databasePoolSize: number
+  /** Extra node flags for both processes (e.g. `--cpu-prof` when profiling). */
+  nodeArgs?: string[]
+}
+
+export interface HooklineProcess {
+  pid: number
+  stop(): Promise<void>
+}
+
+/**
+ * Hookline as it is deployed: `src/server.ts` in its own process, ROLE=api or
+ * ROLE=worker, configured through the environment only.
+ */
+export async function spawnHookline(
+  role: 'api' | 'worker',
+  options: HooklineOptions & { port?: number; encryptionKey: string; dataDir: string },
+): Promise<HooklineProcess> {
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...(options.nodeArgs ?? []), '--import', 'tsx', path.join(root, 'src/server.ts')],
+    {
+      cwd: root,
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        DATABASE_URL: options.databaseUrl,
+        ROLE: role,
+        PORT: String(options.port ?? 0),
+        OPERATOR_TOKEN,
+        ENCRYPTION_KEY: options.encryptionKey,
+        DATA_DIR: options.dataDir,
+        OUTBOUND_ALLOW_LIST: '127.0.0.1/32',
+        BOOTSTRAP_WORKSPACE: 'false',
+        LOG_LEVEL: 'warn',
+        WORKER_CONCURRENCY: String(options.workerConcurrency),
+        DATABASE_POOL_SIZE: String(options.databasePoolSize),
+      },
+    },
+  )
+  let exited = false
+  const gone = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exited = true
+      if (code !== 0 && signal !== 'SIGTERM' && signal !== 'SIGKILL')
+        process.stderr.write(`hookline ${role} exited early (${code ?? signal})\n`)
+      resolve()
+    })
+  })
+  return {
+    pid: child.pid as number,
+    async stop() {
+      if (exited) return
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
+      await gone
+      clearTimeout(timer)
+    },
+  }
+}
+
+/** An API process and a worker process over one database, with a workspace, key and rule. */
+export interface Hookline {
+  apiUrl: string
+  api: HooklineProcess
+  worker: HooklineProcess | undefined
+  key: string
+  ruleId: string
+  startWorker(): Promise<HooklineProcess>
+  postBatch(events: LeadEvent[]): Promise<void>
+  postOne(event: LeadEvent): Promise<{ deliveryId: string }>
+  query(text: string, values?: unknown[]): Promise<pg.QueryResult>
+  stop(): Promise<void>
+}
+
+export async function startHookline(
+  options: HooklineOptions & { receiverUrl: string; withWorker: boolean },
+): Promise<Hookline> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'hookline-bench-data-'))
+  const shared = { ...options, encryptionKey: randomBytes(32).toString('base64'), dataDir }
+  const port = await freePort()
+  const apiUrl = `http://127.0.0.1:${port}`
+  const api = await spawnHookline('api', { ...shared, port })
+  const client = new pg.Client({ connectionString: options.databaseUrl })
+  const agent = new Agent({ connections: 8, keepAliveTimeout: 60_000 })
+  const http = async (method: 'GET' | 'POST', url: string, token: string, body?: unknown) => {
+    const res = await request(`${apiUrl}${url}`, {
+      method,
+      dispatcher: agent,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+    const text = await res.body.text()
+    if (res.statusCode >= 300) throw new Error(`${method} ${url}: ${res.statusCode} ${text}`)
+    return JSON.parse(text)
+  }
+  await waitFor(async () => {
+    await request(`${apiUrl}/healthz`, { dispatcher: agent }).then((r) => r.body.dump())
+  })
+  await client.connect()
+
+  const ws = await http('POST', '/operator/workspaces', OPERATOR_TOKEN, { name: 'bench' })
+  const { key } = await http('POST', `/operator/workspaces/${ws.id}/api-keys`, OPERATOR_TOKEN, {
+    name: 'bench',
+  })
+  const rule = await http('POST', '/v1/rules', key, ruleBody(options.receiverUrl))
+
+  async function startWorker() {
+    const worker = await spawnHookline('worker', shared)
+    // Ready once its queue listener is connected (it claims at start, then on NOTIFY).
+    await waitFor(async () => {
+      const { rows } = await client.query(
+        `select count(*)::int as n from pg_stat_activity
+         where application_name = 'hookline-queue-listener' and datname = current_database()`,
+      )
+      if (rows[0].n < 1) throw new Error('worker not listening yet')
+    })
+    handle.worker = worker
+    return worker
+  }
+
+  const handle: Hookline = {
+    apiUrl,
+    api,
+    worker: undefined,
+    key,
+    ruleId: rule.id,
+    startWorker,
+    async postBatch(events) {
+      const answer = await http('POST', '/v1/events/batch', key, { events })
+      if (answer.data.length !== events.length) throw new Error('batch: wrong answer count')
+    },
+    async postOne(event) {
+      const answer = await http('POST', '/v1/events', key, event)
+      return { deliveryId: answer.deliveries[0] }
+    },
+    query: (text, values) => client.query(text, values),
+    async stop() {
+      await handle.worker?.stop()
+      await api.stop()
+      await client.end()
+      await agent.close()
+      await rm(dataDir, { recursive: true, force: true })
+    },
+  }
+  if (options.withWorker) await startWorker()
+  return handle
+}
+
+async function waitFor(probe: () => Promise<void>, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      return await probe()
+    } catch (err) {
+      if (Date.now() > deadline) throw err
+      await sleep(50)
+    }
+  }
+}

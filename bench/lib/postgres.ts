@@ -1,0 +1,138 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import pg from 'pg'
+import { startEmbeddedPostgres } from '../../src/db/embedded-postgres.js'
+
+/**
+ * One PostgreSQL for the whole benchmark, in a temporary folder, with the
+ * same settings for every peer. synchronous_commit=off is the usual setting
+ * for a job queue (a crash may lose the last few ms of commits, never
+ * consistency); fsync stays on. A large max_wal_size keeps checkpoints out of
+ * the timed runs (we checkpoint between them instead).
+ */
+export const postgresSettings = {
+  shared_buffers: '512MB',
+  max_connections: 200,
+  synchronous_commit: 'off',
+  max_wal_size: '8GB',
+  checkpoint_timeout: '30min',
+}
+
+export interface BenchPostgres {
+  url(database: string): string
+  query(database: string, sql: string, values?: unknown[]): Promise<pg.QueryResult>
+  createDatabase(name: string): Promise<string>
+  /** VACUUM ANALYZE the database and CHECKPOINT: every timed run starts from a settled state. */
+  settle(database: string): Promise<void>
+  /**
+   * CPU seconds the whole cluster has used so far: every server process,
+   * plus the backends that already exited (their time is added to the
+   * postmaster's). Noisy neighbours on a shared host change wall times a lot
+   * and CPU per job very little, so the benchmark prints both.
+   */
+  cpuSeconds(): number
+  stop(): Promise<void>
+}
+
+export async function startBenchPostgres(): Promise<BenchPostgres> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'hookline-bench-'))
+  const server = await startEmbeddedPostgres({
+    dataDir,
+    port: await freePort(),
+    settings: postgresSettings,
+  })
+  const url = (database: string) => server.connectionString(database)
+  async function query(database: string, sql: string, values?: unknown[]) {
+    const client = new pg.Client({ connectionString: url(database) })
+    await client.connect()
+    try {
+      return await client.query(sql, values)
+    } finally {
+      await client.end()
+    }
+  }
+  return {
+    url,
+    query,
+    async createDatabase(name) {
+      await query('postgres', `drop database if exists ${name} with (force)`)
+      await query('postgres', `create database ${name}`)
+      return url(name)
+    },
+    async settle(database) {
+      await query(database, 'vacuum analyze')
+      await query(database, 'checkpoint')
+    },
+    cpuSeconds() {
+      const postmaster = readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split(
+        '\n',
+      )[0]!
+      const own = processTicks(postmaster)
+      let ticks = own.self + own.children
+      for (const pid of readdirSync('/proc')) {
+        if (!/^\d+$/.test(pid)) continue
+        const stat = processTicks(pid)
+        if (stat.parent === postmaster) ticks += stat.self
+      }
+      return ticks / CLOCK_TICKS
+    },
+    async stop() {
+      await server.stop()
+      await rm(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+// USER_HZ: 100 on every Linux this runs on.
+const CLOCK_TICKS = 100
+
+function processTicks(pid: string): { parent: string; self: number; children: number } {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // Fields after the command name, which may itself contain spaces and parentheses.
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' ')
+    return {
+      parent: f[1]!,
+      self: Number(f[11]) + Number(f[12]),
+      children: Number(f[13]) + Number(f[14]),
+    }
+  } catch {
+    return { parent: '', self: 0, children: 0 }
+  }
+}
+
+export interface Timed {
+  seconds: number
+  nodeCpu: number
+  pgCpu: number
+  conditions?: string
+}
+
+/** Runs a task and adds the cluster's CPU time over it (a little more than its timed part). */
+export async function timed(
+  pg: BenchPostgres,
+  task: () => Promise<{ seconds?: number; nodeCpuSeconds?: number; conditions?: string }>,
+): Promise<Timed> {
+  const before = pg.cpuSeconds()
+  const result = await task()
+  return {
+    seconds: result.seconds ?? Number.NaN,
+    nodeCpu: result.nodeCpuSeconds ?? 0,
+    pgCpu: pg.cpuSeconds() - before,
+    conditions: result.conditions,
+  }
+}

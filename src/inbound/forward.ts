@@ -1,0 +1,145 @@
+import type { Transaction } from 'kysely'
+import type { Database } from '../db/database.js'
+import type { ForwardedAction } from '../db/tables/inbound-calls.js'
+import { newId } from '../ids.js'
+import type { PlannedDelivery } from '../outbound/deliveries/schedule.js'
+import { manualRecord } from '../outbound/rules/rule-actions.js'
+import type { NoticeRecord } from '../outbound/send/notices.js'
+import type { LoadedHandler } from './loaded-handler.js'
+
+/** An accepted POST call to forward: its mapped record goes to the CRM, and each action runs. */
+export interface Forward {
+  handler: Pick<LoadedHandler, 'id' | 'workspaceId' | 'entityType' | 'actions'>
+  callId: string
+  receivedAt: Date
+  record: Record<string, unknown>
+}
+
+export interface ForwardPlan {
+  noticeDeliveryId: string
+  actions: ForwardedAction[]
+}
+
+// As enqueueNotice (outbound/send/notices.ts) sets it: notices retry longer than rules.
+const NOTICE_MAX_ATTEMPTS = 8
+
+type ActionRule = {
+  id: string
+  workspace_id: string
+  enabled: boolean
+  max_attempts: number
+  delay_seconds: number
+}
+
+/**
+ * The deliveries that forward a batch of accepted calls: one `inbound.record`
+ * notice each (the row `enqueueNotice` would write, built here so a whole
+ * batch goes in one `scheduleDeliveries`), and one delivery per fulfillment
+ * action whose rule still exists in the workspace and is enabled.
+ */
+export async function planForwards(
+  trx: Transaction<Database>,
+  forwards: Forward[],
+): Promise<{ planned: PlannedDelivery[]; plans: ForwardPlan[] }> {
+  const rules = await loadActionRules(trx, forwards)
+  const planned: PlannedDelivery[] = []
+  const now = new Date()
+  const plans = forwards.map(({ handler, callId, receivedAt, record }) => {
+    const entityId = entityIdOf(record, handler.entityType)
+    const notice: NoticeRecord = {
+      type: 'inbound.record',
+      data: {
+        handler_id: handler.id,
+        call_id: callId,
+        entity_type: handler.entityType,
+        entity_id: entityId,
+        record,
+        received_at: receivedAt.toISOString(),
+      },
+      occurred_at: now.toISOString(),
+    }
+    const noticeDeliveryId = newId('dlv')
+    planned.push({
+      row: {
+        id: noticeDeliveryId,
+        workspace_id: handler.workspaceId,
+        rule_id: null,
+        kind: 'notice',
+        event_id: null,
+        event_type: 'inbound.record',
+        entity_type: handler.entityType,
+        entity_id: entityId,
+        record: JSON.stringify(notice),
+        previous: null,
+        max_attempts: NOTICE_MAX_ATTEMPTS,
+      },
+      runAt: now,
+    })
+    const actions = handler.actions.map((action): ForwardedAction => {
+      const rule = rules.get(action.rule_id)
+      if (!rule || rule.workspace_id !== handler.workspaceId) {
+        return { rule_id: action.rule_id, delivery_id: null, skipped: 'the rule was deleted' }
+      }
+      if (!rule.enabled)
+        return { rule_id: action.rule_id, delivery_id: null, skipped: 'the rule is disabled' }
+      const deliveryId = newId('dlv')
+      const input = {
+        entity_type: handler.entityType,
+        entity_id: entityId ?? callId,
+        fields: record,
+      }
+      planned.push({
+        row: {
+          id: deliveryId,
+          workspace_id: handler.workspaceId,
+          rule_id: rule.id,
+          kind: 'rule',
+          event_id: null,
+          event_type: 'inbound.record',
+          entity_type: input.entity_type,
+          entity_id: input.entity_id,
+          record: JSON.stringify(manualRecord(input, 'inbound.record')),
+          previous: null,
+          max_attempts: rule.max_attempts,
+        },
+        runAt: new Date(now.getTime() + rule.delay_seconds * 1000),
+      })
+      return { rule_id: action.rule_id, delivery_id: deliveryId, skipped: null }
+    })
+    return { noticeDeliveryId, actions }
+  })
+  return { planned, plans }
+}
+
+async function loadActionRules(
+  trx: Transaction<Database>,
+  forwards: Forward[],
+): Promise<Map<string, ActionRule>> {
+  const ids = [...new Set(forwards.flatMap((f) => f.handler.actions.map((a) => a.rule_id)))]
+  if (ids.length === 0) return new Map()
+  const rows = await trx
+    .selectFrom('rules')
+    .select(['id', 'workspace_id', 'enabled', 'execution'])
+    .where('id', 'in', ids)
+    .execute()
+  return new Map(
+    rows.map((row) => [
+      row.id,
+      {
+        id: row.id,
+        workspace_id: row.workspace_id,
+        enabled: row.enabled,
+        max_attempts: row.execution.max_attempts,
+        delay_seconds: row.execution.delay_seconds,
+      },
+    ]),
+  )
+}
+
+/** `<entity>.id` of the mapped record when the mapping fills it: the CRM's key for the record. */
+function entityIdOf(record: Record<string, unknown>, entityType: string): string | null {
+  const entity = Object.hasOwn(record, entityType) ? record[entityType] : undefined
+  if (typeof entity !== 'object' || entity === null || !Object.hasOwn(entity, 'id')) return null
+  const id = (entity as Record<string, unknown>).id
+  return typeof id === 'string' || typeof id === 'number' ? String(id).slice(0, 200) : null
+}

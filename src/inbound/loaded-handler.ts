@@ -1,0 +1,73 @@
+import type { ConditionGroup } from '../conditions/condition-schema.js'
+import type { HandlerRow } from '../db/tables/handlers.js'
+import type { HandlerAction, HandlerResponse } from '../schemas/handlers.js'
+import type { SecretBox } from '../security/secret-box.js'
+import { verificationBinding } from './endpoint-token.js'
+import type { InboundMappingEntry } from './mapping.js'
+import type { InboundParameter } from './parameters.js'
+import {
+  type Verification,
+  verificationHeaderNames,
+  verificationQueryParams,
+} from './verification-schema.js'
+
+/** A handler as the public endpoint uses it: secrets opened, derived values computed once. */
+export interface LoadedHandler {
+  id: string
+  workspaceId: string
+  active: boolean
+  methods: ReadonlySet<string>
+  bodyFormat: HandlerRow['body_format']
+  bodyLimit: number
+  parameters: InboundParameter[]
+  mapping: InboundMappingEntry[]
+  entityType: string
+  conditions: ConditionGroup | undefined
+  protectionSeconds: number
+  protectionParameters: string[]
+  verification: Verification
+  /** Masked in the call log besides the usual credential headers. */
+  secretHeaders: string[]
+  secretQuery: string[]
+  response: HandlerResponse
+  actions: HandlerAction[]
+}
+
+export function loadHandler(row: HandlerRow, box: SecretBox): LoadedHandler {
+  const verification: Verification = row.verification_sealed
+    ? JSON.parse(box.open(row.verification_sealed, verificationBinding(row.id)))
+    : { type: 'none' }
+  return {
+    id: row.id,
+    workspaceId: row.workspace_id,
+    active: row.active,
+    methods: new Set(row.methods),
+    bodyFormat: row.body_format,
+    bodyLimit: row.body_limit_bytes,
+    parameters: row.parameters,
+    mapping: row.mapping,
+    entityType: entityTypeOf(row.entity_type, row.mapping),
+    conditions: row.conditions ?? undefined,
+    protectionSeconds: row.protection_seconds,
+    protectionParameters: row.protection_parameters,
+    verification,
+    secretHeaders: verificationHeaderNames(verification),
+    secretQuery: verificationQueryParams(verification),
+    response: row.response,
+    actions: row.actions,
+  }
+}
+
+/**
+ * The entity the mapped record is: as set, else the first segment every
+ * mapping target shares (`lead.email`, `lead.name` → `lead`), else `record`.
+ */
+export function entityTypeOf(
+  entityType: string | null,
+  mapping: readonly InboundMappingEntry[],
+): string {
+  if (entityType) return entityType
+  const roots = new Set(mapping.map((entry) => entry.target.split('.')[0]))
+  const [only] = roots
+  return roots.size === 1 && only && /^[A-Za-z_][A-Za-z0-9_-]*$/.test(only) ? only : 'record'
+}

@@ -1,0 +1,187 @@
+import type { NewInboundCallRow } from '../db/tables/inbound-calls.js'
+import type { CallOutcome } from '../schemas/calls.js'
+import { TemplateError } from '../templates/render.js'
+import type { CallWriter } from './call-writer.js'
+import { type Decision, decide, type IncomingCall, REJECTED } from './decide.js'
+import { jsonb, safeText } from './json-safe.js'
+import type { LoadedHandler } from './loaded-handler.js'
+import { type LookupDeps, lookupRecord } from './lookup.js'
+import { redactHeaders, redactQuery } from './redact.js'
+import { type Answer, errorAnswer, renderResponse } from './respond.js'
+
+export interface ReceiveDeps {
+  writer: CallWriter
+  lookup: LookupDeps
+  storedBodyBytes: number
+}
+
+export interface Received {
+  outcome: CallOutcome
+  answer: Answer
+}
+
+const INTERNAL = errorAnswer(500, 'internal_error', 'internal error; the call was recorded')
+const MAX_REASON = 2000
+
+/**
+ * One call, end to end: the pure steps decide what can be decided without
+ * side effects; the call is then committed to the call log before anything
+ * that touches the database or the network (claims, forwarding, the CRM
+ * lookup) and before the sender is answered. A call whose outcome is
+ * already known is written once, with it.
+ */
+export async function receiveCall(
+  deps: ReceiveDeps,
+  handler: LoadedHandler,
+  call: IncomingCall,
+): Promise<Received> {
+  const decision = decide(handler, call)
+  const row = callRow(deps, handler, call, decision)
+  await deps.writer.record(row)
+  if (decision.step === 'final') return { outcome: decision.outcome, answer: decision.answer }
+  // A lookup with no webhook-id to claim has nothing to write before it asks the CRM.
+  if (decision.step === 'lookup' && decision.replayKey === null)
+    return lookup(deps, handler, call, decision)
+
+  const settled = await deps.writer.settle({
+    callId: call.id,
+    handler,
+    receivedAt: call.receivedAt,
+    replayKey: decision.replayKey,
+    replayTtlSeconds: replayTtl(handler),
+    dedupeKey: decision.step === 'forward' ? decision.dedupeKey : null,
+    forward: decision.step === 'forward' ? { record: decision.record } : null,
+    responseStatus: decision.step === 'forward' ? decision.answer.status : 0,
+  })
+  if (settled instanceof Error)
+    return fail(deps, call.id, `internal error: ${settled.message}`, INTERNAL)
+  if (decision.step === 'forward') {
+    if (settled.outcome === 'rejected') return { outcome: 'rejected', answer: REJECTED }
+    return {
+      outcome: settled.outcome === 'duplicate' ? 'duplicate' : 'accepted',
+      answer: decision.answer,
+    }
+  }
+  if (settled.outcome === 'rejected') {
+    await deps.writer.finish(finish(call.id, 'rejected', settled.reason, REJECTED.status))
+    return { outcome: 'rejected', answer: REJECTED }
+  }
+  return lookup(deps, handler, call, decision)
+}
+
+async function lookup(
+  deps: ReceiveDeps,
+  handler: LoadedHandler,
+  call: IncomingCall,
+  decision: Extract<Decision, { step: 'lookup' }>,
+): Promise<Received> {
+  const found = await lookupRecord(deps.lookup, {
+    workspaceId: handler.workspaceId,
+    handlerId: handler.id,
+    callId: call.id,
+    entityType: handler.entityType,
+    params: decision.params,
+    record: decision.record,
+  }).catch((err: Error): { ok: false; reason: string } => ({
+    ok: false,
+    reason: `internal error: ${err.message}`,
+  }))
+  if (!found.ok) {
+    return fail(
+      deps,
+      call.id,
+      found.reason,
+      errorAnswer(502, 'lookup_failed', 'the CRM lookup failed; the call was recorded'),
+    )
+  }
+  let answer: Answer
+  try {
+    answer = renderResponse(handler.response, {
+      params: decision.params,
+      record: found.record,
+      callId: call.id,
+      method: call.method,
+    })
+  } catch (err) {
+    const reason =
+      err instanceof TemplateError
+        ? `the handler's response template failed: ${err.message}`
+        : `internal error: ${(err as Error).message}`
+    return fail(deps, call.id, reason, errorAnswer(500, 'response_failed', reason))
+  }
+  await deps.writer.finish({
+    ...finish(call.id, 'accepted', null, answer.status),
+    lookup: jsonb(found.record),
+  })
+  return { outcome: 'accepted', answer }
+}
+
+async function fail(
+  deps: ReceiveDeps,
+  callId: string,
+  reason: string,
+  answer: Answer,
+): Promise<Received> {
+  await deps.writer.finish(finish(callId, 'error', reason, answer.status))
+  return { outcome: 'error', answer }
+}
+
+const finish = (
+  id: string,
+  outcome: CallOutcome,
+  reason: string | null,
+  responseStatus: number,
+) => ({
+  id,
+  outcome,
+  reason: reason === null ? null : safeText(reason).slice(0, MAX_REASON),
+  lookup: null,
+  noticeDeliveryId: null,
+  actions: null,
+  responseStatus,
+})
+
+/** Replay ids are kept for as long as a signed timestamp stays acceptable, both ways, and a margin. */
+function replayTtl(handler: LoadedHandler): number {
+  const tolerance =
+    handler.verification.type === 'standard_webhooks'
+      ? (handler.verification.toleranceSeconds ?? 300)
+      : 300
+  return tolerance * 2 + 60
+}
+
+/** The call as the log keeps it: secrets masked, the body's start, what the pure steps found. */
+function callRow(
+  deps: ReceiveDeps,
+  handler: LoadedHandler,
+  call: IncomingCall,
+  decision: Decision,
+): NewInboundCallRow {
+  const { raw } = call.body
+  const finalOutcome = decision.step === 'final'
+  return {
+    id: call.id,
+    workspace_id: handler.workspaceId,
+    handler_id: handler.id,
+    method: safeText(call.method).slice(0, 20),
+    headers: jsonb(redactHeaders(call.headers, handler.secretHeaders)) as string,
+    query: jsonb(redactQuery(call.query, handler.secretQuery)) as string,
+    content_type: call.contentType === undefined ? null : safeText(call.contentType).slice(0, 500),
+    body: raw.length === 0 ? null : raw.subarray(0, deps.storedBodyBytes),
+    body_size: call.body.ok ? raw.length : call.body.size,
+    source_address: call.sourceAddress,
+    received_at: call.receivedAt,
+    outcome: finalOutcome ? decision.outcome : 'received',
+    reason:
+      finalOutcome && decision.reason !== null
+        ? safeText(decision.reason).slice(0, MAX_REASON)
+        : null,
+    params: jsonb(decision.params),
+    record: jsonb(decision.record),
+    lookup: null,
+    notice_delivery_id: null,
+    actions: null,
+    response_status: finalOutcome ? decision.answer.status : null,
+    finished_at: finalOutcome ? new Date() : null,
+  }
+}

@@ -1,0 +1,85 @@
+import { sql } from 'kysely'
+import type { Db } from '../../db/database.js'
+import type { DeliveryRow } from '../../db/tables/deliveries.js'
+import type { AttemptRequest } from '../../db/tables/delivery-attempts.js'
+
+/**
+ * The sender's statements for many deliveries at once (see
+ * src/outbound/send/attempt-rounds.ts): a worker running fifty sends pays a
+ * few statements per round instead of several per delivery. Each is one
+ * statement, so each is atomic without a transaction.
+ */
+
+export async function findDeliveries(db: Db, ids: string[]): Promise<DeliveryRow[]> {
+  if (ids.length === 0) return []
+  return db.selectFrom('deliveries').selectAll().where('id', 'in', ids).execute()
+}
+
+/**
+ * Marks deliveries as in flight (and closes their batches), each only while
+ * it is queued or delivering and still belongs to the given job: a stale or
+ * cancelled one is simply not returned.
+ */
+export async function claimDeliveries(
+  db: Db,
+  claims: { id: string; jobId: string }[],
+): Promise<DeliveryRow[]> {
+  if (claims.length === 0) return []
+  const { rows } = await sql<DeliveryRow>`
+    update deliveries as d
+    set status = 'delivering', batch_open = false, updated_at = now()
+    from unnest(${claims.map((c) => c.id)}::text[], ${claims.map((c) => c.jobId)}::int8[])
+      as c(id, job_id)
+    where d.id = c.id and d.job_id = c.job_id and d.status in ('queued', 'delivering')
+    returning d.*`.execute(db)
+  return rows
+}
+
+export interface Success {
+  deliveryId: string
+  workspaceId: string
+  attempt: number
+  request: AttemptRequest
+  status: number
+  headers: Record<string, string> | null
+  body: string | null
+  durationMs: number
+  at: Date
+}
+
+/**
+ * An attempt that succeeded with nothing more to do (no mapped fields to push,
+ * no rule to clear): its attempt row and the delivery's final state, for many
+ * deliveries in one statement. The same columns as recordOutcome writes.
+ */
+export async function recordSuccesses(db: Db, items: Success[]): Promise<DeliveryRow[]> {
+  if (items.length === 0) return []
+  const column = <T>(pick: (item: Success) => T) => items.map(pick)
+  const { rows } = await sql<DeliveryRow>`
+    with done as (
+      select * from unnest(
+        ${column((i) => i.deliveryId)}::text[], ${column((i) => i.workspaceId)}::text[],
+        ${column((i) => i.attempt)}::int[], ${column((i) => JSON.stringify(i.request))}::jsonb[],
+        ${column((i) => i.status)}::int[],
+        ${column((i) => (i.headers ? JSON.stringify(i.headers) : null))}::jsonb[],
+        ${column((i) => i.body)}::text[], ${column((i) => i.durationMs)}::int[],
+        ${column((i) => i.at)}::timestamptz[]
+      ) as t(delivery_id, workspace_id, attempt, request, response_status, response_headers,
+        response_body, duration_ms, at)
+    ),
+    attempts as (
+      insert into delivery_attempts (delivery_id, workspace_id, attempt, request,
+        response_status, response_headers, response_body, duration_ms, error)
+      select delivery_id, workspace_id, attempt, request, response_status, response_headers,
+        response_body, duration_ms, null
+      from done
+    )
+    update deliveries as d
+    set attempts = done.attempt, status = 'succeeded', response_status = done.response_status,
+      response_mapped = null, last_error = null, finished_at = done.at, next_attempt_at = null,
+      updated_at = done.at
+    from done
+    where d.id = done.delivery_id
+    returning d.*`.execute(db)
+  return rows
+}

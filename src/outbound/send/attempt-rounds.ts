@@ -1,0 +1,131 @@
+import type { Db } from '../../db/database.js'
+import type { DeliveryRow } from '../../db/tables/deliveries.js'
+import type { RuleRow } from '../../db/tables/rules.js'
+import type { SecretBox } from '../../security/secret-box.js'
+import { activeSigningSecrets } from '../../settings/signing-secrets.js'
+import {
+  claimDeliveries,
+  findDeliveries,
+  recordSuccesses,
+  type Success,
+} from '../deliveries/delivery-batches.js'
+
+/**
+ * The reads and writes of a delivery attempt, gathered into rounds shared by
+ * every attempt in flight in this process: a busy worker sends one statement
+ * per round for fifty deliveries rather than one per delivery, which is most
+ * of what a delivery costs the database and this process. An idle worker's
+ * lone attempt goes out on the next turn of the event loop, so it waits for
+ * nothing. Each round reads fresh rows: nothing is cached between rounds.
+ */
+export interface AttemptRounds {
+  delivery(id: string): Promise<DeliveryRow | undefined>
+  workspace(id: string): Promise<AttemptWorkspace | undefined>
+  rule(id: string): Promise<RuleRow | undefined>
+  /** The workspace's signing secrets, current first (created on first use). */
+  secrets(workspaceId: string): Promise<string[]>
+  /** Marks a queued delivery as in flight for `jobId`; undefined when it is stale or cancelled. */
+  claim(id: string, jobId: string): Promise<DeliveryRow | undefined>
+  /** Writes a success with nothing more to do; answers the delivery as it now is (undefined: gone). */
+  succeeded(success: Success): Promise<DeliveryRow | undefined>
+}
+
+export interface AttemptWorkspace {
+  id: string
+  webhooks_enabled: boolean
+  crm_callback_url: string | null
+}
+
+export function createAttemptRounds(db: Db, box: SecretBox): AttemptRounds {
+  const byId = <T extends { id: string }>(rows: T[], ids: string[]) => {
+    const found = new Map(rows.map((row) => [row.id, row]))
+    return ids.map((id) => found.get(id))
+  }
+  return {
+    delivery: inRounds(async (ids: string[]) => byId(await findDeliveries(db, ids), ids)),
+    workspace: inRounds(async (ids: string[]) =>
+      byId(
+        await db
+          .selectFrom('workspaces')
+          .select(['id', 'webhooks_enabled', 'crm_callback_url'])
+          .where('id', 'in', ids)
+          .execute(),
+        ids,
+      ),
+    ),
+    rule: inRounds(async (ids: string[]) =>
+      byId(await db.selectFrom('rules').selectAll().where('id', 'in', ids).execute(), ids),
+    ),
+    secrets: inRounds((workspaceIds: string[]) =>
+      Promise.all(workspaceIds.map((id) => activeSigningSecrets(db, box, id))),
+    ),
+    claim: inRounds(
+      async (claims: { id: string; jobId: string }[]) => {
+        const claimed = byId(
+          await claimDeliveries(db, claims),
+          claims.map((c) => c.id),
+        )
+        // Only the claim whose job the row names got it (a stale duplicate gets nothing).
+        return claimed.map((row, i) => (String(row?.job_id) === claims[i]?.jobId ? row : undefined))
+      },
+      (id: string, jobId: string) => ({ id, jobId }),
+    ),
+    succeeded: inRounds(async (items: Success[]) =>
+      byId(
+        await recordSuccesses(db, items),
+        items.map((item) => item.deliveryId),
+      ),
+    ),
+  }
+}
+
+// A round's statement stays a reasonable size even if very many calls pile up.
+const MAX_ROUND = 500
+
+/**
+ * Wraps `run(keys) → values` (one value per key, in order) so that calls made
+ * while a round is in flight, or in the same turn of the event loop, go out
+ * together in the next one. Equal keys in a round are asked for once. A
+ * failed round fails each of its calls.
+ */
+function inRounds<K, V, A extends unknown[] = [K]>(
+  run: (keys: K[]) => Promise<V[]>,
+  toKey: (...args: A) => K = (...args: A) => args[0] as K,
+): (...args: A) => Promise<V> {
+  let pending: { key: K; resolve: (value: V) => void; reject: (err: unknown) => void }[] = []
+  let scheduled = false
+  let inFlight = false
+
+  const schedule = () => {
+    if (scheduled || inFlight) return
+    scheduled = true
+    setImmediate(flush)
+  }
+  function flush() {
+    scheduled = false
+    if (pending.length === 0) return
+    const round = pending.slice(0, MAX_ROUND)
+    pending = pending.slice(MAX_ROUND)
+    const keys = [...new Set(round.map((call) => call.key))]
+    inFlight = true
+    run(keys)
+      .then(
+        (values) => {
+          const byKey = new Map(keys.map((key, i) => [key, values[i] as V]))
+          for (const call of round) call.resolve(byKey.get(call.key) as V)
+        },
+        (err: unknown) => {
+          for (const call of round) call.reject(err)
+        },
+      )
+      .finally(() => {
+        inFlight = false
+        if (pending.length > 0) schedule()
+      })
+  }
+  return (...args: A) =>
+    new Promise<V>((resolve, reject) => {
+      pending.push({ key: toKey(...args), resolve, reject })
+      schedule()
+    })
+}

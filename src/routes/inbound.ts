@@ -1,0 +1,165 @@
+import type { IncomingMessage } from 'node:http'
+import { STATUS_CODES } from 'node:http'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { Type } from 'typebox'
+import { newCallId } from '../inbound/call-ids.js'
+import { TOKEN_PATTERN } from '../inbound/endpoint-token.js'
+import type { LoadedHandler } from '../inbound/loaded-handler.js'
+import { type ReceivedBody, readBody } from '../inbound/read-body.js'
+import { receiveCall } from '../inbound/receive.js'
+import type { Answer } from '../inbound/respond.js'
+import { errorResponses } from '../schemas/common.js'
+import type { RouteDeps } from './deps.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set on /in/:token once the token is known; the body parser reads with its limit. */
+    inboundHandler: LoadedHandler | null
+    inboundReceivedAt: Date | null
+  }
+}
+
+const tags = ['inbound']
+
+// Every content type a sender may use; the handler's body format decides how
+// the bytes are read (senders mislabel), so one reader serves them all.
+const CONTENT_TYPES = [
+  'application/json',
+  'application/x-www-form-urlencoded',
+  'multipart/form-data',
+  'application/xml',
+  'text/xml',
+  'text/plain',
+]
+
+const NOT_FOUND = {
+  statusCode: 404,
+  code: 'not_found',
+  error: 'Not Found',
+  message: 'no such endpoint',
+}
+
+/**
+ * The public endpoint `GET|POST /in/<token>`: no API key, the token is the
+ * credential. Before the body is read: the token's shape, the source
+ * address's rate, the handler (unknown and rotated-out tokens get one
+ * uniform 404), the token's rate. Then the body is read with the handler's
+ * own size limit and deadline, and the call goes through `receiveCall`.
+ */
+export const inboundRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
+  app,
+  { config, inbound },
+) => {
+  app.decorateRequest('inboundHandler', null)
+  app.decorateRequest('inboundReceivedAt', null)
+  app.removeAllContentTypeParsers()
+  const parser = (request: FastifyRequest, payload: IncomingMessage): Promise<ReceivedBody> => {
+    const length = request.headers['content-length']
+    return readBody(payload, {
+      limit: request.inboundHandler?.bodyLimit ?? 0,
+      timeoutMs: config.inboundBodyTimeoutMs,
+      contentLength: length === undefined ? undefined : Number(length),
+    })
+  }
+  for (const type of CONTENT_TYPES) app.addContentTypeParser(type, parser)
+  app.addContentTypeParser(/^[\w.+-]+\/[\w.+-]+\+(?:json|xml)$/, parser)
+  // Anything else, or no Content-Type at all: the handler's format still applies.
+  app.addContentTypeParser('*', parser)
+
+  const admit = async (
+    request: FastifyRequest<{ Params: { token: string } }>,
+    reply: FastifyReply,
+  ) => {
+    request.inboundReceivedAt = new Date()
+    const { token } = request.params
+    if (!TOKEN_PATTERN.test(token)) return reply.code(404).send(NOT_FOUND)
+    const addressWait = inbound.addressLimiter.take(request.ip)
+    if (addressWait > 0) return tooMany(reply, addressWait)
+    const handler = await inbound.cache.find(token)
+    if (!handler) return reply.code(404).send(NOT_FOUND)
+    const tokenWait = inbound.tokenLimiter.take(handler.id)
+    if (tokenWait > 0) return tooMany(reply, tokenWait)
+    request.inboundHandler = handler
+  }
+
+  app.route({
+    method: ['GET', 'POST'],
+    url: '/in/:token',
+    exposeHeadRoute: false,
+    // The handler's own limit applies (see the parser); this is the ceiling.
+    bodyLimit: 10 * 1024 * 1024,
+    schema: {
+      tags,
+      security: [],
+      summary: 'Receive a call (public endpoint)',
+      description:
+        'What third-party senders call, at a handler’s `endpoint_url`; no API key. POST sends a record ' +
+        '(JSON, form-urlencoded, XML or multipart fields, read as the handler’s `body_format` says), GET sends ' +
+        'its parameters in the query and is answered from the CRM lookup. Every call to a known token is ' +
+        'recorded before it is answered. Accepted, duplicate and filtered calls get the handler’s configured ' +
+        'response (a 2xx, so senders do not retry). Errors: 400 `invalid_body` / `invalid_parameters` ' +
+        '(the message names the parameter), 401 `verification_failed`, 404 for an unknown or rotated-out ' +
+        'token, 405 `method_not_allowed`, 408 `request_timeout` (body too slow), 413 `payload_too_large` ' +
+        '(the handler’s `body_limit_bytes`), 429 `rate_limited` with `Retry-After`, 502 `lookup_failed` ' +
+        '(GET: the CRM lookup failed or timed out), 503 `handler_inactive`. Answers to a recorded call carry ' +
+        '`X-Hookline-Call-Id`.',
+      params: Type.Object({
+        token: Type.String({ maxLength: 200, description: 'The endpoint token.' }),
+      }),
+      response: {
+        '2XX': {
+          description: 'The handler’s configured response (status, content type, headers, body).',
+          content: { '*/*': { schema: Type.Unknown() } },
+        },
+        ...errorResponses(400, 401, 404, 405, 408, 413, 429, 500, 502, 503),
+      },
+    },
+    onRequest: admit,
+    handler: async (request, reply) => {
+      const handler = request.inboundHandler as LoadedHandler
+      const receivedAt = request.inboundReceivedAt ?? new Date()
+      const body = (request.body as ReceivedBody | undefined) ?? { ok: true, raw: Buffer.alloc(0) }
+      const id = newCallId(receivedAt)
+      const url = request.raw.url ?? ''
+      const question = url.indexOf('?')
+      const { answer } = await receiveCall(inbound.receive, handler, {
+        id,
+        receivedAt,
+        method: request.method,
+        headers: request.headers,
+        query: request.query as Record<string, string | string[] | undefined>,
+        rawQuery: question < 0 ? '' : url.slice(question + 1),
+        contentType: request.headers['content-type'],
+        body,
+        sourceAddress: request.ip,
+      })
+      reply.header('x-hookline-call-id', id)
+      return send(reply, answer)
+    },
+  })
+}
+
+function send(reply: FastifyReply, answer: Answer) {
+  if (answer.headers) reply.headers(answer.headers)
+  if (answer.kind === 'error') {
+    const error = STATUS_CODES[answer.status] ?? 'Error'
+    return reply
+      .code(answer.status)
+      .send({ statusCode: answer.status, code: answer.code, error, message: answer.message })
+  }
+  reply.code(answer.status).header('content-type', answer.contentType)
+  return reply.send(answer.status === 204 ? undefined : answer.body)
+}
+
+function tooMany(reply: FastifyReply, seconds: number) {
+  return reply
+    .code(429)
+    .header('retry-after', String(seconds))
+    .send({
+      statusCode: 429,
+      code: 'rate_limited',
+      error: 'Too Many Requests',
+      message: `slow down; retry in ${seconds} s`,
+    })
+}

@@ -1,0 +1,198 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import * as handlers from '../../inbound/handler-service.js'
+import { sampleParameters } from '../../inbound/sample-parameters.js'
+import { errorResponses, ref } from '../../schemas/common.js'
+import {
+  CreateHandlerBody,
+  Handler,
+  type HandlerInput,
+  HandlerListQuery,
+  HandlerPage,
+  HandlerParams,
+  SampleBody,
+  SampleParameters,
+  UpdateHandlerBody,
+} from '../../schemas/handlers.js'
+import type { RouteDeps } from '../deps.js'
+
+const tags = ['handlers']
+
+/** Inbound webhooks: the handlers behind the public `/in/<token>` endpoints. */
+export const handlerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
+  app,
+  { db, box, config, inbound },
+) => {
+  const ctx = (workspaceId: string): handlers.HandlerContext => ({
+    db,
+    box,
+    workspaceId,
+    publicBaseUrl: config.publicBaseUrl,
+    cache: inbound.cache,
+  })
+
+  app.post(
+    '/handlers',
+    {
+      schema: {
+        tags,
+        summary: 'Create a handler',
+        description:
+          'An inbound webhook: a public endpoint (`endpoint_url`) that records every call, verifies the sender, ' +
+          'parses and coerces the parameters, filters by conditions, drops duplicates within the protection ' +
+          'period, maps the parameters to CRM fields and forwards the record to the CRM callback as an ' +
+          '`inbound.record` notice (POST), or answers from the CRM lookup (GET). Mapping targets are checked ' +
+          'against the field catalog, templates and conditions on save.',
+        body: ref(CreateHandlerBody),
+        response: {
+          201: ref(Handler, 'The new handler, with its endpoint URL.'),
+          ...errorResponses(400, 401),
+        },
+      },
+    },
+    async (request, reply) =>
+      reply
+        .code(201)
+        .send(
+          await handlers.createHandler(
+            ctx(request.workspaceId),
+            request.body as HandlerInput & { title: string },
+          ),
+        ),
+  )
+
+  app.get(
+    '/handlers',
+    {
+      schema: {
+        tags,
+        summary: 'List handlers with their call counts',
+        description:
+          'Newest first. Each handler carries its calls in the window (`calls_from`–`calls_to`, default the ' +
+          'last 7 days) by outcome.',
+        querystring: HandlerListQuery,
+        response: { 200: ref(HandlerPage, 'One page of handlers.'), ...errorResponses(400, 401) },
+      },
+    },
+    async (request) => handlers.listHandlers(ctx(request.workspaceId), request.query),
+  )
+
+  app.post(
+    '/handlers/sample-parameters',
+    {
+      schema: {
+        tags,
+        summary: 'Turn a sample call into parameters',
+        description:
+          'Give a JSON document (or a form-urlencoded or XML body as text) such as the sender sends; answers ' +
+          'one optional parameter per value, with nested paths (`customer.email`, `items[0].sku`) and a ' +
+          'guessed type, ready to edit and save as the handler’s `parameters`.',
+        body: ref(SampleBody),
+        response: {
+          200: ref(SampleParameters, 'The parameters found.'),
+          ...errorResponses(400, 401),
+        },
+      },
+    },
+    async (request) => ({
+      parameters: sampleParameters(
+        request.body as { format: 'json'; sample: string | Record<string, unknown> },
+      ),
+    }),
+  )
+
+  app.get(
+    '/handlers/:handlerId',
+    {
+      schema: {
+        tags,
+        summary: 'Get a handler',
+        params: HandlerParams,
+        response: { 200: ref(Handler, 'The handler.'), ...errorResponses(400, 401, 404) },
+      },
+    },
+    async (request) => handlers.getHandler(ctx(request.workspaceId), request.params.handlerId),
+  )
+
+  app.patch(
+    '/handlers/:handlerId',
+    {
+      schema: {
+        tags,
+        summary: 'Update a handler',
+        description:
+          'Top-level properties sent replace the stored ones whole; a verification is sent with its secret.',
+        params: HandlerParams,
+        body: ref(UpdateHandlerBody),
+        response: { 200: ref(Handler, 'The updated handler.'), ...errorResponses(400, 401, 404) },
+      },
+    },
+    async (request) =>
+      handlers.updateHandler(
+        ctx(request.workspaceId),
+        request.params.handlerId,
+        request.body as HandlerInput,
+      ),
+  )
+
+  app.delete(
+    '/handlers/:handlerId',
+    {
+      schema: {
+        tags,
+        summary: 'Delete a handler',
+        description: 'Final: its endpoint answers 404 at once and its call log is deleted with it.',
+        params: HandlerParams,
+        response: { 204: Type.Null({ description: 'Deleted.' }), ...errorResponses(400, 401, 404) },
+      },
+    },
+    async (request, reply) => {
+      await handlers.deleteHandler(ctx(request.workspaceId), request.params.handlerId)
+      return reply.code(204).send(null)
+    },
+  )
+
+  for (const action of ['enable', 'disable'] as const) {
+    app.post(
+      `/handlers/:handlerId/${action}`,
+      {
+        schema: {
+          tags,
+          summary: action === 'enable' ? 'Activate a handler' : 'Deactivate a handler',
+          description:
+            action === 'enable'
+              ? 'Calls are processed again.'
+              : 'Calls are still recorded, as `inactive`, answered 503 and not forwarded.',
+          params: HandlerParams,
+          response: { 200: ref(Handler, 'The handler.'), ...errorResponses(400, 401, 404) },
+        },
+      },
+      async (request) =>
+        handlers.setHandlerActive(
+          ctx(request.workspaceId),
+          request.params.handlerId,
+          action === 'enable',
+        ),
+    )
+  }
+
+  app.post(
+    '/handlers/:handlerId/rotate-token',
+    {
+      schema: {
+        tags,
+        summary: 'Rotate the endpoint token',
+        description:
+          'A new `endpoint_url`. The old one answers 404 at once (in other processes within ' +
+          'INBOUND_HANDLER_CACHE_MS): give the sender the new URL first.',
+        params: HandlerParams,
+        response: {
+          200: ref(Handler, 'The handler with its new endpoint URL.'),
+          ...errorResponses(400, 401, 404),
+        },
+      },
+    },
+    async (request) =>
+      handlers.rotateHandlerToken(ctx(request.workspaceId), request.params.handlerId),
+  )
+}

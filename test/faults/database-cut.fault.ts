@@ -1,0 +1,121 @@
+// Fault 3: every connection of a worker process cut (pg_terminate_backend)
+// in the middle of a claim, in the middle of a result write, and then over
+// and over while deliveries flow. The process reconnects by itself and every
+// delivery ends succeeded; none is left `delivering`.
+import pg from 'pg'
+import t from 'tap'
+import { build, createWorkspace } from '../helpers/app.js'
+import type { TestDatabase } from '../helpers/database.js'
+import { createRule, ruleBody } from '../helpers/outbound.js'
+import { eventually, startReceiver } from '../helpers/receiver.js'
+import { deliveryCounts, jobCounts, postLeads, sleep, startService, webhookIds } from './helpers.js'
+
+// The service's pool and its LISTEN connection; the test's own pool is `hookline-test`.
+const SERVICE_CONNECTIONS = "application_name in ('hookline', 'hookline-queue-listener')"
+
+/** Cuts every connection of the service; answers what each was doing. */
+async function cutAll(database: TestDatabase) {
+  const { rows } = await database.pool.query<{ query: string; state: string; waiting: boolean }>(
+    `select query, state, wait_event_type = 'Lock' as waiting, pg_terminate_backend(pid)
+    from pg_stat_activity
+    where datname = current_database() and ${SERVICE_CONNECTIONS} and pid <> pg_backend_pid()`,
+  )
+  return rows
+}
+
+/** Holds `lock table … in exclusive mode` (reads pass, writes wait) until released. */
+async function lockTable(database: TestDatabase, table: string) {
+  const client = new pg.Client({ connectionString: database.url })
+  await client.connect()
+  await client.query('begin')
+  await client.query(`lock table ${table} in exclusive mode`)
+  return async () => {
+    await client.query('commit')
+    await client.end()
+  }
+}
+
+/** Waits until a service connection is blocked on a statement matching `like`. */
+function blockedOn(database: TestDatabase, like: string) {
+  return eventually(async () => {
+    const { rows } = await database.pool.query(
+      `select 1 from pg_stat_activity
+      where datname = current_database() and ${SERVICE_CONNECTIONS}
+        and wait_event_type = 'Lock' and query ilike $1`,
+      [like],
+    )
+    return rows.length > 0
+  }, 60_000)
+}
+
+t.test('connections cut during claims, result writes and at random', async (t) => {
+  const { app, database } = await build(t)
+  const receiver = await startReceiver(t, (_req, res) => {
+    setTimeout(() => res.writeHead(200).end('ok'), 10)
+  })
+  const ws = await createWorkspace(app)
+  for (let i = 0; i < 5; i++) await createRule(app, ws, ruleBody(`${receiver.url}/r${i}`))
+  const service = startService(t, database.url, {
+    QUEUE_LEASE_MS: '2000',
+    WORKER_CONCURRENCY: '20',
+  })
+  const ids: string[] = []
+
+  // Up and running first: a cut while the process boots makes it exit
+  // ("failed to start", like a failed migration) for its supervisor to restart.
+  ids.push(...(await postLeads(app, ws, 20, 'A')))
+  await eventually(async () => (await deliveryCounts(database)).succeeded === 100, 60_000)
+
+  // 1. During a claim: the claim (run by every poll) waits on the table lock; cut it there.
+  const unlockJobs = await lockTable(database, 'jobs')
+  await blockedOn(database, '%with due as materialized%')
+  const cutInClaim = await cutAll(database)
+  await unlockJobs()
+  t.ok(
+    cutInClaim.some((c) => c.waiting && /with due as materialized/.test(c.query)),
+    'a claim was cut',
+  )
+
+  // 2. During a result write: the attempt row's INSERT waits; cut it there.
+  const unlockAttempts = await lockTable(database, 'delivery_attempts')
+  ids.push(...(await postLeads(app, ws, 20, 'B')))
+  await blockedOn(database, '%insert into "delivery_attempts"%')
+  const cutInWrite = await cutAll(database)
+  await unlockAttempts()
+  t.ok(
+    cutInWrite.some((c) => c.waiting && /insert into "delivery_attempts"/.test(c.query)),
+    'a result write was cut',
+  )
+
+  // 3. At random: every connection, every 200 ms, for 5 s, while deliveries flow.
+  ids.push(...(await postLeads(app, ws, 200, 'C')))
+  let cuts = 0
+  let active = 0
+  for (let i = 0; i < 25; i++) {
+    const cut = await cutAll(database)
+    cuts += cut.length
+    active += cut.filter((c) => c.state === 'active').length
+    await sleep(200)
+  }
+  const afterStorm = await deliveryCounts(database)
+
+  t.equal(ids.length, 1200, 'events in: 240 events × 5 rules')
+  await eventually(async () => (await deliveryCounts(database)).succeeded === ids.length, 120_000)
+  t.match(
+    await deliveryCounts(database),
+    { succeeded: 1200, delivering: 0, queued: 0, failed: 0, total: 1200 },
+    'deliveries finished = events in; none stuck delivering',
+  )
+  const seen = webhookIds(receiver.received)
+  t.same([...seen.keys()].sort(), [...ids].sort(), 'the receiver saw every delivery id')
+  await eventually(async () => (await jobCounts(database)).live === 0, 60_000)
+  t.equal((await jobCounts(database)).dead, 0, 'no job died of the cuts')
+  t.ok(service.alive, 'the worker process survived every cut and reconnected by itself')
+  const { rows } = await database.pool.query<{ n: number }>(
+    "select count(*)::int as n from pg_stat_activity where application_name = 'hookline-queue-listener'",
+  )
+  t.equal(rows[0]!.n, 1, 'its LISTEN connection is back')
+  t.comment(
+    `figures: storm cut ${cuts} connections (${active} mid-statement); ${afterStorm.succeeded} of 1200 done when it ended; ${receiver.received.length - seen.size} sent twice`,
+  )
+})

@@ -1,0 +1,138 @@
+import t from 'tap'
+import { build, createWorkspace, startWorkers } from '../helpers/app.js'
+import {
+  createRule,
+  type DeliveryJson,
+  type EventAnswer,
+  lead,
+  pause,
+  ruleBody,
+  type Workspace,
+} from '../helpers/outbound.js'
+import { eventually, startReceiver } from '../helpers/receiver.js'
+
+// One app and database for the file; each test has its own workspaces, receivers and workers.
+// Ten workers: a rule may hold two of them at once, a workspace five.
+const testApp = await build(t, { workerConcurrency: 10 })
+
+t.test('a hanging receiver does not hold up other rules and workspaces', async (t) => {
+  const { app } = testApp
+  const hanging = await startReceiver(t, () => {}) // never answers
+  const fast = await startReceiver(t)
+  const a = await createWorkspace(app, 'A')
+  const b = await createWorkspace(app, 'B')
+
+  const stuck = await createRule(
+    app,
+    a,
+    ruleBody(`${hanging.url}/hang`, {
+      title: 'stuck',
+      event_types: ['lead.stuck'],
+      execution: { timeout_ms: 3000, max_attempts: 1 },
+    }),
+  )
+  const sameWorkspace = await createRule(
+    app,
+    a,
+    ruleBody(`${fast.url}/a`, { title: 'neighbour', event_types: ['lead.neighbour'] }),
+  )
+  const otherWorkspace = await createRule(
+    app,
+    b,
+    ruleBody(`${fast.url}/b`, { title: 'other tenant', event_types: ['lead.other'] }),
+  )
+
+  const send = async (ws: Workspace, type: string, n: number) => {
+    const events = Array.from({ length: n }, (_, i) => ({ type, record: lead({}, `L-${i}`) }))
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/events/batch',
+      headers: ws.auth,
+      payload: { events },
+    })
+    return res.json<{ data: EventAnswer[] }>().data.flatMap((e) => e.deliveries)
+  }
+  // The stuck rule's deliveries are queued first, so they are ahead in the queue.
+  const stuckIds = await send(a, 'lead.stuck', 50)
+  const neighbourIds = await send(a, 'lead.neighbour', 5)
+  const otherIds = await send(b, 'lead.other', 5)
+  t.equal(stuckIds.length, 50)
+
+  await startWorkers(t, testApp)
+
+  const statuses = async (ws: Workspace, ruleId: string) => {
+    const res = await app.inject({
+      url: `/v1/deliveries?rule_id=${ruleId}&limit=200`,
+      headers: ws.auth,
+    })
+    return res.json<{ data: DeliveryJson[] }>().data.map((d) => d.status)
+  }
+  const allSucceeded = async (ws: Workspace, ruleId: string, n: number) => {
+    const list = await statuses(ws, ruleId)
+    return list.length === n && list.every((s) => s === 'succeeded')
+  }
+
+  await eventually(() => allSucceeded(b, otherWorkspace.id, 5), 30_000)
+  await eventually(() => allSucceeded(a, sameWorkspace.id, 5), 30_000)
+  const stuckNow = await statuses(a, stuck.id)
+  const pending = stuckNow.filter((s) => s === 'queued' || s === 'delivering').length
+  t.ok(
+    pending >= 40,
+    `the other rules finished while the stuck rule still had ${pending} of 50 pending`,
+  )
+  t.equal(fast.received.length, 10)
+  t.ok(hanging.received.length <= 10, 'the stuck rule holds few connections at a time')
+  t.ok(neighbourIds.length === 5 && otherIds.length === 5)
+})
+
+t.test('deliveries cancelled while they wait for a slot stay cancelled', async (t) => {
+  const { app } = testApp
+  const hanging = await startReceiver(t, () => {})
+  const ws = await createWorkspace(app)
+  const rule = await createRule(
+    app,
+    ws,
+    ruleBody(`${hanging.url}/hang`, { execution: { timeout_ms: 3000, max_attempts: 1 } }),
+  )
+  const events = Array.from({ length: 40 }, (_, i) => ({
+    type: 'lead.created',
+    record: lead({}, `L-${i}`),
+  }))
+  const res = await app.inject({
+    method: 'POST',
+    url: '/v1/events/batch',
+    headers: ws.auth,
+    payload: { events },
+  })
+  const ids = res.json<{ data: EventAnswer[] }>().data.flatMap((e) => e.deliveries)
+  await startWorkers(t, testApp)
+  // Two are in flight; the others bounce between workers, put off while the rule is at its cap.
+  await eventually(() => hanging.received.length >= 2)
+  await pause(500)
+
+  const cancelled: string[] = []
+  for (const id of ids) {
+    const cancel = await app.inject({
+      method: 'POST',
+      url: `/v1/deliveries/${id}/cancel`,
+      headers: ws.auth,
+    })
+    if (cancel.statusCode === 200) cancelled.push(id)
+    else t.equal(cancel.statusCode, 409, 'refused only when it has started')
+  }
+  t.ok(cancelled.length >= 30, `${cancelled.length} cancelled`)
+  await pause(1500)
+  const list = await app.inject({
+    url: `/v1/deliveries?rule_id=${rule.id}&limit=200`,
+    headers: ws.auth,
+  })
+  const byId = new Map(list.json<{ data: DeliveryJson[] }>().data.map((d) => [d.id, d]))
+  const revived = cancelled.filter((id) => byId.get(id)?.status !== 'cancelled')
+  t.same(revived, [], 'no cancelled delivery came back to the queue')
+  const sent = new Set(hanging.received.map((r) => r.headers['webhook-id']))
+  t.same(
+    cancelled.filter((id) => sent.has(id)),
+    [],
+    'no cancelled delivery was sent',
+  )
+})

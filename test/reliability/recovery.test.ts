@@ -1,0 +1,128 @@
+// Quick checks of what the fault suite (test/faults, `npm run test:faults`)
+// found: each runs in-process in a second or two, so it stays in `npm test`.
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { deliveryJobHandler } from '../../src/outbound/send/deliver.js'
+import { createDeliveryEngine } from '../../src/outbound/send/engine.js'
+import type { Job } from '../../src/queue/types.js'
+import { build, createWorkspace } from '../helpers/app.js'
+import { createRule, getDelivery, postEvent, ruleBody } from '../helpers/outbound.js'
+
+const silent = { debug() {}, info() {}, warn() {}, error() {} }
+const lead = { entity_type: 'lead', entity_id: 'L-1', fields: { lead: { id: 'L-1' } } }
+
+function jobFor(deliveryId: string, jobId: number, attempt: number): Job {
+  return {
+    id: String(jobId),
+    kind: 'delivery.send',
+    payload: { deliveryId },
+    workspaceId: null,
+    attempt,
+    maxAttempts: 5,
+    queueKey: null,
+    signal: new AbortController().signal,
+  }
+}
+
+t.test('a batch of 1,000 events matching five rules queues 5,000 deliveries', async (t) => {
+  const { app, database } = await build(t)
+  const ws = await createWorkspace(app)
+  for (let i = 0; i < 5; i++) await createRule(app, ws, ruleBody(`http://127.0.0.1:9/r${i}`))
+  const events = Array.from({ length: 1000 }, (_, i) => ({
+    type: 'lead.created',
+    record: { entity_type: 'lead', entity_id: `L-${i}`, fields: { lead: { id: i } } },
+  }))
+  const res = await app.inject({
+    method: 'POST',
+    url: '/v1/events/batch',
+    headers: ws.auth,
+    payload: { events },
+  })
+  t.equal(res.statusCode, 202, 'accepted (was a 500: one INSERT with too many parameters)')
+  const { rows } = await database.pool.query<{ deliveries: number; jobs: number }>(
+    `select (select count(*) from deliveries)::int as deliveries,
+      (select count(*) from jobs where kind = 'delivery.send')::int as jobs`,
+  )
+  t.same(rows[0], { deliveries: 5000, jobs: 5000 })
+})
+
+t.test('a delivery left `delivering` by a dead run is put off, not dropped, at the cap', async (t) => {
+  const testApp = await build(t)
+  const { app, database } = testApp
+  const ws = await createWorkspace(app)
+  const rule = await createRule(app, ws, ruleBody('http://127.0.0.1:9/hook'))
+  const {
+    deliveries: [id],
+  } = await postEvent(app, ws, 'lead.created', lead)
+  // The previous run of the job marked it `delivering`, then its worker died.
+  const { rows } = await database.pool.query<{ job_id: number }>(
+    "update deliveries set status = 'delivering' where id = $1 returning job_id",
+    [id],
+  )
+  const jobId = rows[0]!.job_id
+  const engine = createDeliveryEngine({ ...testApp, db: database.db, log: silent })
+  t.teardown(() => engine.sender.close())
+  // The rule is at its cap (a hanging receiver holds every slot).
+  for (let i = 0; i < 10; i++) engine.limiter.acquire(rule.id, ws.id)
+
+  await deliveryJobHandler(engine)(jobFor(id!, jobId, 2))
+  const after = await getDelivery(app, ws, id!)
+  t.equal(after.status, 'queued', 'queued again')
+  const { rows: jobs } = await database.pool.query<{ id: string }>(
+    `select j.id::text from jobs j join deliveries d on d.job_id = j.id where d.id = $1`,
+    [id],
+  )
+  t.equal(jobs.length, 1, 'with a job of its own that will send it')
+  t.not(jobs[0]?.id, String(jobId))
+})
+
+t.test('a delivery whose job fails on its last run ends failed, saying why', async (t) => {
+  const testApp = await build(t)
+  const { app, database } = testApp
+  const ws = await createWorkspace(app)
+  const rule = await createRule(
+    app,
+    ws,
+    ruleBody('http://127.0.0.1:9/hook', { auth: { type: 'bearer', token: 'secret-token-1' } }),
+  )
+  // The stored credentials no longer open (a wrong ENCRYPTION_KEY, a damaged row).
+  await database.pool.query(
+    `update rules set auth_secret = set_byte(auth_secret, 20, get_byte(auth_secret, 20) # 1)
+    where id = $1`,
+    [rule.id],
+  )
+  const {
+    deliveries: [id],
+  } = await postEvent(app, ws, 'lead.created', lead)
+  const { rows } = await database.pool.query<{ job_id: number }>(
+    'select job_id from deliveries where id = $1',
+    [id],
+  )
+  const engine = createDeliveryEngine({ ...testApp, db: database.db, log: silent })
+  t.teardown(() => engine.sender.close())
+  const handler = deliveryJobHandler(engine)
+
+  await t.rejects(handler(jobFor(id!, rows[0]!.job_id, 4)), 'an earlier run fails')
+  t.equal((await getDelivery(app, ws, id!)).status, 'delivering', 'and is retried')
+  await t.rejects(handler(jobFor(id!, rows[0]!.job_id, 5)), 'the last run fails')
+  const failed = await getDelivery(app, ws, id!)
+  t.match(failed, { status: 'failed', attempts: 1, last_error: /^gave up/ })
+  t.equal(failed.attempt_history.length, 1)
+  t.notMatch(JSON.stringify(failed), /secret-token-1|authenticate data/, 'no secret, no internals')
+})
+
+t.test('a connection cut while checked out does not crash the process', async (t) => {
+  const { url } = (await build(t)).database
+  const fixture = fileURLToPath(new URL('./fixtures/cut-checked-out.ts', import.meta.url))
+  const child = spawnSync(process.execPath, ['--import', 'tsx', fixture, url], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  })
+  t.equal(child.status, 0, `the process lived on ${child.stderr.slice(0, 500)}`)
+  t.same(
+    JSON.parse(child.stdout || '{}'),
+    { failed: true, next: { one: 1 } },
+    'the statement on the cut connection failed; the pool served the next one',
+  )
+})
