@@ -24,7 +24,7 @@ import { type PeerName, runTask } from './lib/tasks.js'
 const quick = process.argv.includes('--quick')
 const size = quick
   ? { jobs: 20_000, rounds: 2, latency: 200, future: 100_000, due: 2_000, repeats: 3 }
-  : { jobs: 200_000, rounds: 3, latency: 1_000, future: 1_000_000, due: 10_000, repeats: 7 }
+  : { jobs: 200_000, rounds: 3, latency: 1_000, future: 1_000_000, due: 10_000, repeats: 5 }
 const batch = 1_000
 const peers: PeerName[] = ['hookline', 'graphile', 'pgboss']
 const resultKeys = [
@@ -61,11 +61,19 @@ async function main() {
       await pg.createDatabase(`bench_${peer}`)
       await runTask({ name: 'setup', peer, url: pg.url(`bench_${peer}`) })
     }
+    const section = async <T>(run: () => Promise<T>): Promise<T> => {
+      const started = Date.now()
+      const value = await run()
+      log(`(${round((Date.now() - started) / 1000)} s)\n`)
+      return value
+    }
     const measured: Record<string, number> = {
-      ...(await enqueueAndDrain(pg)),
-      ...(await latency(pg)),
-      backlog_ratio: await backlogRatio(pg, size),
-      ...(await crashRecovery(pg, { count: 100, leaseMs: quick ? 5_000 : undefined })),
+      ...(await section(() => enqueueAndDrain(pg))),
+      ...(await section(() => latency(pg))),
+      backlog_ratio: await section(() => backlogRatio(pg, size)),
+      ...(await section(() =>
+        crashRecovery(pg, { count: 100, leaseMs: quick ? 5_000 : undefined }),
+      )),
     }
     // Exactly the issue's keys, in its order.
     const result = Object.fromEntries(resultKeys.map((key) => [key, measured[key]]))
@@ -126,7 +134,7 @@ async function enqueueAndDrain(pg: BenchPostgres): Promise<Record<string, number
   )
   log(
     `enqueue: hookline/graphile ${ratio('enqueue_jps_hookline', 'enqueue_jps_graphile')}×, ` +
-      `hookline/pg-boss ${ratio('enqueue_jps_hookline', 'enqueue_jps_pgboss')}×\n`,
+      `hookline/pg-boss ${ratio('enqueue_jps_hookline', 'enqueue_jps_pgboss')}×`,
   )
   return figure
 }
@@ -150,7 +158,7 @@ async function latency(pg: BenchPostgres): Promise<Record<string, number>> {
     if (peer === 'hookline') Object.assign(figure, { latency_p50_ms: p50, latency_p99_ms: p99 })
   }
   log(
-    'pg-boss  not measured: v10 has no LISTEN/NOTIFY, a new job waits for the next poll (≥ 0.5 s)\n',
+    'pg-boss  not measured: v10 has no LISTEN/NOTIFY, a new job waits for the next poll (≥ 0.5 s)',
   )
   return figure
 }

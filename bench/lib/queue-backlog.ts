@@ -62,6 +62,6 @@ export async function backlogRatio(
     `with backlog  ${full} jobs/s (runs: ${figures.full.join(', ')}); ` +
       `CPU ${round(median(cpu.full), 1)} µs/job; ${rows[0].n.toLocaleString('en')} future jobs left as they were`,
   )
-  log(`backlog_ratio ${ratio} (target ≥ 0.9)\n`)
+  log(`backlog_ratio ${ratio} (target ≥ 0.9)`)
   return ratio
 }

@@ -3,7 +3,12 @@ export { type BackoffOptions, defaultBackoff, retryDelayMs } from './backoff.js'
 export { cancelJobs, cancelJobsByQueueKey, enqueue } from './enqueue.js'
 export { PermanentJobError, RetryJobError } from './errors.js'
 export { JOBS_CHANNEL } from './notification.js'
-export { type KindQueueStats, type QueueStats, queueStats } from './queue-stats.js'
+export {
+  type KindQueueStats,
+  type QueueStats,
+  queueStats,
+  queueStatsFromPool,
+} from './queue-stats.js'
 export type {
   Job,
   JobHandler,

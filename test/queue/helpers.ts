@@ -14,6 +14,7 @@ export async function startWorker(
     connectionString: database.url,
     // Tests prove wake-ups by NOTIFY, timers and reconnects: a poll this slow never helps them.
     pollIntervalMs: 60_000,
+    // QUEUE_DEBUG=1 npm test -- test/queue/x.test.ts: the workers' debug log on stderr.
     ...(process.env.QUEUE_DEBUG ? { logger: debugLogger } : {}),
     ...options,
   })
