@@ -29,6 +29,17 @@ export async function findDelivery(
 }
 
 /**
+ * Takes the batching rules in turn for the rest of the transaction: two calls
+ * at once would otherwise both find no open batch and each open one. In id
+ * order, so two calls never wait on each other.
+ */
+export async function lockBatchingRules(db: Db, ruleIds: string[]): Promise<void> {
+  for (const id of [...new Set(ruleIds)].sort()) {
+    await sql`select pg_advisory_xact_lock(hashtext(${`rule-batch:${id}`}))`.execute(db)
+  }
+}
+
+/**
  * The open batch of a rule, locked so concurrent events append in turn; the
  * sender closes it (batch_open = false) under the same row lock.
  */

@@ -5,7 +5,11 @@ import type { RuleRow } from '../../db/tables/rules.js'
 import { errors } from '../../errors.js'
 import { newId } from '../../ids.js'
 import type { EventInput, EventResult } from '../../schemas/events.js'
-import { appendToBatch, lockOpenBatch } from '../deliveries/delivery-repository.js'
+import {
+  appendToBatch,
+  lockBatchingRules,
+  lockOpenBatch,
+} from '../deliveries/delivery-repository.js'
 import { type PlannedDelivery, scheduleDeliveries } from '../deliveries/schedule.js'
 import { findTriggeredRules } from '../rules/rule-repository.js'
 
@@ -48,6 +52,13 @@ export async function ingestEvents(
       const context = { workspaceId, webhooksEnabled: workspace.webhooks_enabled, now }
       return ingestInBulk(trx, context, inputs, ids, rulesByType)
     }
+    await lockBatchingRules(
+      trx,
+      [...rulesByType.values()]
+        .flat()
+        .filter((rule) => rule.execution.batch_window_seconds > 0)
+        .map((rule) => rule.id),
+    )
     for (const [index, input] of inputs.entries()) {
       const id = ids[index] as string
       const inserted = await trx

@@ -10,7 +10,7 @@ import { findNewerEventForRecord } from '../deliveries/delivery-repository.js'
 import { deferDelivery } from '../deliveries/schedule.js'
 import { nextRetryDelayMs } from '../retry-schedule.js'
 import { ruleCredentials } from '../rules/rule-service.js'
-import type { AttemptRounds } from './attempt-rounds.js'
+import type { AttemptRounds, AttemptWorkspace } from './attempt-rounds.js'
 import {
   type DeliveryRecord,
   type OutboundRequest,
@@ -51,12 +51,16 @@ const NOTICE_TIMEOUT_MS = 10_000
 export function deliveryJobHandler(engine: DeliveryEngine): JobHandler {
   return async (job: Job) => {
     const { deliveryId } = job.payload as { deliveryId: string }
-    const delivery = await engine.rounds.delivery(deliveryId)
-    // job_id is int8, which our pg type parser reads as a number; job ids are strings.
-    if (!delivery || String(delivery.job_id) !== job.id) return
-    if (delivery.status !== 'queued' && delivery.status !== 'delivering') return
+    // One round trip: the delivery is claimed as it is read (a stale job, or one
+    // whose delivery finished or was cancelled, gets nothing), and what the
+    // attempt needs besides is read beside it, named by the job's own columns.
+    const [delivery, context] = await Promise.all([
+      engine.rounds.claim(deliveryId, job.id),
+      job.workspaceId ? readContext(engine, job.workspaceId, job.queueKey) : undefined,
+    ])
+    if (!delivery) return
     try {
-      await runAttempt(engine, delivery, { jobId: job.id })
+      await runAttempt(engine, delivery, { jobId: job.id, context })
     } catch (err) {
       // Its last run: the job dies, and the delivery must not stay `delivering` for good.
       if (job.attempt >= job.maxAttempts) {
@@ -115,19 +119,45 @@ export interface AttemptOutcome {
   result: SendResult | null
 }
 
-/** Runs one attempt (from a job, or inline for the execute endpoint) and records it. */
+/** What an attempt reads besides its delivery. */
+interface AttemptContext {
+  workspaceId: string
+  ruleId: string | null
+  workspace: AttemptWorkspace | undefined
+  rule: RuleRow | undefined
+  secrets: string[]
+}
+
+async function readContext(
+  engine: DeliveryEngine,
+  workspaceId: string,
+  ruleId: string | null,
+): Promise<AttemptContext> {
+  const [workspace, rule, secrets] = await Promise.all([
+    engine.rounds.workspace(workspaceId),
+    ruleId ? engine.rounds.rule(ruleId) : undefined,
+    engine.rounds.secrets(workspaceId),
+  ])
+  return { workspaceId, ruleId, workspace, rule, secrets }
+}
+
+/**
+ * Runs one attempt (from a job, or inline for the execute endpoint) and
+ * records it. From a job, the delivery comes claimed (`delivering`, see
+ * deliveryJobHandler), with its context when the job named it.
+ */
 export async function runAttempt(
   engine: DeliveryEngine,
   delivery: DeliveryRow,
-  options: { jobId: string | null },
+  options: { jobId: string | null; context?: AttemptContext | undefined },
 ): Promise<AttemptOutcome> {
   const { db } = engine
-  const [workspace, rule] = await Promise.all([
-    engine.rounds.workspace(delivery.workspace_id),
-    delivery.kind === 'rule' && delivery.rule_id
-      ? engine.rounds.rule(delivery.rule_id)
-      : Promise.resolve(undefined),
-  ])
+  const ruleId = delivery.kind === 'rule' ? delivery.rule_id : null
+  const given = options.context
+  const { workspace, rule, secrets } =
+    given?.workspaceId === delivery.workspace_id && given.ruleId === ruleId
+      ? given
+      : await readContext(engine, delivery.workspace_id, ruleId)
   if (!workspace) return { delivery, request: null, result: null }
 
   if (delivery.kind === 'rule') {
@@ -144,76 +174,77 @@ export async function runAttempt(
   }
 
   const capKey = rule?.id ?? `notice:${delivery.workspace_id}`
-  if (options.jobId) {
-    const wait = rule ? engine.limiter.rateWaitMs(rule.id, rule.execution.rate_limit_per_second) : 0
-    if (wait > 0 || !(await engine.limiter.acquireSoon(capKey, delivery.workspace_id, DEFER_MS))) {
-      await deferDelivery(
-        db,
-        delivery,
-        options.jobId,
-        new Date(Date.now() + Math.max(wait, jitter(DEFER_MS))),
-      )
-      return { delivery, request: null, result: null }
+  const wait =
+    options.jobId && rule
+      ? engine.limiter.rateWaitMs(rule.id, rule.execution.rate_limit_per_second)
+      : 0
+  if (options.jobId && wait > 0) {
+    await deferDelivery(
+      db,
+      delivery,
+      options.jobId,
+      new Date(Date.now() + Math.max(wait, jitter(DEFER_MS))),
+    )
+    return { delivery, request: null, result: null }
+  }
+
+  // Inline: close a batch and mark the delivery as in flight (a job's came so).
+  const claimed = options.jobId
+    ? delivery
+    : await db
+        .updateTable('deliveries')
+        .set({ status: 'delivering', batch_open: false, updated_at: new Date() })
+        .where('id', '=', delivery.id)
+        .where('status', 'in', ['queued', 'delivering'])
+        .returningAll()
+        .executeTakeFirst()
+  if (!claimed) return { delivery, request: null, result: null }
+
+  const credentials = rule ? ruleCredentials(engine.box, rule) : { type: 'none' as const }
+  let unsigned: OutboundRequest
+  try {
+    unsigned = rule
+      ? renderRuleRequest(rule, claimed.record as DeliveryRecord | DeliveryRecord[], credentials)
+      : noticeRequest(workspace.crm_callback_url as string, claimed.record)
+  } catch (err) {
+    // A template that cannot render will not render on a retry either.
+    const result = {
+      status: null,
+      headers: null,
+      body: null,
+      durationMs: 0,
+      error: `render failed: ${(err as Error).message}`,
     }
-  } else {
+    observeDelivery(
+      engine.metrics,
+      await recordOutcome(engine, claimed, rule, null, result, { final: true }),
+      result,
+    )
+    return { delivery: claimed, request: null, result }
+  }
+  const signed = signOutbound(unsigned, delivery.id, secrets)
+  const timeoutMs = rule?.execution.timeout_ms ?? NOTICE_TIMEOUT_MS
+
+  // The caps count requests at the receiver, so the slot is taken just for the
+  // HTTP exchange: our reads and writes around it do not hold it.
+  if (!options.jobId) {
     // A person is waiting on an inline send: it goes now, but counts against the caps.
     engine.limiter.acquire(capKey, delivery.workspace_id)
+  } else if (!(await engine.limiter.acquireSoon(capKey, delivery.workspace_id, DEFER_MS))) {
+    // Back to queued with a new job (it was claimed above), so it can still be cancelled.
+    await deferDelivery(db, delivery, options.jobId, new Date(Date.now() + jitter(DEFER_MS)))
+    return { delivery, request: null, result: null }
   }
-
-  // The slot is the receiver's: given back as soon as the answer is in, not
-  // after the outcome is written, so the next send to it need not wait on our database.
-  let holding = true
-  const giveBack = () => {
-    if (holding) engine.limiter.release(capKey, delivery.workspace_id)
-    holding = false
-  }
+  let result: SendResult
   try {
-    // Close a batch and mark the delivery as in flight; a stale job finds no row.
-    const claimed = options.jobId
-      ? await engine.rounds.claim(delivery.id, options.jobId)
-      : await db
-          .updateTable('deliveries')
-          .set({ status: 'delivering', batch_open: false, updated_at: new Date() })
-          .where('id', '=', delivery.id)
-          .where('status', 'in', ['queued', 'delivering'])
-          .returningAll()
-          .executeTakeFirst()
-    if (!claimed) return { delivery, request: null, result: null }
-
-    const secrets = await engine.rounds.secrets(delivery.workspace_id)
-    const credentials = rule ? ruleCredentials(engine.box, rule) : { type: 'none' as const }
-    let unsigned: OutboundRequest
-    try {
-      unsigned = rule
-        ? renderRuleRequest(rule, claimed.record as DeliveryRecord | DeliveryRecord[], credentials)
-        : noticeRequest(workspace.crm_callback_url as string, claimed.record)
-    } catch (err) {
-      // A template that cannot render will not render on a retry either.
-      const result = {
-        status: null,
-        headers: null,
-        body: null,
-        durationMs: 0,
-        error: `render failed: ${(err as Error).message}`,
-      }
-      observeDelivery(
-        engine.metrics,
-        await recordOutcome(engine, claimed, rule, null, result, { final: true }),
-        result,
-      )
-      return { delivery: claimed, request: null, result }
-    }
-    const signed = signOutbound(unsigned, delivery.id, secrets)
-    const timeoutMs = rule?.execution.timeout_ms ?? NOTICE_TIMEOUT_MS
-    const result = await engine.sender.send(signed, { timeoutMs })
-    giveBack()
-    const redacted = redactRequest(signed, credentials, engine.responseBodyLimit)
-    const updated = await recordOutcome(engine, claimed, rule, redacted, result, { final: false })
-    observeDelivery(engine.metrics, updated, result)
-    return { delivery: updated, request: redacted, result }
+    result = await engine.sender.send(signed, { timeoutMs })
   } finally {
-    giveBack()
+    engine.limiter.release(capKey, delivery.workspace_id)
   }
+  const redacted = redactRequest(signed, credentials, engine.responseBodyLimit)
+  const updated = await recordOutcome(engine, claimed, rule, redacted, result, { final: false })
+  observeDelivery(engine.metrics, updated, result)
+  return { delivery: updated, request: redacted, result }
 }
 
 /**

@@ -14,8 +14,8 @@ export class FairnessLimiter {
   readonly #perWorkspace: number
   readonly #running = new Map<string, number>()
   readonly #buckets = new Map<string, { tokens: number; at: number }>()
-  /** When each rule key last gave a slot back. */
-  readonly #releasedAt = new Map<string, number>()
+  /** When each busy rule key last took or gave back a slot. */
+  readonly #movedAt = new Map<string, number>()
   /** Sends waiting in memory for a rule key's next free slot, oldest first. */
   readonly #waiting = new Map<string, Waiter[]>()
 
@@ -35,10 +35,11 @@ export class FairnessLimiter {
   }
 
   /** Takes a slot whatever the caps say (inline sends); release it the same way. */
-  acquire(ruleKey: string, workspaceId: string): void {
+  acquire(ruleKey: string, workspaceId: string, now = Date.now()): void {
     for (const key of [`r:${ruleKey}`, `w:${workspaceId}`]) {
       this.#running.set(key, (this.#running.get(key) ?? 0) + 1)
     }
+    this.#movedAt.set(ruleKey, now)
   }
 
   release(ruleKey: string, workspaceId: string, now = Date.now()): void {
@@ -47,9 +48,9 @@ export class FairnessLimiter {
       if (n <= 0) this.#running.delete(key)
       else this.#running.set(key, n)
     }
-    // Only a rule at its cap asks when it last freed a slot; an idle one is forgotten.
-    if (this.#running.has(`r:${ruleKey}`)) this.#releasedAt.set(ruleKey, now)
-    else this.#releasedAt.delete(ruleKey)
+    // Only a rule at its cap asks when its slots last moved; an idle one is forgotten.
+    if (this.#running.has(`r:${ruleKey}`)) this.#movedAt.set(ruleKey, now)
+    else this.#movedAt.delete(ruleKey)
     const waiting = this.#waiting.get(ruleKey)
     const next = waiting?.[0]
     if (next && this.tryAcquire(ruleKey, next.workspaceId)) this.#settle(ruleKey, next, true)
@@ -57,18 +58,19 @@ export class FairnessLimiter {
 
   /**
    * Like `tryAcquire`, but a send that finds its rule at the cap while the
-   * rule's slots are turning over (one came free within the last `maxWaitMs`)
-   * waits in memory, up to `maxWaitMs`, for the next free slot. With a
-   * receiver that answers quickly the wait is a few milliseconds, far cheaper
-   * than deferring the job through the database, which would otherwise happen
-   * to most jobs of a busy rule. A slow or hanging receiver frees no slot, so
-   * its sends are refused at once as before and the worker slots go to others.
+   * rule's slots are turning over (one was taken or given back within the
+   * last `maxWaitMs`) waits in memory, up to `maxWaitMs`, for the next free
+   * slot. With a receiver that answers quickly the wait is a few
+   * milliseconds, far cheaper than deferring the job through the database,
+   * which would otherwise happen to most jobs of a busy rule. A hanging
+   * receiver frees no slot: from `maxWaitMs` after its last one moved, its
+   * sends are refused at once as before and the worker slots go to others.
    */
   acquireSoon(ruleKey: string, workspaceId: string, maxWaitMs: number): Promise<boolean> {
     if (this.tryAcquire(ruleKey, workspaceId)) return Promise.resolve(true)
     const ruleFull = (this.#running.get(`r:${ruleKey}`) ?? 0) >= this.#perRule
-    const turning = Date.now() - (this.#releasedAt.get(ruleKey) ?? Number.NEGATIVE_INFINITY)
-    if (!ruleFull || turning > maxWaitMs) return Promise.resolve(false)
+    const still = Date.now() - (this.#movedAt.get(ruleKey) ?? Number.NEGATIVE_INFINITY)
+    if (!ruleFull || still > maxWaitMs) return Promise.resolve(false)
     return new Promise((resolve) => {
       const waiter: Waiter = { workspaceId, resolve, timer: undefined }
       waiter.timer = setTimeout(() => this.#settle(ruleKey, waiter, false), maxWaitMs)
