@@ -9,8 +9,9 @@
  * listening, release the jobs at once, and time from the release (database
  * clock) to the last delivery's finished_at. Worker start-up is not timed.
  *
- * Environment: SCALE_DELIVERIES (default 4000), SCALE_WORKERS (default
- * "1,2,4"), SCALE_CONCURRENCY (WORKER_CONCURRENCY per process, default 50).
+ * Environment: SCALE_DELIVERIES per run (default 2000), SCALE_WORKERS
+ * (default "1,2,4"), SCALE_REPEATS (rounds, default 3), SCALE_CONCURRENCY
+ * (WORKER_CONCURRENCY per process, default 50).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -27,10 +28,13 @@ import { migrate } from '../src/db/migrate.js'
 import { JOBS_CHANNEL } from '../src/queue/notification.js'
 import { parseEncryptionKey, SecretBox } from '../src/security/secret-box.js'
 import { startBenchPostgres } from './lib/postgres.js'
-import { round } from './lib/stats.js'
+import { median, round } from './lib/stats.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const DELIVERIES = Number(process.env.SCALE_DELIVERIES ?? 4000)
+const DELIVERIES = Number(process.env.SCALE_DELIVERIES ?? 2000)
+// Rounds of 1, 2, 4 workers, interleaved, so a burst of load elsewhere on a
+// shared machine hits every configuration alike; each figure is a median.
+const REPEATS = Number(process.env.SCALE_REPEATS ?? 3)
 const WORKER_COUNTS = (process.env.SCALE_WORKERS ?? '1,2,4').split(',').map(Number)
 const CONCURRENCY = Number(process.env.SCALE_CONCURRENCY ?? 50)
 // Several tenants, each with a rule: one rule may hold a fifth of a worker's
@@ -47,6 +51,8 @@ interface Run {
   cpu: { postgres: number; workers: number; receiver: number; total: number }
   /** CPU seconds used per wall second: 2.0 is both cores busy. */
   coresBusy: number
+  /** CPU (Postgres + workers + receiver) per delivery: steadier than wall time on a busy host. */
+  cpuMsPerDelivery: number
   /** Jobs enqueued during the run per delivery: above 0 means sends deferred by the fairness caps. */
   deferralsPerDelivery: number
   /** Database transactions committed per delivery (claims, reads, outcome, completion). */
@@ -63,18 +69,20 @@ async function main() {
     const databaseUrl = await postgres.createDatabase('hookline_scale')
     const setup = await connectSetup(databaseUrl, receiver.url)
     try {
-      for (const workers of WORKER_COUNTS) {
-        await setup.queue(DELIVERIES)
-        await postgres.settle('hookline_scale')
-        const run = await drain(databaseUrl, workers, () => postgres.cpuSeconds(), receiver.pid)
-        runs.push(run)
-        process.stdout.write(
-          `${workers} worker process${workers === 1 ? ' ' : 'es'}: ${run.deliveriesPerSecond} deliveries/s ` +
-            `(${run.deliveries} in ${run.seconds} s; CPU s: postgres ${run.cpu.postgres}, ` +
-            `workers ${run.cpu.workers}, receiver ${run.cpu.receiver}; ${run.coresBusy} cores busy; ` +
-            `${run.commitsPerDelivery} commits and ${run.deferralsPerDelivery} deferrals per delivery; ` +
-            `load average ${run.loadAverage})\n`,
-        )
+      for (let pass = 0; pass < REPEATS; pass++) {
+        for (const workers of WORKER_COUNTS) {
+          await setup.queue(DELIVERIES)
+          await postgres.settle('hookline_scale')
+          const run = await drain(databaseUrl, workers, () => postgres.cpuSeconds(), receiver.pid)
+          runs.push(run)
+          process.stdout.write(
+            `${workers} worker process${workers === 1 ? ' ' : 'es'}: ${run.deliveriesPerSecond} deliveries/s ` +
+              `(${run.deliveries} in ${run.seconds} s; CPU s: postgres ${run.cpu.postgres}, ` +
+              `workers ${run.cpu.workers}, receiver ${run.cpu.receiver}; ${run.coresBusy} cores busy; ` +
+              `${run.commitsPerDelivery} commits and ${run.deferralsPerDelivery} deferrals per delivery; ` +
+              `load average ${run.loadAverage})\n`,
+          )
+        }
       }
     } finally {
       await setup.close()
@@ -235,6 +243,7 @@ async function drain(
         total: round(total, 1),
       },
       coresBusy: round(total / seconds, 2),
+      cpuMsPerDelivery: round((total * 1000) / rows[0].ok, 2),
       deferralsPerDelivery: round((countersAfter.jobs - countersBefore.jobs) / rows[0].ok, 2),
       commitsPerDelivery: round((countersAfter.commits - countersBefore.commits) / rows[0].ok, 1),
       loadAverage,
@@ -326,7 +335,23 @@ async function until(check: () => Promise<boolean>, timeoutMs: number) {
 }
 
 async function report(runs: Run[]) {
-  const byWorkers = (n: number) => runs.find((r) => r.workers === n)?.deliveriesPerSecond ?? null
+  const of = (n: number) => runs.filter((r) => r.workers === n)
+  const byWorkers = (n: number) =>
+    of(n).length ? median(of(n).map((r) => r.deliveriesPerSecond)) : null
+  const summary = WORKER_COUNTS.map((n) => ({
+    workers: n,
+    median_dps: byWorkers(n),
+    all_dps: of(n).map((r) => r.deliveriesPerSecond),
+    median_cpu_ms_per_delivery: median(of(n).map((r) => r.cpuMsPerDelivery)),
+    median_cores_busy: median(of(n).map((r) => r.coresBusy)),
+  }))
+  for (const line of summary) {
+    process.stdout.write(
+      `median, ${line.workers} worker process${line.workers === 1 ? ' ' : 'es'}: ${line.median_dps} deliveries/s ` +
+        `(runs: ${line.all_dps.join(', ')}), ${line.median_cpu_ms_per_delivery} ms CPU per delivery, ` +
+        `${line.median_cores_busy} cores busy\n`,
+    )
+  }
   const conditions = {
     date: new Date().toISOString(),
     machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB`,
@@ -334,6 +359,7 @@ async function report(runs: Run[]) {
     // Other work on the machine takes cores from the run: read the figures against this.
     load_average_1m_at_end: round(loadavg()[0] ?? 0, 1),
     deliveries_per_run: DELIVERIES,
+    rounds: REPEATS,
     tenants: WORKSPACES,
     worker_concurrency: CONCURRENCY,
     postgres: 'embedded 18, one cluster on the same machine, synchronous_commit=off',
@@ -344,6 +370,7 @@ async function report(runs: Run[]) {
     workers_2_dps: byWorkers(2),
     workers_4_dps: byWorkers(4),
     conditions,
+    summary,
     runs,
   }
   const dir = path.join(root, 'bench/results')

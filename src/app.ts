@@ -4,7 +4,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type pg from 'pg'
 import type { Config } from './config.js'
 import type { Db } from './db/database.js'
-import { registerErrorHandler } from './http/error-handler.js'
+import { clientErrorHandler, registerErrorHandler } from './http/error-handler.js'
+import { registerJsonParser } from './http/json-body.js'
 import { registerOpenApi } from './http/openapi.js'
 import { registerRequestMetrics } from './http/request-metrics.js'
 import { trustProxyOption } from './http/trust-proxy.js'
@@ -44,9 +45,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: config.bodyLimitBytes,
     requestTimeout: config.requestTimeoutMs,
+    // Node looks for overdue headers and bodies only every 30 s by default, so a
+    // slow client would hold its connection that long whatever the timeouts say.
+    http: { connectionsCheckingInterval: Math.min(1000, config.requestTimeoutMs) },
     connectionTimeout: config.requestTimeoutMs,
     keepAliveTimeout: config.keepAliveTimeoutMs,
     return503OnClosing: true,
+    clientErrorHandler,
     trustProxy: trustProxyOption(config.trustProxy),
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
     genReqId: (req) => {
@@ -64,6 +69,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // The management API speaks JSON only; the public inbound endpoints add
   // their own parsers (form, XML, text) in their own scope.
   app.removeContentTypeParser('text/plain')
+  registerJsonParser(app)
   for (const schema of sharedSchemas) app.addSchema(schema)
   registerErrorHandler(app)
   app.addHook('onSend', async (request, reply) => {

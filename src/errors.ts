@@ -59,6 +59,19 @@ export const errors = {
     (method: string, url: string) => `no route ${method} ${url}`,
   ),
   conflict: define(409, 'conflict', (detail: string) => detail),
+  invalidJson: define(400, 'invalid_json', (detail: string) => detail),
+  // Found by Node's HTTP parser, before a request reaches a route.
+  malformedRequest: define(
+    400,
+    'malformed_request',
+    () => 'request: not valid HTTP/1.1 (framing, Content-Length or chunk sizes)',
+  ),
+  requestTimeout: define(
+    408,
+    'request_timeout',
+    () => 'request: the headers or the body did not arrive in time',
+  ),
+  headersTooLarge: define(431, 'headers_too_large', () => 'headers: larger than allowed'),
   unsupportedMediaType: define(
     415,
     'unsupported_media_type',

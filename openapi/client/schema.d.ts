@@ -3434,7 +3434,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get a handler */
+        /**
+         * Get a handler
+         * @description With its endpoint URL; verification secrets are never shown (`secret_set` says one is stored).
+         */
         get: {
             parameters: {
                 query?: never;
@@ -5730,7 +5733,17 @@ export interface components {
              */
             parameters: string[];
         };
-        /** @description The sender verification as stored, without its secret. */
+        /**
+         * @description The sender verification as stored, without its secret.
+         * @example {
+         *       "type": "hmac",
+         *       "header": "X-Hub-Signature-256",
+         *       "algorithm": "sha256",
+         *       "encoding": "hex",
+         *       "prefix": "sha256=",
+         *       "secret_set": true
+         *     }
+         */
         VerificationView: {
             /** @enum {unknown} */
             type: "none" | "hmac" | "stripe" | "standard_webhooks" | "basic" | "secret_header" | "secret_query";
@@ -5859,7 +5872,21 @@ export interface components {
              */
             updated_at: string;
         };
-        /** @description Calls received in the window, by outcome. */
+        /**
+         * @description Calls received in the window, by outcome.
+         * @example {
+         *       "from": "2026-11-17T09:30:00.000Z",
+         *       "to": "2026-11-24T09:30:00.000Z",
+         *       "total": 1250,
+         *       "accepted": 1180,
+         *       "duplicate": 41,
+         *       "filtered": 17,
+         *       "inactive": 0,
+         *       "rejected": 3,
+         *       "invalid": 9,
+         *       "error": 0
+         *     }
+         */
         CallCounts: {
             /**
              * Format: date-time
