@@ -8,7 +8,7 @@
 import { fork } from 'node:child_process'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
-import { cpus, tmpdir, totalmem } from 'node:os'
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Fastify from 'fastify'
@@ -35,7 +35,7 @@ const ROUNDS = 3
 const MAX_SECONDS = 8
 const LATENCY_SECONDS = 12
 const FLOOD_RATE = 10_000
-const CONNECTIONS = 64
+const CONNECTIONS = 256
 
 const log = (line = '') => process.stdout.write(`${line}\n`)
 
@@ -85,12 +85,8 @@ async function main() {
       bootstrapWorkspace: false,
     },
   )
-  const app = await buildApp({
-    config,
-    db: database.db,
-    pool: database.pool,
-    box: new SecretBox(Buffer.alloc(32, 3)),
-  })
+  const box = new SecretBox(Buffer.alloc(32, 3))
+  const app = await buildApp({ config, db: database.db, pool: database.pool, box })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const origin = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
   const bare = Fastify({ logger: false })
@@ -159,7 +155,12 @@ async function main() {
     'handler: POST JSON, 4 typed parameters, 5-field mapping, 60 s protection period on email, forwarded as an ' +
       'inbound.record notice (queued; no workers run, so sending does not compete for the CPU)',
   )
-  log(`load: separate Node processes (undici), ${CONNECTIONS} keep-alive connections\n`)
+  log(`load: separate Node processes (undici), ${CONNECTIONS} keep-alive connections`)
+  log(
+    `load average at start: ${loadavg()
+      .map((l) => round(l, 2))
+      .join(' ')}\n`,
+  )
 
   // Warm both servers (JIT, pools, caches); not measured.
   await load({
@@ -203,6 +204,7 @@ async function main() {
       path: handlerPath,
     })
     hooklineRates.push((h.statuses['200'] ?? 0) / h.seconds)
+
     log(
       `round ${round_}: bare fastify ${round(bareRates.at(-1)!)} req/s; hookline ${round(hooklineRates.at(-1)!)} accepted/s ` +
         `(p50 ${round(h.p50, 1)} ms, p99 ${round(h.p99, 1)} ms, statuses ${JSON.stringify(h.statuses)}, errors ${h.errors})`,
@@ -220,7 +222,7 @@ async function main() {
     origin,
     mode: 'open',
     rate: half,
-    connections: CONNECTIONS * 2,
+    connections: CONNECTIONS,
     durationMs: LATENCY_SECONDS * 1000,
     target: 'lead',
     path: handlerPath,
@@ -229,35 +231,68 @@ async function main() {
     `p50 ${round(steady.p50, 2)} ms, p99 ${round(steady.p99, 2)} ms (${steady.completed} calls, statuses ${JSON.stringify(steady.statuses)})\n`,
   )
 
-  log(
-    `## 3. Unknown-token flood at ${FLOOD_RATE} req/s beside valid calls at ${half}/s (${LATENCY_SECONDS} s)`,
+  // The flood comes from its own address (127.0.0.2), as an attack would; the
+  // valid sender stays on 127.0.0.1. Twice: with no limits, so every made-up
+  // token reaches the lookup; and on a second app with the default
+  // per-address limit (INBOUND_RATE_PER_ADDRESS=1000), which answers the
+  // flood 429 before any lookup.
+  const guardedConfig = loadConfig(
+    {},
+    {
+      operatorToken: OPERATOR,
+      logLevel: 'silent',
+      inboundRatePerToken: 0,
+      bootstrapWorkspace: false,
+    },
   )
-  const [flooded, flood] = await Promise.all([
-    load({
-      origin,
-      mode: 'open',
-      rate: half,
-      connections: CONNECTIONS * 2,
-      durationMs: LATENCY_SECONDS * 1000,
-      target: 'lead',
-      path: handlerPath,
-    }),
-    load({
-      origin,
-      mode: 'open',
-      rate: FLOOD_RATE,
-      maxInFlight: 512,
-      connections: CONNECTIONS * 2,
-      durationMs: LATENCY_SECONDS * 1000,
-      target: 'unknown',
-      path: '',
-    }),
-  ])
-  log(
-    `valid: p50 ${round(flooded.p50, 2)} ms, p99 ${round(flooded.p99, 2)} ms (${flooded.completed} calls, ${JSON.stringify(flooded.statuses)}); ` +
-      `flood: offered ${FLOOD_RATE}/s, ${round(flood.completed / flood.seconds)} req/s answered ` +
-      `(${JSON.stringify(flood.statuses)}, ${flood.skipped} not sent with 512 in flight, p99 ${round(flood.p99, 1)} ms)`,
-  )
+  const guarded = await buildApp({
+    config: guardedConfig,
+    db: database.db,
+    pool: database.pool,
+    box,
+  })
+  await guarded.listen({ port: 0, host: '127.0.0.1' })
+  const guardedOrigin = `http://127.0.0.1:${(guarded.server.address() as { port: number }).port}`
+  const floods: Record<string, LoadResult> = {}
+  for (const [name, target] of [
+    ['no limits', origin],
+    ['default per-address limit', guardedOrigin],
+  ] as const) {
+    log(
+      `## 3. Unknown-token flood at ${FLOOD_RATE} req/s from another address, beside valid calls at ${half}/s ` +
+        `(${LATENCY_SECONDS} s, ${name})`,
+    )
+    const [valid, flood] = await Promise.all([
+      load({
+        origin: target,
+        mode: 'open',
+        rate: half,
+        connections: CONNECTIONS,
+        durationMs: LATENCY_SECONDS * 1000,
+        target: 'lead',
+        path: handlerPath,
+      }),
+      load({
+        origin: target,
+        mode: 'open',
+        rate: FLOOD_RATE,
+        maxInFlight: 512,
+        connections: CONNECTIONS,
+        durationMs: LATENCY_SECONDS * 1000,
+        target: 'unknown',
+        path: '',
+        localAddress: '127.0.0.2',
+      }),
+    ])
+    floods[name] = valid
+    log(
+      `valid: p50 ${round(valid.p50, 2)} ms, p99 ${round(valid.p99, 2)} ms (${valid.completed} calls, ${JSON.stringify(valid.statuses)}); ` +
+        `flood: offered ${FLOOD_RATE}/s, answered ${round(flood.completed / flood.seconds)}/s ` +
+        `(${JSON.stringify(flood.statuses)}; ${flood.skipped} not sent, 512 already in flight; p99 ${round(flood.p99, 1)} ms)\n`,
+    )
+  }
+  const flooded = floods['default per-address limit'] as LoadResult
+  await guarded.close()
 
   // Every 200 was recorded before it was answered: the log must hold at least as many accepted calls.
   const { count } = await database.db
@@ -265,7 +300,7 @@ async function main() {
     .select((eb) => eb.fn.countAll<number>().as('count'))
     .where('outcome', '=', 'accepted')
     .executeTakeFirstOrThrow()
-  log(`\ncall log: ${count} accepted calls recorded`)
+  log(`call log: ${count} accepted calls recorded`)
 
   const result = {
     accepted_cps_hookline: round(accepted),
@@ -280,6 +315,11 @@ async function main() {
     `${JSON.stringify(result, null, 2)}\n`,
   )
   log(`\n${JSON.stringify(result)}`)
+  log(
+    `load average at the end: ${loadavg()
+      .map((l) => round(l, 2))
+      .join(' ')}`,
+  )
   log(`total time ${round((Date.now() - began) / 1000)} s`)
 
   await bare.close()

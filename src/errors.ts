@@ -60,6 +60,11 @@ export const errors = {
   ),
   conflict: define(409, 'conflict', (detail: string) => detail),
   invalidJson: define(400, 'invalid_json', (detail: string) => detail),
+  invalidText: define(
+    400,
+    'invalid_text',
+    () => 'request: a value holds U+0000 (NUL), which cannot be stored',
+  ),
   // Found by Node's HTTP parser, before a request reaches a route.
   malformedRequest: define(
     400,

@@ -21,10 +21,42 @@ export const logRedactPaths = [
   '*.encryptionKey',
 ]
 
-export function createLogger(config: Pick<Config, 'logLevel'>) {
-  return pino({
+/**
+ * How Fastify logs a request (it takes ours over its own): its fields, but a
+ * public endpoint's URL carries secrets — the token in `/in/<token>`, and a
+ * sender's query may hold its shared secret — so those are masked.
+ */
+export function requestLogFields(req: {
+  method: string
+  url: string
+  host?: string
+  ip?: string
+  socket?: { remotePort?: number }
+}) {
+  return {
+    method: req.method,
+    url: maskInboundUrl(req.url),
+    host: req.host,
+    remoteAddress: req.ip,
+    remotePort: req.socket?.remotePort,
+  }
+}
+
+export function maskInboundUrl(url: string): string {
+  if (!url.startsWith('/in/')) return url
+  return url.replace(/^\/in\/[^/?]*/, '/in/[Redacted]').replace(/\?.*$/, '?[Redacted]')
+}
+
+/** The process's logger, to stdout; tests pass a destination to read what it wrote. */
+export function createLogger(
+  config: Pick<Config, 'logLevel'>,
+  destination?: pino.DestinationStream,
+) {
+  const options = {
     level: config.logLevel,
     redact: { paths: logRedactPaths, censor: '[Redacted]' },
+    serializers: { req: requestLogFields },
     timestamp: pino.stdTimeFunctions.isoTime,
-  })
+  }
+  return destination ? pino(options, destination) : pino(options)
 }

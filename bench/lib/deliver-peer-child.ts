@@ -7,12 +7,13 @@ import { Agent, request } from 'undici'
 import { type LeadEvent, leadEvent, PEER_SECRET, peerRequest } from './deliver-workload.js'
 
 export type PeerTask =
-  | { peer: 'bare'; receiverUrl: string; concurrency: number; total: number }
+  | { peer: 'bare'; receiverUrl: string; concurrency: number; total: number; warmup: number }
   | { peer: 'graphile'; databaseUrl: string; receiverUrl: string; concurrency: number }
 
 export type PeerMessage =
   | { type: 'done'; seconds: number; failed: number }
   | { type: 'ready'; conditions: string }
+  | { type: 'warm'; conditions: string }
   | { type: 'stopped'; ran: number; failed: number }
   | { type: 'error'; error: string }
 
@@ -38,18 +39,25 @@ async function post(url: string, event: LeadEvent, msgId: string): Promise<numbe
 /** The physical limit: `concurrency` loops sending back to back, nothing else. */
 async function bare(t: Extract<PeerTask, { peer: 'bare' }>) {
   const url = `${t.receiverUrl}/hooks/lead`
-  let next = 0
   let failed = 0
+  const loop = async (total: number) => {
+    let next = 0
+    await Promise.all(
+      Array.from({ length: t.concurrency }, async () => {
+        while (next < total) {
+          const i = next++
+          const status = await post(url, leadEvent(i), `msg_${i}`)
+          if (status < 200 || status >= 300) failed++
+        }
+      }),
+    )
+  }
+  // Untimed, like the other senders' warm-up: connections open, code compiled.
+  await loop(t.warmup)
+  await reply({ type: 'warm', conditions: '' })
+  await new Promise((resolve) => process.once('message', resolve))
   const started = performance.now()
-  await Promise.all(
-    Array.from({ length: t.concurrency }, async () => {
-      while (next < t.total) {
-        const i = next++
-        const status = await post(url, leadEvent(i), `msg_${i}`)
-        if (status < 200 || status >= 300) failed++
-      }
-    }),
-  )
+  await loop(t.total)
   await reply({ type: 'done', seconds: (performance.now() - started) / 1000, failed })
   await agent.close()
 }

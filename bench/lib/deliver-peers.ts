@@ -32,9 +32,22 @@ function forkPeer(task: PeerTask): { child: ChildProcess; next: () => Promise<Pe
   return { child, next }
 }
 
-/** The bare undici loop, in its own process: seconds for `total` POSTs at `concurrency`. */
-export async function runBare(receiverUrl: string, concurrency: number, total: number) {
-  const { next } = forkPeer({ peer: 'bare', receiverUrl, concurrency, total })
+/**
+ * The bare undici loop, in its own process: `warmup` POSTs untimed, then
+ * `beforeTimed()` (e.g. resetting the receiver's count), then the seconds for
+ * `total` POSTs at `concurrency`.
+ */
+export async function runBare(
+  receiverUrl: string,
+  concurrency: number,
+  counts: { warmup: number; total: number },
+  beforeTimed: () => Promise<void>,
+) {
+  const { child, next } = forkPeer({ peer: 'bare', receiverUrl, concurrency, ...counts })
+  const warm = await next()
+  if (warm.type !== 'warm') throw new Error(`bare peer: unexpected ${warm.type}`)
+  await beforeTimed()
+  child.send('go')
   const m = await next()
   if (m.type !== 'done') throw new Error(`bare peer: unexpected ${m.type}`)
   return { seconds: m.seconds, failed: m.failed }

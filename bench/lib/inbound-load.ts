@@ -6,7 +6,8 @@
  * server cannot hide its queue: no coordinated omission).
  */
 import { randomBytes } from 'node:crypto'
-import { Pool } from 'undici'
+import { connect as netConnect } from 'node:net'
+import { type buildConnector, Pool } from 'undici'
 
 export interface LoadSpec {
   origin: string
@@ -20,6 +21,8 @@ export interface LoadSpec {
   /** `lead`: a JSON lead to `path`, unique per request. `unknown`: a well-formed made-up token. `bare`: GET `path`. */
   target: 'lead' | 'unknown' | 'bare'
   path: string
+  /** The source address to send from (any of 127.0.0.0/8 on loopback), so two senders differ by address. */
+  localAddress?: string
 }
 
 export interface LoadResult {
@@ -34,10 +37,20 @@ export interface LoadResult {
 }
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as LoadSpec
+// undici's own connector does not take a source address; this one does.
+const connectFrom =
+  (localAddress: string): buildConnector.connector =>
+  (options, callback) => {
+    const socket = netConnect({ host: options.hostname, port: Number(options.port), localAddress })
+    socket.setNoDelay(true)
+    socket.once('connect', () => callback(null, socket)).once('error', (err) => callback(err, null))
+    return socket
+  }
 const pool = new Pool(spec.origin, {
   connections: spec.connections,
   pipelining: 1,
   keepAliveTimeout: 30_000,
+  ...(spec.localAddress ? { connect: connectFrom(spec.localAddress) } : {}),
 })
 const statuses: Record<string, number> = {}
 const latencies: number[] = []

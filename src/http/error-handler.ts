@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http'
+import type { Duplex } from 'node:stream'
 import type { FastifyError, FastifyInstance } from 'fastify'
 import { errors, HooklineError } from '../errors.js'
 
@@ -52,6 +53,8 @@ export function registerErrorHandler(app: FastifyInstance): void {
       message = issue
         ? describeValidation(error.validationContext ?? 'request', issue)
         : error.message
+    } else if (isUnstorableText(error)) {
+      ;({ statusCode, code, message } = errors.invalidText())
     } else if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
       statusCode = error.statusCode
       code =
@@ -74,4 +77,39 @@ export function registerErrorHandler(app: FastifyInstance): void {
     )
     return reply.code(statusCode).send({ statusCode, code, error: 'Not Found', message })
   })
+}
+
+/**
+ * Postgres refuses U+0000 in text (22021) and in jsonb (22P05). Only a
+ * caller's value can carry one (a query string, a field), so it is their 400.
+ */
+function isUnstorableText(error: unknown): boolean {
+  const { code, severity } = error as { code?: unknown; severity?: unknown }
+  return severity !== undefined && (code === '22021' || code === '22P05')
+}
+
+/**
+ * Fastify's `clientErrorHandler`: what Node's HTTP parser refuses before a
+ * route sees it (lying framing, a header block or body that did not arrive
+ * within the timeouts, oversized headers) gets the same error shape as
+ * everything else, then the connection is closed.
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex): void {
+  // A reset connection has no one left to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const { statusCode, code, message } =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? errors.requestTimeout()
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? errors.headersTooLarge()
+        : errors.malformedRequest()
+  const error = STATUS_CODES[statusCode] ?? 'Error'
+  const body = JSON.stringify({ statusCode, code, error, message })
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${statusCode} ${error}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    )
+  }
+  socket.destroy(err)
 }

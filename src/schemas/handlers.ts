@@ -145,6 +145,16 @@ export const VerificationView = Type.Object(
     $id: 'VerificationView',
     additionalProperties: false,
     description: 'The sender verification as stored, without its secret.',
+    examples: [
+      {
+        type: 'hmac',
+        header: 'X-Hub-Signature-256',
+        algorithm: 'sha256',
+        encoding: 'hex',
+        prefix: 'sha256=',
+        secret_set: true,
+      },
+    ],
   },
 )
 
@@ -239,6 +249,20 @@ export const CallCounts = Type.Object(
     $id: 'CallCounts',
     additionalProperties: false,
     description: 'Calls received in the window, by outcome.',
+    examples: [
+      {
+        from: '2026-11-17T09:30:00.000Z',
+        to: '2026-11-24T09:30:00.000Z',
+        total: 1250,
+        accepted: 1180,
+        duplicate: 41,
+        filtered: 17,
+        inactive: 0,
+        rejected: 3,
+        invalid: 9,
+        error: 0,
+      },
+    ],
   },
 )
 export type CallCounts = Static<typeof CallCounts>

@@ -62,6 +62,9 @@ export const RuleRequest = Type.Object(
 )
 export type RuleRequest = Static<typeof RuleRequest>
 
+// Credentials go into a header verbatim: a line break could never be sent.
+const NO_LINE_BREAKS = '^[^\\r\\n\\u0000]*$'
+
 /** As sent: secrets included. Answers never echo them (see `RuleAuth`). */
 export const RuleAuthInput = Type.Union(
   [
@@ -75,14 +78,17 @@ export const RuleAuthInput = Type.Union(
       { additionalProperties: false },
     ),
     Type.Object(
-      { type: Type.Literal('bearer'), token: Type.String({ minLength: 1, maxLength: 4000 }) },
+      {
+        type: Type.Literal('bearer'),
+        token: Type.String({ minLength: 1, maxLength: 4000, pattern: NO_LINE_BREAKS }),
+      },
       { additionalProperties: false },
     ),
     Type.Object(
       {
         type: Type.Literal('header'),
         name: Type.String({ pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$" }),
-        value: Type.String({ minLength: 1, maxLength: 4000 }),
+        value: Type.String({ minLength: 1, maxLength: 4000, pattern: NO_LINE_BREAKS }),
       },
       { additionalProperties: false },
     ),

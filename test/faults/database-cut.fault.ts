@@ -2,6 +2,7 @@
 // in the middle of a claim, in the middle of a result write, and then over
 // and over while deliveries flow. The process reconnects by itself and every
 // delivery ends succeeded; none is left `delivering`.
+import { createServer } from 'node:net'
 import pg from 'pg'
 import t from 'tap'
 import { build, createWorkspace } from '../helpers/app.js'
@@ -12,6 +13,16 @@ import { deliveryCounts, jobCounts, postLeads, sleep, startService, webhookIds }
 
 // The service's pool and its LISTEN connection; the test's own pool is `hookline-test`.
 const SERVICE_CONNECTIONS = "application_name in ('hookline', 'hookline-queue-listener')"
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer()
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
 
 /** Cuts every connection of the service; answers what each was doing. */
 async function cutAll(database: TestDatabase) {
@@ -79,11 +90,11 @@ t.test('connections cut during claims, result writes and at random', async (t) =
   // 2. During a result write: the attempt row's INSERT waits; cut it there.
   const unlockAttempts = await lockTable(database, 'delivery_attempts')
   ids.push(...(await postLeads(app, ws, 20, 'B')))
-  await blockedOn(database, '%insert into "delivery_attempts"%')
+  await blockedOn(database, '%insert into%delivery_attempts%')
   const cutInWrite = await cutAll(database)
   await unlockAttempts()
   t.ok(
-    cutInWrite.some((c) => c.waiting && /insert into "delivery_attempts"/.test(c.query)),
+    cutInWrite.some((c) => c.waiting && /insert into "?delivery_attempts/.test(c.query)),
     'a result write was cut',
   )
 
@@ -98,9 +109,11 @@ t.test('connections cut during claims, result writes and at random', async (t) =
     await sleep(200)
   }
   const afterStorm = await deliveryCounts(database)
+  const stormEnded = Date.now()
 
   t.equal(ids.length, 1200, 'events in: 240 events × 5 rules')
   await eventually(async () => (await deliveryCounts(database)).succeeded === ids.length, 120_000)
+  const recoveryMs = Date.now() - stormEnded
   t.match(
     await deliveryCounts(database),
     { succeeded: 1200, delivering: 0, queued: 0, failed: 0, total: 1200 },
@@ -116,6 +129,118 @@ t.test('connections cut during claims, result writes and at random', async (t) =
   )
   t.equal(rows[0]!.n, 1, 'its LISTEN connection is back')
   t.comment(
-    `figures: storm cut ${cuts} connections (${active} mid-statement); ${afterStorm.succeeded} of 1200 done when it ended; ${receiver.received.length - seen.size} sent twice`,
+    `figures: storm cut ${cuts} connections (${active} mid-statement); ${afterStorm.succeeded} of 1200 done when it ended; all 1200 done ${recoveryMs} ms after it; ${receiver.received.length - seen.size} sent twice`,
+  )
+})
+
+t.test('connections cut during inbound calls: no call acknowledged and then missing', async (t) => {
+  const { app, database } = await build(t)
+  const crm = await startReceiver(t)
+  const ws = await createWorkspace(app)
+  const settings = await app.inject({
+    method: 'PATCH',
+    url: '/v1/settings',
+    headers: ws.auth,
+    payload: { crm_callback_url: `${crm.url}/crm` },
+  })
+  t.equal(settings.statusCode, 200)
+  const handler = await app.inject({
+    method: 'POST',
+    url: '/v1/handlers',
+    headers: ws.auth,
+    payload: {
+      title: 'form',
+      body_format: 'form',
+      parameters: [{ name: 'n', type: 'string', required: true }],
+      mapping: [{ source: 'n', target: 'lead.n' }],
+    },
+  })
+  t.equal(handler.statusCode, 201, 'handler created', { body: handler.body })
+  const port = await freePort()
+  const service = startService(t, database.url, {
+    ROLE: 'all',
+    PORT: String(port),
+    QUEUE_LEASE_MS: '2000',
+    WORKER_CONCURRENCY: '20',
+  })
+  const endpoint = `http://127.0.0.1:${port}${new URL(handler.json().endpoint_url).pathname}`
+  await eventually(
+    async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => null))?.ok,
+    60_000,
+  )
+
+  // Calls, ten at a time, while every connection of the service is cut every 200 ms.
+  const answers: { n: number; status: number; callId: string | null }[] = []
+  let storming = true
+  const storm = (async () => {
+    while (storming) {
+      await cutAll(database)
+      await sleep(200)
+    }
+  })()
+  const total = 400
+  let next = 0
+  await Promise.all(
+    Array.from({ length: 10 }, async () => {
+      while (next < total) {
+        const n = next++
+        const res = await fetch(endpoint, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: `n=${n}`,
+        }).catch(() => null)
+        await res?.arrayBuffer()
+        answers.push({
+          n,
+          status: res?.status ?? 0,
+          callId: res?.headers.get('x-hookline-call-id') ?? null,
+        })
+      }
+    }),
+  )
+  storming = false
+  await storm
+
+  const acknowledged = answers.filter((a) => a.status >= 200 && a.status < 300)
+  t.ok(acknowledged.length > 0, 'some calls were acknowledged through the cuts')
+  t.ok(
+    acknowledged.every((a) => a.callId),
+    'each acknowledged call names its call id',
+  )
+  const { rows: calls } = await database.pool.query<{
+    id: string
+    outcome: string
+    notice: string | null
+  }>('select id, outcome, notice_delivery_id as notice from inbound_calls where id = any($1)', [
+    acknowledged.map((a) => a.callId),
+  ])
+  t.equal(calls.length, acknowledged.length, 'every acknowledged call is in the call log')
+  t.same(
+    calls.filter((c) => c.outcome !== 'accepted' || !c.notice),
+    [],
+    'each accepted, with the notice that forwards it',
+  )
+  // Every acknowledged call reaches the CRM: events in = deliveries finished.
+  const notices = calls.map((c) => c.notice as string)
+  await eventually(async () => {
+    const { rows } = await database.pool.query<{ n: number }>(
+      "select count(*)::int as n from deliveries where id = any($1) and status = 'succeeded'",
+      [notices],
+    )
+    return rows[0]!.n === notices.length
+  }, 120_000)
+  const seen = webhookIds(crm.received)
+  t.same(
+    notices.filter((id) => !seen.has(id)),
+    [],
+    'the CRM received every acknowledged call',
+  )
+  t.ok(service.alive, 'the service survived every cut')
+  const byStatus = new Map<number, number>()
+  for (const a of answers) byStatus.set(a.status, (byStatus.get(a.status) ?? 0) + 1)
+  t.comment(
+    `figures: ${total} calls during the storm; answers ${[...byStatus]
+      .map(([s, n]) => `${s}×${n}`)
+      .join(' ')}; ${acknowledged.length} acknowledged, all logged and forwarded`,
   )
 })

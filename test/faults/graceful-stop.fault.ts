@@ -31,7 +31,10 @@ t.test('SIGTERM under load: in-flight sends finish, the rest is handed back', as
   const receivedAtExit = receiver.received.length
   t.equal(atExit.delivering, 0, 'no send was left half done')
   t.equal(atExit.succeeded, receivedAtExit, 'every request the receiver got was recorded')
-  t.ok(receivedAtExit - receivedAtSignal <= 20, 'after the signal only sends already running went out')
+  t.ok(
+    receivedAtExit - receivedAtSignal <= 20,
+    'after the signal only sends already running went out',
+  )
   t.ok(atExit.queued > 0, 'it stopped before the end')
   const { rows: held } = await database.pool.query(
     "select id from jobs where kind = 'delivery.send' and locked_by is not null",

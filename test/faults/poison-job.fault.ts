@@ -56,7 +56,7 @@ t.test('a poison job ends dead and blocks nothing', async (t) => {
   t.equal(poisoned.received.length, 0, 'nothing went out without its credentials')
 
   const { rows: dead } = await database.pool.query<{ attempts: number; last_error: string }>(
-    "select attempts, last_error from jobs where dead_at is not null order by id",
+    'select attempts, last_error from jobs where dead_at is not null order by id',
   )
   t.match(
     dead[0],

@@ -71,7 +71,9 @@ const behaviours: Record<string, Behaviour> = {
   },
   'never answers': () => {},
   'endless body': (socket) => {
-    socket.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n')
+    socket.write(
+      'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n',
+    )
     const chunk = Buffer.from(`10000\r\n${'z'.repeat(0x10000)}\r\n`)
     const pump = () => {
       while (!socket.destroyed && socket.write(chunk)) {}
@@ -81,98 +83,108 @@ const behaviours: Record<string, Behaviour> = {
   },
 }
 
-t.test('trickling, endless and silent receivers: every attempt ends, memory stays flat', async (t) => {
-  const { app, database } = await build(t)
-  const ws = await createWorkspace(app)
-  const fast = await startReceiver(t)
-  const receivers: Record<string, Awaited<ReturnType<typeof rawReceiver>>> = {}
-  const rules: Record<string, string> = {}
-  for (const [name, behave] of Object.entries(behaviours)) {
-    receivers[name] = await rawReceiver(t, behave)
-    const rule = await createRule(
-      app,
-      ws,
-      ruleBody(`${receivers[name].url}/hook`, {
-        title: name,
-        event_types: [`lead.${name.replace(/\s/g, '_')}`],
-        execution: { timeout_ms: 1000, max_attempts: 1 },
-      }),
-    )
-    rules[name] = rule.id
-  }
-  await createRule(app, ws, ruleBody(`${fast.url}/hook`, { event_types: ['lead.warmup'] }))
+t.test(
+  'trickling, endless and silent receivers: every attempt ends, memory stays flat',
+  async (t) => {
+    const { app, database } = await build(t)
+    const ws = await createWorkspace(app)
+    const fast = await startReceiver(t)
+    const receivers: Record<string, Awaited<ReturnType<typeof rawReceiver>>> = {}
+    const rules: Record<string, string> = {}
+    for (const [name, behave] of Object.entries(behaviours)) {
+      receivers[name] = await rawReceiver(t, behave)
+      const rule = await createRule(
+        app,
+        ws,
+        ruleBody(`${receivers[name].url}/hook`, {
+          title: name,
+          event_types: [`lead.${name.replace(/\s/g, '_')}`],
+          execution: { timeout_ms: 1000, max_attempts: 1 },
+        }),
+      )
+      rules[name] = rule.id
+    }
+    await createRule(app, ws, ruleBody(`${fast.url}/hook`, { event_types: ['lead.warmup'] }))
 
-  const service = startService(t, database.url, {
-    QUEUE_LEASE_MS: '2000',
-    WORKER_CONCURRENCY: '50',
-  })
-  // Warm up (module loading, JIT, pools) before the baseline.
-  await postTyped(app, ws, 'lead.warmup', 200)
-  await eventually(async () => (await deliveryCounts(database)).succeeded === 200, 120_000)
-  await sleep(1000)
-  const baseline = service.rss()
-  const samples: number[] = []
-  const sampler = setInterval(() => samples.push(service.rss()), 200)
-  t.teardown(() => clearInterval(sampler))
+    const service = startService(t, database.url, {
+      QUEUE_LEASE_MS: '2000',
+      WORKER_CONCURRENCY: '50',
+    })
+    // Warm up (module loading, JIT, pools) before the baseline.
+    await postTyped(app, ws, 'lead.warmup', 200)
+    await eventually(async () => (await deliveryCounts(database)).succeeded === 200, 120_000)
+    await sleep(1000)
+    const baseline = service.rss()
+    const samples: number[] = []
+    const sampler = setInterval(() => samples.push(service.rss()), 200)
+    t.teardown(() => clearInterval(sampler))
 
-  const perRule = 100
-  for (const name of Object.keys(behaviours)) {
-    await postTyped(app, ws, `lead.${name.replace(/\s/g, '_')}`, perRule)
-  }
-  const total = 200 + perRule * Object.keys(behaviours).length
-  await eventually(async () => {
-    const c = await deliveryCounts(database)
-    return c.succeeded + c.failed === total
-  }, 300_000)
-  clearInterval(sampler)
+    const perRule = 100
+    for (const name of Object.keys(behaviours)) {
+      await postTyped(app, ws, `lead.${name.replace(/\s/g, '_')}`, perRule)
+    }
+    const total = 200 + perRule * Object.keys(behaviours).length
+    await eventually(async () => {
+      const c = await deliveryCounts(database)
+      return c.succeeded + c.failed === total
+    }, 300_000)
+    clearInterval(sampler)
 
-  const counts = await deliveryCounts(database)
-  t.match(counts, { total, queued: 0, delivering: 0 }, 'deliveries finished = events in')
-  for (const name of ['trickled headers', 'trickled body', 'never answers']) {
-    const { rows } = await database.pool.query<{ status: string; error: string; n: number }>(
-      `select d.status, a.error, count(*)::int as n
+    const counts = await deliveryCounts(database)
+    t.match(counts, { total, queued: 0, delivering: 0 }, 'deliveries finished = events in')
+    for (const name of ['trickled headers', 'trickled body', 'never answers']) {
+      const { rows } = await database.pool.query<{ status: string; error: string; n: number }>(
+        `select d.status, a.error, count(*)::int as n
       from deliveries d join delivery_attempts a on a.delivery_id = d.id
       where d.rule_id = $1 group by 1, 2`,
-      [rules[name]],
-    )
-    t.same(
-      rows,
-      [{ status: 'failed', error: 'timed out after 1000 ms', n: perRule }],
-      `${name}: every attempt ended at its deadline`,
-    )
-  }
-  const { rows: endless } = await database.pool.query<{ status: string; longest: number; n: number }>(
-    `select d.status, max(length(a.response_body))::int as longest, count(*)::int as n
+        [rules[name]],
+      )
+      t.same(
+        rows,
+        [{ status: 'failed', error: 'timed out after 1000 ms', n: perRule }],
+        `${name}: every attempt ended at its deadline`,
+      )
+    }
+    const { rows: endless } = await database.pool.query<{
+      status: string
+      longest: number
+      n: number
+    }>(
+      `select d.status, max(length(a.response_body))::int as longest, count(*)::int as n
     from deliveries d join delivery_attempts a on a.delivery_id = d.id
     where d.rule_id = $1 group by 1`,
-    [rules['endless body']],
-  )
-  t.same(
-    endless,
-    [{ status: 'succeeded', longest: 65536, n: perRule }],
-    'endless body: read up to the cap, then the connection dropped',
-  )
-  for (const [name, receiver] of Object.entries(receivers)) {
-    t.equal(receiver.ids.length, perRule, `${name}: one request per attempt`)
-    t.equal(new Set(receiver.ids).size, perRule, `${name}: each delivery once`)
-    await eventually(() => receiver.open() === 0, 30_000)
-    t.pass(`${name}: every socket was closed by the worker`)
-  }
+      [rules['endless body']],
+    )
+    t.same(
+      endless,
+      [{ status: 'succeeded', longest: 65536, n: perRule }],
+      'endless body: read up to the cap, then the connection dropped',
+    )
+    for (const [name, receiver] of Object.entries(receivers)) {
+      t.equal(receiver.ids.length, perRule, `${name}: one request per attempt`)
+      t.equal(new Set(receiver.ids).size, perRule, `${name}: each delivery once`)
+      await eventually(() => receiver.open() === 0, 30_000)
+      t.pass(`${name}: every socket was closed by the worker`)
+    }
 
-  const peak = Math.max(...samples)
-  const mb = (bytes: number) => Math.round(bytes / 2 ** 20)
-  t.ok(
-    peak - baseline < 100 * 2 ** 20,
-    `memory stayed flat: baseline ${mb(baseline)} MB, peak ${mb(peak)} MB`,
-  )
-  const q = quantiles(samples.map(mb))
-  t.comment(
-    `figures: RSS baseline ${mb(baseline)} MB, samples ${q.n}, p50 ${q.p50} MB, max ${q.max} MB; ` +
-      `connections ${Object.entries(receivers)
-        .map(([n, r]) => `${n} ${r.accepted()} (${r.ids.length} requests, ${new Set(r.ids).size} ids)`)
-        .join(', ')}`,
-  )
-})
+    const peak = Math.max(...samples)
+    const mb = (bytes: number) => Math.round(bytes / 2 ** 20)
+    t.ok(
+      peak - baseline < 100 * 2 ** 20,
+      `memory stayed flat: baseline ${mb(baseline)} MB, peak ${mb(peak)} MB`,
+    )
+    const q = quantiles(samples.map(mb))
+    t.comment(
+      `figures: RSS baseline ${mb(baseline)} MB, samples ${q.n}, p50 ${q.p50} MB, max ${q.max} MB; ` +
+        `connections ${Object.entries(receivers)
+          .map(
+            ([n, r]) =>
+              `${n} ${r.accepted()} (${r.ids.length} requests, ${new Set(r.ids).size} ids)`,
+          )
+          .join(', ')}`,
+    )
+  },
+)
 
 async function postTyped(
   app: Awaited<ReturnType<typeof build>>['app'],

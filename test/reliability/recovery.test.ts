@@ -47,35 +47,38 @@ t.test('a batch of 1,000 events matching five rules queues 5,000 deliveries', as
   t.same(rows[0], { deliveries: 5000, jobs: 5000 })
 })
 
-t.test('a delivery left `delivering` by a dead run is put off, not dropped, at the cap', async (t) => {
-  const testApp = await build(t)
-  const { app, database } = testApp
-  const ws = await createWorkspace(app)
-  const rule = await createRule(app, ws, ruleBody('http://127.0.0.1:9/hook'))
-  const {
-    deliveries: [id],
-  } = await postEvent(app, ws, 'lead.created', lead)
-  // The previous run of the job marked it `delivering`, then its worker died.
-  const { rows } = await database.pool.query<{ job_id: number }>(
-    "update deliveries set status = 'delivering' where id = $1 returning job_id",
-    [id],
-  )
-  const jobId = rows[0]!.job_id
-  const engine = createDeliveryEngine({ ...testApp, db: database.db, log: silent })
-  t.teardown(() => engine.sender.close())
-  // The rule is at its cap (a hanging receiver holds every slot).
-  for (let i = 0; i < 10; i++) engine.limiter.acquire(rule.id, ws.id)
+t.test(
+  'a delivery left `delivering` by a dead run is put off, not dropped, at the cap',
+  async (t) => {
+    const testApp = await build(t)
+    const { app, database } = testApp
+    const ws = await createWorkspace(app)
+    const rule = await createRule(app, ws, ruleBody('http://127.0.0.1:9/hook'))
+    const {
+      deliveries: [id],
+    } = await postEvent(app, ws, 'lead.created', lead)
+    // The previous run of the job marked it `delivering`, then its worker died.
+    const { rows } = await database.pool.query<{ job_id: number }>(
+      "update deliveries set status = 'delivering' where id = $1 returning job_id",
+      [id],
+    )
+    const jobId = rows[0]!.job_id
+    const engine = createDeliveryEngine({ ...testApp, db: database.db, log: silent })
+    t.teardown(() => engine.sender.close())
+    // The rule is at its cap (a hanging receiver holds every slot).
+    for (let i = 0; i < 10; i++) engine.limiter.acquire(rule.id, ws.id)
 
-  await deliveryJobHandler(engine)(jobFor(id!, jobId, 2))
-  const after = await getDelivery(app, ws, id!)
-  t.equal(after.status, 'queued', 'queued again')
-  const { rows: jobs } = await database.pool.query<{ id: string }>(
-    `select j.id::text from jobs j join deliveries d on d.job_id = j.id where d.id = $1`,
-    [id],
-  )
-  t.equal(jobs.length, 1, 'with a job of its own that will send it')
-  t.not(jobs[0]?.id, String(jobId))
-})
+    await deliveryJobHandler(engine)(jobFor(id!, jobId, 2))
+    const after = await getDelivery(app, ws, id!)
+    t.equal(after.status, 'queued', 'queued again')
+    const { rows: jobs } = await database.pool.query<{ id: string }>(
+      `select j.id::text from jobs j join deliveries d on d.job_id = j.id where d.id = $1`,
+      [id],
+    )
+    t.equal(jobs.length, 1, 'with a job of its own that will send it')
+    t.not(jobs[0]?.id, String(jobId))
+  },
+)
 
 t.test('a delivery whose job fails on its last run ends failed, saying why', async (t) => {
   const testApp = await build(t)

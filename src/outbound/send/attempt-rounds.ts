@@ -24,7 +24,7 @@ export interface AttemptRounds {
   rule(id: string): Promise<RuleRow | undefined>
   /** The workspace's signing secrets, current first (created on first use). */
   secrets(workspaceId: string): Promise<string[]>
-  /** Marks a queued delivery as in flight for `jobId`; undefined when it is stale or cancelled. */
+  /** Marks a delivery in flight for `jobId`; undefined when the job is stale or the delivery finished. */
   claim(id: string, jobId: string): Promise<DeliveryRow | undefined>
   /** Writes a success with nothing more to do; answers the delivery as it now is (undefined: gone). */
   succeeded(success: Success): Promise<DeliveryRow | undefined>
@@ -81,11 +81,14 @@ export function createAttemptRounds(db: Db, box: SecretBox): AttemptRounds {
 
 // A round's statement stays a reasonable size even if very many calls pile up.
 const MAX_ROUND = 500
+// Rounds of one kind in flight at once: a call that just missed a round need
+// not wait for all of it, and a few pool connections stay for everything else.
+const MAX_IN_FLIGHT = Number(process.env.HL_ROUNDS ?? 2)
 
 /**
  * Wraps `run(keys) → values` (one value per key, in order) so that calls made
- * while a round is in flight, or in the same turn of the event loop, go out
- * together in the next one. Equal keys in a round are asked for once. A
+ * in the same turn of the event loop, or while MAX_IN_FLIGHT rounds are in
+ * flight, go out together in the next one. Equal keys in a round are asked for once. A
  * failed round fails each of its calls.
  */
 function inRounds<K, V, A extends unknown[] = [K]>(
@@ -94,10 +97,10 @@ function inRounds<K, V, A extends unknown[] = [K]>(
 ): (...args: A) => Promise<V> {
   let pending: { key: K; resolve: (value: V) => void; reject: (err: unknown) => void }[] = []
   let scheduled = false
-  let inFlight = false
+  let inFlight = 0
 
   const schedule = () => {
-    if (scheduled || inFlight) return
+    if (scheduled || inFlight >= MAX_IN_FLIGHT) return
     scheduled = true
     setImmediate(flush)
   }
@@ -107,7 +110,7 @@ function inRounds<K, V, A extends unknown[] = [K]>(
     const round = pending.slice(0, MAX_ROUND)
     pending = pending.slice(MAX_ROUND)
     const keys = [...new Set(round.map((call) => call.key))]
-    inFlight = true
+    inFlight++
     run(keys)
       .then(
         (values) => {
@@ -119,7 +122,7 @@ function inRounds<K, V, A extends unknown[] = [K]>(
         },
       )
       .finally(() => {
-        inFlight = false
+        inFlight--
         if (pending.length > 0) schedule()
       })
   }

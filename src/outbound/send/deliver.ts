@@ -51,14 +51,15 @@ const NOTICE_TIMEOUT_MS = 10_000
 export function deliveryJobHandler(engine: DeliveryEngine): JobHandler {
   return async (job: Job) => {
     const { deliveryId } = job.payload as { deliveryId: string }
-    // One round trip: the delivery is claimed as it is read (a stale job, or one
-    // whose delivery finished or was cancelled, gets nothing), and what the
-    // attempt needs besides is read beside it, named by the job's own columns.
+    // What the attempt reads besides is read beside the delivery, named by the
+    // job's own columns: one round trip, not two.
     const [delivery, context] = await Promise.all([
-      engine.rounds.claim(deliveryId, job.id),
+      engine.rounds.delivery(deliveryId),
       job.workspaceId ? readContext(engine, job.workspaceId, job.queueKey) : undefined,
     ])
-    if (!delivery) return
+    // job_id is int8, which our pg type parser reads as a number; job ids are strings.
+    if (!delivery || String(delivery.job_id) !== job.id) return
+    if (delivery.status !== 'queued' && delivery.status !== 'delivering') return
     try {
       await runAttempt(engine, delivery, { jobId: job.id, context })
     } catch (err) {
@@ -143,8 +144,7 @@ async function readContext(
 
 /**
  * Runs one attempt (from a job, or inline for the execute endpoint) and
- * records it. From a job, the delivery comes claimed (`delivering`, see
- * deliveryJobHandler), with its context when the job named it.
+ * records it. A job passes the context it read beside the delivery.
  */
 export async function runAttempt(
   engine: DeliveryEngine,
@@ -188,9 +188,9 @@ export async function runAttempt(
     return { delivery, request: null, result: null }
   }
 
-  // Inline: close a batch and mark the delivery as in flight (a job's came so).
+  // Close a batch and mark the delivery as in flight; a stale job finds no row.
   const claimed = options.jobId
-    ? delivery
+    ? await engine.rounds.claim(delivery.id, options.jobId)
     : await db
         .updateTable('deliveries')
         .set({ status: 'delivering', batch_open: false, updated_at: new Date() })
@@ -231,7 +231,7 @@ export async function runAttempt(
     // A person is waiting on an inline send: it goes now, but counts against the caps.
     engine.limiter.acquire(capKey, delivery.workspace_id)
   } else if (!(await engine.limiter.acquireSoon(capKey, delivery.workspace_id, DEFER_MS))) {
-    // Back to queued with a new job (it was claimed above), so it can still be cancelled.
+    // Back to queued, with a new job for later: it can still be cancelled meanwhile.
     await deferDelivery(db, delivery, options.jobId, new Date(Date.now() + jitter(DEFER_MS)))
     return { delivery, request: null, result: null }
   }

@@ -5,17 +5,18 @@
  * each rule (for notices: each workspace's callback) may hold at most
  * `perRule` slots and each workspace `perWorkspace`. A send over a cap is
  * deferred a little (a new job), so the slot goes to other rules' and
- * workspaces' jobs — unless the rule's sends are finishing quickly, when it
- * may wait in memory for the next free slot instead (`acquireSoon`). Caps are
- * per process; with N worker processes a rule may hold N × perRule connections.
+ * workspaces' jobs — unless the rule's slots come back so fast that one is
+ * due within that little while, when it waits in memory for it instead
+ * (`acquireSoon`). Caps are per process; with N worker processes a rule may
+ * hold N × perRule connections.
  */
 export class FairnessLimiter {
   readonly #perRule: number
   readonly #perWorkspace: number
   readonly #running = new Map<string, number>()
   readonly #buckets = new Map<string, { tokens: number; at: number }>()
-  /** When each busy rule key last took or gave back a slot. */
-  readonly #movedAt = new Map<string, number>()
+  /** How each busy rule key's slots have been moving lately. */
+  readonly #pace = new Map<string, Pace>()
   /** Sends waiting in memory for a rule key's next free slot, oldest first. */
   readonly #waiting = new Map<string, Waiter[]>()
 
@@ -39,7 +40,9 @@ export class FairnessLimiter {
     for (const key of [`r:${ruleKey}`, `w:${workspaceId}`]) {
       this.#running.set(key, (this.#running.get(key) ?? 0) + 1)
     }
-    this.#movedAt.set(ruleKey, now)
+    const pace = this.#pace.get(ruleKey)
+    if (pace) pace.movedAt = now
+    else this.#pace.set(ruleKey, { movedAt: now, releasedAt: undefined, interval: undefined })
   }
 
   release(ruleKey: string, workspaceId: string, now = Date.now()): void {
@@ -48,29 +51,48 @@ export class FairnessLimiter {
       if (n <= 0) this.#running.delete(key)
       else this.#running.set(key, n)
     }
-    // Only a rule at its cap asks when its slots last moved; an idle one is forgotten.
-    if (this.#running.has(`r:${ruleKey}`)) this.#movedAt.set(ruleKey, now)
-    else this.#movedAt.delete(ruleKey)
+    const pace = this.#pace.get(ruleKey)
+    if (!this.#running.has(`r:${ruleKey}`) && !this.#waiting.has(ruleKey)) {
+      // Idle: forgotten, so the map holds busy rules only.
+      this.#pace.delete(ruleKey)
+    } else if (pace) {
+      if (pace.releasedAt !== undefined) {
+        const gap = now - pace.releasedAt
+        pace.interval = pace.interval === undefined ? gap : pace.interval * 0.8 + gap * 0.2
+      }
+      pace.movedAt = now
+      pace.releasedAt = now
+    }
     const waiting = this.#waiting.get(ruleKey)
     const next = waiting?.[0]
     if (next && this.tryAcquire(ruleKey, next.workspaceId)) this.#settle(ruleKey, next, true)
   }
 
   /**
-   * Like `tryAcquire`, but a send that finds its rule at the cap while the
-   * rule's slots are turning over (one was taken or given back within the
-   * last `maxWaitMs`) waits in memory, up to `maxWaitMs`, for the next free
-   * slot. With a receiver that answers quickly the wait is a few
-   * milliseconds, far cheaper than deferring the job through the database,
-   * which would otherwise happen to most jobs of a busy rule. A hanging
-   * receiver frees no slot: from `maxWaitMs` after its last one moved, its
-   * sends are refused at once as before and the worker slots go to others.
+   * Like `tryAcquire`, but a send that finds its rule at the cap waits in
+   * memory for the next free slot when one is due within `maxWaitMs`: the
+   * rule's slots have been coming back every `interval` ms lately, so the
+   * n-th waiter expects one after about n × interval (before the first comes
+   * back, one per slot is assumed). With a receiver that answers quickly that
+   * is nearly every send, each waiting a few milliseconds instead of paying a
+   * deferral through the database. A slow receiver's backlog still mostly
+   * defers, which moves its jobs behind other rules' in the queue; a hanging
+   * receiver frees no slot, and from `maxWaitMs` after its slots last moved
+   * its sends are deferred at once. A waiter gives up after `maxWaitMs`.
    */
-  acquireSoon(ruleKey: string, workspaceId: string, maxWaitMs: number): Promise<boolean> {
+  acquireSoon(
+    ruleKey: string,
+    workspaceId: string,
+    maxWaitMs: number,
+    now = Date.now(),
+  ): Promise<boolean> {
     if (this.tryAcquire(ruleKey, workspaceId)) return Promise.resolve(true)
     const ruleFull = (this.#running.get(`r:${ruleKey}`) ?? 0) >= this.#perRule
-    const still = Date.now() - (this.#movedAt.get(ruleKey) ?? Number.NEGATIVE_INFINITY)
-    if (!ruleFull || still > maxWaitMs) return Promise.resolve(false)
+    const pace = this.#pace.get(ruleKey)
+    if (!ruleFull || !pace || now - pace.movedAt > maxWaitMs) return Promise.resolve(false)
+    const interval = pace.interval ?? maxWaitMs / this.#perRule
+    const ahead = this.#waiting.get(ruleKey)?.length ?? 0
+    if ((ahead + 1) * interval > maxWaitMs) return Promise.resolve(false)
     return new Promise((resolve) => {
       const waiter: Waiter = { workspaceId, resolve, timer: undefined }
       waiter.timer = setTimeout(() => this.#settle(ruleKey, waiter, false), maxWaitMs)
@@ -111,4 +133,12 @@ interface Waiter {
   workspaceId: string
   resolve: (acquired: boolean) => void
   timer: NodeJS.Timeout | undefined
+}
+
+interface Pace {
+  /** When a slot was last taken or given back. */
+  movedAt: number
+  releasedAt: number | undefined
+  /** Moving average of the time between two slots coming back, in ms. */
+  interval: number | undefined
 }

@@ -107,6 +107,8 @@ export const handlerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       schema: {
         tags,
         summary: 'Get a handler',
+        description:
+          'With its endpoint URL; verification secrets are never shown (`secret_set` says one is stored).',
         params: HandlerParams,
         response: { 200: ref(Handler, 'The handler.'), ...errorResponses(400, 401, 404) },
       },
