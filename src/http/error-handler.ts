@@ -5,6 +5,7 @@ import { errors, HooklineError } from '../errors.js'
 
 interface ValidationIssue {
   instancePath: string
+  schemaPath?: string
   keyword: string
   message?: string
   params: Record<string, unknown>
@@ -24,6 +25,40 @@ export function describeValidation(context: string, issue: ValidationIssue): str
       return `${path}: ${issue.message ?? 'is invalid'}`
   }
 }
+
+/**
+ * Bodies are validated with every error collected, so a union (`anyOf`)
+ * reports each branch's complaints. The useful one comes from the branch the
+ * caller meant: branches whose `type` constant did not match are dropped,
+ * then the deepest path wins (it names the property at fault).
+ */
+export function pickIssue(issues: ValidationIssue[]): ValidationIssue | undefined {
+  const rejected = issues
+    .filter((i) => i.keyword === 'const' && i.instancePath.endsWith('/type'))
+    .map((i) => ({
+      branch: branchOf(i.schemaPath ?? ''),
+      at: i.instancePath.slice(0, -'/type'.length),
+    }))
+    .filter((r) => r.branch !== undefined)
+  const kept = issues.filter(
+    (i) =>
+      i.keyword !== 'anyOf' &&
+      !rejected.some(
+        (r) => (i.schemaPath ?? '').startsWith(`${r.branch}/`) && i.instancePath.startsWith(r.at),
+      ),
+  )
+  const pool = kept.length > 0 ? kept : issues
+  let best = pool[0]
+  for (const issue of pool) if (best && depth(issue) > depth(best)) best = issue
+  return best
+}
+
+function branchOf(schemaPath: string): string | undefined {
+  const match = /^(.*\/anyOf\/\d+)\/properties\/type\/const$/.exec(schemaPath)
+  return match?.[1]
+}
+
+const depth = (issue: ValidationIssue) => issue.instancePath.split('/').length
 
 // Fastify's own client errors, renamed into our catalogue's codes.
 const fastifyCodes: Record<string, string> = {
@@ -49,7 +84,7 @@ export function registerErrorHandler(app: FastifyInstance): void {
     } else if ('validation' in error && error.validation) {
       statusCode = 400
       code = 'validation_failed'
-      const issue = error.validation[0] as ValidationIssue | undefined
+      const issue = pickIssue(error.validation as ValidationIssue[])
       message = issue
         ? describeValidation(error.validationContext ?? 'request', issue)
         : error.message

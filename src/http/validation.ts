@@ -27,7 +27,8 @@ export const buildValidatorCompiler = ((
     // TypeBox 1.x tags schemas with `~kind`; strict mode would reject it.
     strict: false,
   }
-  const body = addFormats(new Ajv({ ...common, coerceTypes: false }))
+  // Every error, so a union's message can come from the branch meant (see pickIssue).
+  const body = addFormats(new Ajv({ ...common, allErrors: true, coerceTypes: false }))
   const text = addFormats(new Ajv({ ...common, coerceTypes: 'array' }))
   for (const schema of Object.values(externalSchemas)) {
     body.addSchema(schema as object)
