@@ -25,21 +25,21 @@ export async function queueDeliveries(
        ),
        job as (
          insert into jobs (kind, payload, workspace_id, queue_key, max_attempts)
-         select 'delivery.send', jsonb_build_object('deliveryId', delivery_id), $3, $4, 5
+         select 'delivery.send', jsonb_build_object('deliveryId', delivery_id), $3::text, $4::text, 5
          from planned order by i
          returning id, payload->>'deliveryId' as delivery_id
        )
        insert into deliveries (id, workspace_id, rule_id, kind, event_id, event_type,
          entity_type, entity_id, status, record, max_attempts, job_id, next_attempt_at)
-       select job.delivery_id, $3, $4, 'rule', 'evt_bench' || lpad(p.i::text, 10, '0'),
-         $5, 'lead', 'L-' || p.i, 'queued',
+       select job.delivery_id, $3::text, $4::text, 'rule', 'evt_bench' || lpad(p.i::text, 10, '0'),
+         $5::text, 'lead', 'L-' || p.i, 'queued',
          jsonb_build_object(
            'entity_type', 'lead',
            'entity_id', 'L-' || p.i,
            'fields', jsonb_build_object('lead',
              $6::jsonb || jsonb_build_object('id', 'L-' || p.i, 'email', 'ada.' || p.i || '@example.com')),
            'event', jsonb_build_object('id', 'evt_bench' || lpad(p.i::text, 10, '0'),
-             'type', $5, 'occurred_at', now())),
+             'type', $5::text, 'occurred_at', now())),
          3, job.id, now()
        from job join planned p using (delivery_id)`,
       [

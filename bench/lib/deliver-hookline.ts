@@ -19,6 +19,8 @@ export interface HooklineOptions {
   databasePoolSize: number
   /** Extra node flags for both processes (e.g. `--cpu-prof` when profiling). */
   nodeArgs?: string[]
+  /** What node runs; by default `--import tsx src/server.ts` (a compiled build: `dist/server.js`). */
+  entry?: string[]
 }
 
 export interface HooklineProcess {
@@ -36,7 +38,10 @@ export async function spawnHookline(
 ): Promise<HooklineProcess> {
   const child: ChildProcess = spawn(
     process.execPath,
-    [...(options.nodeArgs ?? []), '--import', 'tsx', path.join(root, 'src/server.ts')],
+    [
+      ...(options.nodeArgs ?? []),
+      ...(options.entry ?? ['--import', 'tsx', path.join(root, 'src/server.ts')]),
+    ],
     {
       cwd: root,
       stdio: ['ignore', 'inherit', 'inherit'],

@@ -50,11 +50,6 @@ export class Batcher<I, O> {
     while (this.#running < this.#maxConcurrent && this.#queue.length > 0) {
       const batch = this.#queue.splice(0, this.#maxBatch)
       this.#running++
-      const t0 = performance.now()
-      const g = globalThis as unknown as { __bs?: Map<unknown, { n: number; items: number; ms: number; wait: number }> }
-      g.__bs ??= new Map()
-      const st = g.__bs.get(this) ?? { n: 0, items: 0, ms: 0, wait: 0 }
-      g.__bs.set(this, st)
       this.#run(batch.map((entry) => entry.item))
         .then(
           (results) => {
@@ -65,9 +60,6 @@ export class Batcher<I, O> {
           },
         )
         .finally(() => {
-          st.n++
-          st.items += batch.length
-          st.ms += performance.now() - t0
           this.#running--
           if (this.#queue.length > 0) this.#schedule()
           else if (this.#running === 0) for (const resolve of this.#idle.splice(0)) resolve()

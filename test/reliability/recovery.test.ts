@@ -25,8 +25,11 @@ function jobFor(deliveryId: string, jobId: number, attempt: number): Job {
   }
 }
 
+// One app and database for the file; each test has its own workspace.
+const testApp = await build(t)
+const { app, database } = testApp
+
 t.test('a batch of 1,000 events matching five rules queues 5,000 deliveries', async (t) => {
-  const { app, database } = await build(t)
   const ws = await createWorkspace(app)
   for (let i = 0; i < 5; i++) await createRule(app, ws, ruleBody(`http://127.0.0.1:9/r${i}`))
   const events = Array.from({ length: 1000 }, (_, i) => ({
@@ -41,8 +44,9 @@ t.test('a batch of 1,000 events matching five rules queues 5,000 deliveries', as
   })
   t.equal(res.statusCode, 202, 'accepted (was a 500: one INSERT with too many parameters)')
   const { rows } = await database.pool.query<{ deliveries: number; jobs: number }>(
-    `select (select count(*) from deliveries)::int as deliveries,
-      (select count(*) from jobs where kind = 'delivery.send')::int as jobs`,
+    `select (select count(*) from deliveries where workspace_id = $1)::int as deliveries,
+      (select count(*) from jobs where kind = 'delivery.send' and workspace_id = $1)::int as jobs`,
+    [ws.id],
   )
   t.same(rows[0], { deliveries: 5000, jobs: 5000 })
 })
@@ -50,8 +54,6 @@ t.test('a batch of 1,000 events matching five rules queues 5,000 deliveries', as
 t.test(
   'a delivery left `delivering` by a dead run is put off, not dropped, at the cap',
   async (t) => {
-    const testApp = await build(t)
-    const { app, database } = testApp
     const ws = await createWorkspace(app)
     const rule = await createRule(app, ws, ruleBody('http://127.0.0.1:9/hook'))
     const {
@@ -81,8 +83,6 @@ t.test(
 )
 
 t.test('a delivery whose job fails on its last run ends failed, saying why', async (t) => {
-  const testApp = await build(t)
-  const { app, database } = testApp
   const ws = await createWorkspace(app)
   const rule = await createRule(
     app,
@@ -116,7 +116,7 @@ t.test('a delivery whose job fails on its last run ends failed, saying why', asy
 })
 
 t.test('a connection cut while checked out does not crash the process', async (t) => {
-  const { url } = (await build(t)).database
+  const { url } = database
   const fixture = fileURLToPath(new URL('./fixtures/cut-checked-out.ts', import.meta.url))
   const child = spawnSync(process.execPath, ['--import', 'tsx', fixture, url], {
     encoding: 'utf8',

@@ -6,9 +6,14 @@ import { createRule, ruleBody } from '../helpers/outbound.js'
 import { assertError, pause, rawHttp, snapshot } from './helpers.js'
 
 const url = 'https://receiver.example.com/hook'
+const limit = 4096
+
+// One app and database for the file (each test has its own workspace); small
+// limits, so the socket tests need not send megabytes nor wait long.
+const testApp = await build(t, { bodyLimitBytes: limit, requestTimeoutMs: 1000 })
 
 t.test('JSON that tries to reach a prototype is refused', async (t) => {
-  const { app, database } = await build(t)
+  const { app, database } = testApp
   const ws = await createWorkspace(app)
   const rule = await createRule(app, ws, ruleBody(url))
   const before = await snapshot(database)
@@ -50,7 +55,7 @@ t.test('JSON that tries to reach a prototype is refused', async (t) => {
 })
 
 t.test('unknown and mistyped properties are refused, not stripped or coerced', async (t) => {
-  const { app, database } = await build(t)
+  const { app, database } = testApp
   const ws = await createWorkspace(app)
   const rule = await createRule(app, ws, ruleBody(url))
   const before = await snapshot(database)
@@ -138,7 +143,7 @@ t.test('unknown and mistyped properties are refused, not stripped or coerced', a
 })
 
 t.test('invalid templates, condition trees, URLs and header names in rules', async (t) => {
-  const { app, database } = await build(t)
+  const { app, database } = testApp
   const ws = await createWorkspace(app)
   const before = await snapshot(database)
   const request = (extra: Record<string, unknown>) => ({
@@ -245,7 +250,7 @@ t.test('invalid templates, condition trees, URLs and header names in rules', asy
 })
 
 t.test('a body that is not valid UTF-8 is refused', async (t) => {
-  const { app, database } = await build(t)
+  const { app, database } = testApp
   const ws = await createWorkspace(app)
   const before = await snapshot(database)
   const bad = [
@@ -272,7 +277,7 @@ t.test('a body that is not valid UTF-8 is refused', async (t) => {
 })
 
 t.test('U+0000, which Postgres cannot store, is refused wherever it comes', async (t) => {
-  const { app, database } = await build(t)
+  const { app, database } = testApp
   const ws = await createWorkspace(app)
   const before = await snapshot(database)
   const record = { entity_type: 'lead', entity_id: 'L-1', fields: { lead: { note: 'a\u0000b' } } }
@@ -301,8 +306,7 @@ t.test('U+0000, which Postgres cannot store, is refused wherever it comes', asyn
 })
 
 t.test('over a real socket: oversized, lying and slow requests', async (t) => {
-  const limit = 4096
-  const { app, database } = await build(t, { bodyLimitBytes: limit, requestTimeoutMs: 1000 })
+  const { app, database } = testApp
   const ws = await createWorkspace(app)
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as { port: number }

@@ -76,8 +76,26 @@ async function freePort(): Promise<number> {
   return port
 }
 
+// One database for the file, seen by three apps that differ only in their
+// allow list: empty (the subject), everything (to save rules the empty list
+// would refuse, as if saved before the operator emptied it), and loopback
+// only (for the redirect test's own receiver).
+const strict = await build(t, { outboundAllowList: '' })
+const appWith = async (outboundAllowList: string) => {
+  const config = loadConfig({}, { ...strict.config, outboundAllowList })
+  const app = await buildApp({
+    ...strict,
+    db: strict.database.db,
+    pool: strict.database.pool,
+    config,
+  })
+  t.teardown(() => app.close())
+  return app
+}
+const permissive = await appWith('0.0.0.0/0, ::/0')
+
 t.test('refused when a rule is saved', async (t) => {
-  const { app, database } = await build(t, { outboundAllowList: '' })
+  const { app, database } = strict
   const ws = await createWorkspace(app)
   for (const host of forms) {
     const url = `http://${host}:8080/hook`
@@ -89,37 +107,29 @@ t.test('refused when a rule is saved', async (t) => {
     })
     assertError(t, res, 400, /^body\/request\/url: .*(may not reach|not allowed)/, host)
   }
-  const { rows } = await database.pool.query('select id from rules')
+  const { rows } = await database.pool.query('select id from rules where workspace_id = $1', [
+    ws.id,
+  ])
   t.same(rows, [], 'no rule was saved')
 })
 
 t.test('refused when sent: templated hosts and rules saved under another allow list', async (t) => {
   const port = await freePort()
   const listeners = await loopbackListeners(t, port)
-  // Saved while the operator allowed everything; sent after the list was emptied.
-  const permissive = await build(t, { outboundAllowList: '0.0.0.0/0, ::/0' })
-  const config = loadConfig({}, { ...permissive.config, outboundAllowList: '' })
-  const strict = await buildApp({
-    ...permissive,
-    db: permissive.database.db,
-    pool: permissive.database.pool,
-    config,
-  })
-  t.teardown(() => strict.close())
-  const ws = await createWorkspace(permissive.app)
+  const ws = await createWorkspace(permissive)
   const fast = { execution: { timeout_ms: 1000, max_attempts: 1 } }
 
   const templated = await createRule(
-    strict,
+    strict.app,
     ws,
     ruleBody(`http://{{lead.host}}:${port}/hook`, fast),
   )
   const tried: string[] = []
   for (const host of forms) {
-    const literal = await createRule(permissive.app, ws, ruleBody(`http://${host}:${port}/x`, fast))
+    const literal = await createRule(permissive, ws, ruleBody(`http://${host}:${port}/x`, fast))
     const ruleIds = host.startsWith('[') ? [literal.id] : [literal.id, templated.id]
     for (const id of ruleIds) {
-      const res = await strict.inject({
+      const res = await strict.app.inject({
         method: 'POST',
         url: `/v1/rules/${id}/test`,
         headers: ws.auth,
@@ -147,14 +157,14 @@ t.test('refused when sent: templated hosts and rules saved under another allow l
 t.test('refused by the background worker too', async (t) => {
   const port = await freePort()
   const listeners = await loopbackListeners(t, port)
-  const testApp = await build(t, { outboundAllowList: '' })
-  await startWorkers(t, testApp)
-  const ws = await createWorkspace(testApp.app)
+  await startWorkers(t, strict)
+  const ws = await createWorkspace(strict.app)
   await createRule(
-    testApp.app,
+    strict.app,
     ws,
     ruleBody(`http://{{lead.host}}:${port}/hook`, { execution: { max_attempts: 1 } }),
   )
+  const testApp = strict
   const answer = await postEvent(testApp.app, ws, 'lead.created', lead({ host: '127.1' }))
   const delivery = await settled(testApp.app, ws, answer.deliveries[0]!)
   t.match(delivery, { status: 'failed', last_error: /not allowed|refusing/ })
@@ -175,7 +185,7 @@ t.test('a redirect to the metadata address is not followed', async (t) => {
   t.teardown(() => new Promise((r) => redirector.close(r)))
   const { port: redirectorPort } = redirector.address() as { port: number }
   // Only the redirector's own address is allowed.
-  const { app } = await build(t, { outboundAllowList: '127.0.0.1/32' })
+  const app = await appWith('127.0.0.1/32')
   const ws = await createWorkspace(app)
   for (const path of ['/meta', '/loop']) {
     const rule = await createRule(app, ws, ruleBody(`http://127.0.0.1:${redirectorPort}${path}`))

@@ -93,8 +93,11 @@ async function json(
   return res.json()
 }
 
+// One app and database for the file.
+const testApp = await build(t)
+
 t.test('another workspace’s ids answer 404 on every route and change nothing', async (t) => {
-  const { app, database } = await build(t)
+  const { app, database } = testApp
   const a = await createWorkspace(app, 'A')
   const b = await createWorkspace(app, 'B')
   const doc = (await app.inject({ url: '/openapi.json' })).json<OpenApi>()
@@ -197,7 +200,7 @@ t.test('another workspace’s ids answer 404 on every route and change nothing',
 })
 
 t.test('a revoked key gets 401 on every /v1 route', async (t) => {
-  const { app } = await build(t)
+  const { app } = testApp
   const ws = await createWorkspace(app)
   const doc = (await app.inject({ url: '/openapi.json' })).json<OpenApi>()
   const revoked = await app.inject({

@@ -40,9 +40,10 @@ export class FairnessLimiter {
     for (const key of [`r:${ruleKey}`, `w:${workspaceId}`]) {
       this.#running.set(key, (this.#running.get(key) ?? 0) + 1)
     }
-    const pace = this.#pace.get(ruleKey)
-    if (pace) pace.movedAt = now
-    else this.#pace.set(ruleKey, { movedAt: now, releasedAt: undefined, interval: undefined })
+    const pace = this.#pace.get(ruleKey) ?? { movedAt: now, starts: [], holdMs: undefined }
+    pace.movedAt = now
+    pace.starts.push(now)
+    this.#pace.set(ruleKey, pace)
   }
 
   release(ruleKey: string, workspaceId: string, now = Date.now()): void {
@@ -56,12 +57,10 @@ export class FairnessLimiter {
       // Idle: forgotten, so the map holds busy rules only.
       this.#pace.delete(ruleKey)
     } else if (pace) {
-      if (pace.releasedAt !== undefined) {
-        const gap = now - pace.releasedAt
-        pace.interval = pace.interval === undefined ? gap : pace.interval * 0.8 + gap * 0.2
-      }
+      // Sends mostly finish in the order they started: the oldest start is this one's.
+      const held = now - (pace.starts.shift() ?? now)
+      pace.holdMs = pace.holdMs === undefined ? held : pace.holdMs * 0.9 + held * 0.1
       pace.movedAt = now
-      pace.releasedAt = now
     }
     const waiting = this.#waiting.get(ruleKey)
     const next = waiting?.[0]
@@ -70,14 +69,14 @@ export class FairnessLimiter {
 
   /**
    * Like `tryAcquire`, but a send that finds its rule at the cap waits in
-   * memory for the next free slot when one is due within `maxWaitMs`: the
-   * rule's slots have been coming back every `interval` ms lately, so the
-   * n-th waiter expects one after about n × interval (before the first comes
-   * back, one per slot is assumed). With a receiver that answers quickly that
-   * is nearly every send, each waiting a few milliseconds instead of paying a
-   * deferral through the database. A slow receiver's backlog still mostly
-   * defers, which moves its jobs behind other rules' in the queue; a hanging
-   * receiver frees no slot, and from `maxWaitMs` after its slots last moved
+   * memory for the next free slot when one is due within `maxWaitMs`. While
+   * the rule is at its cap a slot comes back every hold ÷ perRule ms (hold:
+   * how long its sends have been taking, or the oldest one has been going if
+   * that is longer), so the n-th waiter expects one after n × that. With a
+   * receiver that answers quickly that is nearly every send, each waiting a
+   * few milliseconds instead of paying a deferral through the database. A
+   * slow receiver's backlog still mostly defers, which moves its jobs behind
+   * other rules' in the queue; a hanging receiver's oldest send only ages, so
    * its sends are deferred at once. A waiter gives up after `maxWaitMs`.
    */
   acquireSoon(
@@ -90,9 +89,9 @@ export class FairnessLimiter {
     const ruleFull = (this.#running.get(`r:${ruleKey}`) ?? 0) >= this.#perRule
     const pace = this.#pace.get(ruleKey)
     if (!ruleFull || !pace || now - pace.movedAt > maxWaitMs) return Promise.resolve(false)
-    const interval = pace.interval ?? maxWaitMs / this.#perRule
+    const hold = Math.max(pace.holdMs ?? 0, now - (pace.starts[0] ?? now))
     const ahead = this.#waiting.get(ruleKey)?.length ?? 0
-    if ((ahead + 1) * interval > maxWaitMs) return Promise.resolve(false)
+    if (((ahead + 1) * hold) / this.#perRule > maxWaitMs) return Promise.resolve(false)
     return new Promise((resolve) => {
       const waiter: Waiter = { workspaceId, resolve, timer: undefined }
       waiter.timer = setTimeout(() => this.#settle(ruleKey, waiter, false), maxWaitMs)
@@ -138,7 +137,8 @@ interface Waiter {
 interface Pace {
   /** When a slot was last taken or given back. */
   movedAt: number
-  releasedAt: number | undefined
-  /** Moving average of the time between two slots coming back, in ms. */
-  interval: number | undefined
+  /** When each slot held now was taken, oldest first. */
+  starts: number[]
+  /** Moving average of how long a slot is held, in ms. */
+  holdMs: number | undefined
 }
