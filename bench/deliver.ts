@@ -6,7 +6,8 @@
  * sender each run in their own process. Figures go to stdout with their
  * conditions and, for a full run, to bench/results/deliver.json.
  *
- * `--only=e2e,latency,slow,drain` runs a subset (for profiling; nothing written).
+ * `--only=e2e,latency,slow,drain` runs a subset (for profiling; nothing written);
+ * `--entry=dist/server.js` runs a compiled build of Hookline instead of tsx.
  */
 import { writeFile } from 'node:fs/promises'
 import { cpus, loadavg, totalmem } from 'node:os'
@@ -39,9 +40,11 @@ const only = process.argv
   .split(',')
 const size = quick
   ? { events: 10_000, warmup: 2_000, rounds: 1, latency: 300, slowSeconds: 8 }
-  : { events: 100_000, warmup: 5_000, rounds: 3, latency: 1_000, slowSeconds: 20 }
+  : { events: 100_000, warmup: 3_000, rounds: 3, latency: 1_000, slowSeconds: 20 }
 // Measurement 4 (full runs, or --only=drain): the backlog, and how long the worker drains it at most.
-const drainSize = quick ? { total: Number(process.env.DRAIN_N ?? 100_000), seconds: Number(process.env.DRAIN_S ?? 60) } : { total: 1_000_000, seconds: 300 }
+const drainSize = quick ? { total: 100_000, seconds: 60 } : { total: 1_000_000, seconds: 150 }
+// --entry=dist/server.js runs a compiled build instead of `tsx src/server.ts`.
+const entry = process.argv.find((a) => a.startsWith('--entry='))?.slice('--entry='.length)
 const wants = (part: string) => (only ? only.includes(part) : part !== 'drain' || !quick)
 
 // Requests in flight to the receiver, the same for every sender. Hookline caps
@@ -59,7 +62,7 @@ const log = (line = '') => process.stdout.write(`${line}\n`)
 const hooklineOptions = {
   workerConcurrency: WORKER_CONCURRENCY,
   databasePoolSize: POOL_SIZE,
-  ...(process.env.HL_ENTRY ? { entry: [process.env.HL_ENTRY] } : {}),
+  ...(entry ? { entry: [entry] } : {}),
 }
 const batching = { batch: BATCH, inFlight: INGEST_IN_FLIGHT }
 

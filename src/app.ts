@@ -98,7 +98,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     log: app.log,
   })
   app.addHook('onClose', () => inbound.close())
-  const deps = { config, db: options.db, pool: options.pool, box: options.box, engine, metrics, inbound }
+  const deps = {
+    config,
+    db: options.db,
+    pool: options.pool,
+    box: options.box,
+    engine,
+    metrics,
+    inbound,
+  }
   await app.register(healthRoutes, deps)
   await app.register(metricsRoutes, deps)
   if (options.routes === 'operations') return app

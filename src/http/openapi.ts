@@ -34,8 +34,14 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
           description: 'One rule over a list of records: preview, post, progress.',
         },
         { name: 'deliveries', description: 'The history: every send, its attempts and outcome.' },
-        { name: 'handlers', description: 'Inbound webhooks: public endpoints that check, map and forward calls.' },
-        { name: 'calls', description: 'The inbound call log: every request to a handler and its outcome.' },
+        {
+          name: 'handlers',
+          description: 'Inbound webhooks: public endpoints that check, map and forward calls.',
+        },
+        {
+          name: 'calls',
+          description: 'The inbound call log: every request to a handler and its outcome.',
+        },
         { name: 'inbound', description: 'The public endpoint senders call; no API key.' },
         { name: 'operator', description: 'Workspaces and API keys; needs the operator token.' },
         { name: 'operations', description: 'Health and readiness probes, metrics.' },

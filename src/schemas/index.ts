@@ -1,7 +1,7 @@
 import { conditionSchemas } from '../conditions/condition-schema.js'
 import { ApiKey, ApiKeyPage, CreateApiKeyBody, IssuedApiKey } from './api-keys.js'
-import { EventType, EventTypePage, Field, FieldList, UpsertEventTypeBody } from './catalog.js'
 import { callSchemas } from './calls.js'
+import { EventType, EventTypePage, Field, FieldList, UpsertEventTypeBody } from './catalog.js'
 import { ErrorResponse } from './common.js'
 import {
   Delivery,

@@ -163,7 +163,11 @@ t.test('two transactions claiming one key at once: exactly one forwards', async 
   })
   const { loadHandler } = await import('../../src/inbound/loaded-handler.js')
   const { settleBatch } = await import('../../src/inbound/settle.js')
-  const row = await database.db.selectFrom('handlers').selectAll().where('id', '=', created.id).executeTakeFirstOrThrow()
+  const row = await database.db
+    .selectFrom('handlers')
+    .selectAll()
+    .where('id', '=', created.id)
+    .executeTakeFirstOrThrow()
   const handler = loadHandler(row, box)
   const item = (callId: string) => ({
     callId,

@@ -38,7 +38,8 @@ export interface DeliveryEngine {
   metrics?: Metrics
 }
 
-// How long a send that found its rule or workspace at its cap waits before trying again.
+// How long a send that found its rule or workspace at its cap may wait in
+// memory for a slot, and about how long a deferred one waits before trying again.
 const DEFER_MS = 250
 const NOTICE_TIMEOUT_MS = 10_000
 
