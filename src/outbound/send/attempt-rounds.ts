@@ -83,7 +83,7 @@ export function createAttemptRounds(db: Db, box: SecretBox): AttemptRounds {
 const MAX_ROUND = 500
 // Rounds of one kind in flight at once: a call that just missed a round need
 // not wait for all of it, and a few pool connections stay for everything else.
-const MAX_IN_FLIGHT = Number(process.env.HL_ROUNDS ?? 2)
+const MAX_IN_FLIGHT = 2
 
 /**
  * Wraps `run(keys) → values` (one value per key, in order) so that calls made
