@@ -28,6 +28,7 @@ import {
   inBatches,
 } from './lib/deliver-e2e.js'
 import { startHookline } from './lib/deliver-hookline.js'
+import { runBare } from './lib/deliver-peers.js'
 import { monotonicMs, type Receiver, sleep, startReceiver } from './lib/deliver-receiver-client.js'
 import { leadEvent } from './lib/deliver-workload.js'
 import { type BenchPostgres, postgresSettings, startBenchPostgres } from './lib/postgres.js'
@@ -42,7 +43,7 @@ const size = quick
   ? { events: 10_000, warmup: 2_000, rounds: 1, latency: 300, slowSeconds: 8 }
   : { events: 100_000, warmup: 3_000, rounds: 3, latency: 1_000, slowSeconds: 20 }
 // Measurement 4 (full runs, or --only=drain): the backlog, and how long the worker drains it at most.
-const drainSize = quick ? { total: 100_000, seconds: 60 } : { total: 1_000_000, seconds: 150 }
+const drainSize = quick ? { total: 100_000, seconds: 60 } : { total: 1_000_000, seconds: 90 }
 // --entry=dist/server.js runs a compiled build instead of `tsx src/server.ts`.
 const entry = process.argv.find((a) => a.startsWith('--entry='))?.slice('--entry='.length)
 const wants = (part: string) => (only ? only.includes(part) : part !== 'drain' || !quick)
@@ -267,6 +268,11 @@ async function slowReceiver(pg: BenchPostgres, receiver: Receiver) {
     await hl.stop()
     await dropDatabase(pg, name)
   }
+  // The same receiver and delay with the bare loop at the same concurrency: this machine's ideal.
+  const reference = n / 4
+  const bare = await runBare(receiver.url, CONCURRENCY, { warmup: 0, total: reference }, async () =>
+    receiver.configure({ delayMs: SLOW_MS, trace: false }),
+  ).finally(() => receiver.configure({ delayMs: 0, trace: false }))
   const rate = dps(n, seconds)
   // The middle of the run (20% to 80% of the deliveries seen): the steady rate.
   const from = seenOverTime.find((s) => s.seen >= n * 0.2)
@@ -277,7 +283,8 @@ async function slowReceiver(pg: BenchPostgres, receiver: Receiver) {
   log(
     `hookline ${rate} deliveries/s over the whole run (${round(seconds, 2)} s), ${round(rate / ideal, 2)} of ideal; ` +
       `${steady} deliveries/s in its middle; requests in flight at the receiver: median ${median(middle)}, ` +
-      `max ${Math.max(...inflight)}\n`,
+      `max ${Math.max(...inflight)}; the bare undici loop, same receiver and concurrency: ` +
+      `${dps(reference, bare.seconds)} deliveries/s over ${reference.toLocaleString('en')}\n`,
   )
   return { slow_receiver_dps: rate, slow_receiver_concurrency: CONCURRENCY }
 }

@@ -51,21 +51,28 @@ export interface Success {
  * An attempt that succeeded with nothing more to do (no mapped fields to push,
  * no rule to clear): its attempt row and the delivery's final state, for many
  * deliveries in one statement. The same columns as recordOutcome writes.
+ * Answers the ids of the deliveries it found (a deleted one is not there).
  */
-export async function recordSuccesses(db: Db, items: Success[]): Promise<DeliveryRow[]> {
-  if (items.length === 0) return []
-  const column = <T>(pick: (item: Success) => T) => items.map(pick)
-  const { rows } = await sql<DeliveryRow>`
+export async function recordSuccesses(db: Db, items: Success[]): Promise<Set<string>> {
+  if (items.length === 0) return new Set()
+  // One JSON document for the round: PostgreSQL takes it apart, where an
+  // array per column would have every request escaped again, element by element.
+  const done = items.map((item) => ({
+    delivery_id: item.deliveryId,
+    workspace_id: item.workspaceId,
+    attempt: item.attempt,
+    request: item.request,
+    response_status: item.status,
+    response_headers: item.headers,
+    response_body: item.body,
+    duration_ms: item.durationMs,
+    at: item.at.toISOString(),
+  }))
+  const { rows } = await sql<{ id: string }>`
     with done as (
-      select * from unnest(
-        ${column((i) => i.deliveryId)}::text[], ${column((i) => i.workspaceId)}::text[],
-        ${column((i) => i.attempt)}::int[], ${column((i) => JSON.stringify(i.request))}::jsonb[],
-        ${column((i) => i.status)}::int[],
-        ${column((i) => (i.headers ? JSON.stringify(i.headers) : null))}::jsonb[],
-        ${column((i) => i.body)}::text[], ${column((i) => i.durationMs)}::int[],
-        ${column((i) => i.at)}::timestamptz[]
-      ) as t(delivery_id, workspace_id, attempt, request, response_status, response_headers,
-        response_body, duration_ms, at)
+      select * from jsonb_to_recordset(${JSON.stringify(done)}::jsonb) as t(delivery_id text,
+        workspace_id text, attempt int, request jsonb, response_status int, response_headers jsonb,
+        response_body text, duration_ms int, at timestamptz)
     ),
     attempts as (
       insert into delivery_attempts (delivery_id, workspace_id, attempt, request,
@@ -80,6 +87,6 @@ export async function recordSuccesses(db: Db, items: Success[]): Promise<Deliver
       updated_at = done.at
     from done
     where d.id = done.delivery_id
-    returning d.*`.execute(db)
-  return rows
+    returning d.id`.execute(db)
+  return new Set(rows.map((row) => row.id))
 }

@@ -26,8 +26,8 @@ export interface AttemptRounds {
   secrets(workspaceId: string): Promise<string[]>
   /** Marks a delivery in flight for `jobId`; undefined when the job is stale or the delivery finished. */
   claim(id: string, jobId: string): Promise<DeliveryRow | undefined>
-  /** Writes a success with nothing more to do; answers the delivery as it now is (undefined: gone). */
-  succeeded(success: Success): Promise<DeliveryRow | undefined>
+  /** Writes a success with nothing more to do; answers false when the delivery is gone. */
+  succeeded(success: Success): Promise<boolean>
 }
 
 export interface AttemptWorkspace {
@@ -70,12 +70,10 @@ export function createAttemptRounds(db: Db, box: SecretBox): AttemptRounds {
       },
       (id: string, jobId: string) => ({ id, jobId }),
     ),
-    succeeded: inRounds(async (items: Success[]) =>
-      byId(
-        await recordSuccesses(db, items),
-        items.map((item) => item.deliveryId),
-      ),
-    ),
+    succeeded: inRounds(async (items: Success[]) => {
+      const found = await recordSuccesses(db, items)
+      return items.map((item) => found.has(item.deliveryId))
+    }),
   }
 }
 

@@ -50,7 +50,7 @@ export async function recordOutcome(
   // Delivered, with no fields to push and no rule to clear (the common case):
   // written in a round with other attempts' outcomes, one statement for all.
   if (ok && result.status !== null && mapped === null && !rule?.failing_since) {
-    const updated = await engine.rounds.succeeded({
+    const found = await engine.rounds.succeeded({
       deliveryId: delivery.id,
       workspaceId: delivery.workspace_id,
       attempt,
@@ -61,8 +61,19 @@ export async function recordOutcome(
       durationMs: result.durationMs,
       at: now,
     })
-    if (!updated) throw new Error(`delivery ${delivery.id} was deleted while it was sent`)
-    return updated
+    if (!found) throw new Error(`delivery ${delivery.id} was deleted while it was sent`)
+    // What the statement wrote; nothing else changes a delivery in flight.
+    return {
+      ...delivery,
+      attempts: attempt,
+      status: 'succeeded',
+      response_status: result.status,
+      response_mapped: null,
+      last_error: null,
+      finished_at: now,
+      next_attempt_at: null,
+      updated_at: now,
+    }
   }
 
   return engine.db.transaction().execute(async (trx) => {
