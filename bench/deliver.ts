@@ -7,7 +7,8 @@
  * conditions and, for a full run, to bench/results/deliver.json.
  *
  * `--only=e2e,latency,slow,drain` runs a subset (for profiling; nothing written);
- * `--entry=dist/server.js` runs a compiled build of Hookline instead of tsx.
+ * `--entry=dist/server.js` runs a compiled build of Hookline instead of tsx;
+ * `--cpu-prof=DIR` writes a CPU profile of each Hookline process into DIR.
  */
 import { writeFile } from 'node:fs/promises'
 import { cpus, loadavg, totalmem } from 'node:os'
@@ -46,6 +47,8 @@ const size = quick
 const drainSize = quick ? { total: 100_000, seconds: 60 } : { total: 1_000_000, seconds: 90 }
 // --entry=dist/server.js runs a compiled build instead of `tsx src/server.ts`.
 const entry = process.argv.find((a) => a.startsWith('--entry='))?.slice('--entry='.length)
+// --cpu-prof=DIR writes a V8 CPU profile of each Hookline process there (open in Chrome DevTools).
+const profileDir = process.argv.find((a) => a.startsWith('--cpu-prof='))?.slice('--cpu-prof='.length)
 const wants = (part: string) => (only ? only.includes(part) : part !== 'drain' || !quick)
 
 // Requests in flight to the receiver, the same for every sender. Hookline caps
@@ -64,6 +67,7 @@ const hooklineOptions = {
   workerConcurrency: WORKER_CONCURRENCY,
   databasePoolSize: POOL_SIZE,
   ...(entry ? { entry: [entry] } : {}),
+  ...(profileDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] } : {}),
 }
 const batching = { batch: BATCH, inFlight: INGEST_IN_FLIGHT }
 

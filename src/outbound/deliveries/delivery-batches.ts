@@ -10,11 +10,6 @@ import type { AttemptRequest } from '../../db/tables/delivery-attempts.js'
  * statement, so each is atomic without a transaction.
  */
 
-export async function findDeliveries(db: Db, ids: string[]): Promise<DeliveryRow[]> {
-  if (ids.length === 0) return []
-  return db.selectFrom('deliveries').selectAll().where('id', 'in', ids).execute()
-}
-
 /**
  * Marks deliveries as in flight (and closes their batches), each only while
  * it is queued or delivering and still belongs to the given job: a stale or

@@ -5,7 +5,6 @@ import type { SecretBox } from '../../security/secret-box.js'
 import { activeSigningSecrets } from '../../settings/signing-secrets.js'
 import {
   claimDeliveries,
-  findDeliveries,
   recordSuccesses,
   type Success,
 } from '../deliveries/delivery-batches.js'
@@ -19,7 +18,6 @@ import {
  * nothing. Each round reads fresh rows: nothing is cached between rounds.
  */
 export interface AttemptRounds {
-  delivery(id: string): Promise<DeliveryRow | undefined>
   workspace(id: string): Promise<AttemptWorkspace | undefined>
   rule(id: string): Promise<RuleRow | undefined>
   /** The workspace's signing secrets, current first (created on first use). */
@@ -42,7 +40,6 @@ export function createAttemptRounds(db: Db, box: SecretBox): AttemptRounds {
     return ids.map((id) => found.get(id))
   }
   return {
-    delivery: inRounds(async (ids: string[]) => byId(await findDeliveries(db, ids), ids)),
     workspace: inRounds(async (ids: string[]) =>
       byId(
         await db

@@ -52,15 +52,15 @@ const NOTICE_TIMEOUT_MS = 10_000
 export function deliveryJobHandler(engine: DeliveryEngine): JobHandler {
   return async (job: Job) => {
     const { deliveryId } = job.payload as { deliveryId: string }
-    // What the attempt reads besides is read beside the delivery, named by the
-    // job's own columns: one round trip, not two.
+    // The delivery is marked in flight for this job as it is read (a stale
+    // job, or a delivery finished or cancelled meanwhile, finds nothing), and
+    // what the attempt reads besides is read beside it, named by the job's
+    // own columns: one round trip, not three.
     const [delivery, context] = await Promise.all([
-      engine.rounds.delivery(deliveryId),
+      engine.rounds.claim(deliveryId, job.id),
       job.workspaceId ? readContext(engine, job.workspaceId, job.queueKey) : undefined,
     ])
-    // job_id is int8, which our pg type parser reads as a number; job ids are strings.
-    if (!delivery || String(delivery.job_id) !== job.id) return
-    if (delivery.status !== 'queued' && delivery.status !== 'delivering') return
+    if (!delivery) return
     try {
       await runAttempt(engine, delivery, { jobId: job.id, context })
     } catch (err) {
@@ -145,7 +145,9 @@ async function readContext(
 
 /**
  * Runs one attempt (from a job, or inline for the execute endpoint) and
- * records it. A job passes the context it read beside the delivery.
+ * records it. A job passes its delivery already claimed (marked delivering
+ * for that job) and the context it read beside it; an inline attempt claims
+ * the delivery here.
  */
 export async function runAttempt(
   engine: DeliveryEngine,
@@ -189,9 +191,9 @@ export async function runAttempt(
     return { delivery, request: null, result: null }
   }
 
-  // Close a batch and mark the delivery as in flight; a stale job finds no row.
+  // Inline: close a batch and mark the delivery as in flight.
   const claimed = options.jobId
-    ? await engine.rounds.claim(delivery.id, options.jobId)
+    ? delivery
     : await db
         .updateTable('deliveries')
         .set({ status: 'delivering', batch_open: false, updated_at: new Date() })
