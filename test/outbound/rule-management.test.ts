@@ -338,6 +338,27 @@ t.test('clone, enable, disable, references and guarded delete', async (t) => {
     headers: ws.auth,
     payload: { references: [] },
   })
+  const handler = await app.inject({
+    method: 'POST',
+    url: '/v1/handlers',
+    headers: ws.auth,
+    payload: {
+      title: 'Website form',
+      parameters: [{ name: 'email', type: 'email', required: true }],
+      actions: [{ type: 'run_rule', rule_id: source.id }],
+    },
+  })
+  t.equal(handler.statusCode, 201, handler.body)
+  const whileRun = await del(source.id)
+  t.equal(whileRun.statusCode, 409, 'an inbound handler that runs the rule keeps it')
+  t.match(whileRun.json().message, `inbound handler "Website form" (${handler.json().id})`)
+  const detached = await app.inject({
+    method: 'PATCH',
+    url: `/v1/handlers/${handler.json().id}`,
+    headers: ws.auth,
+    payload: { actions: [] },
+  })
+  t.equal(detached.statusCode, 200, detached.body)
   t.equal((await del(source.id)).statusCode, 204, 'disabled and unused: deleted')
   t.equal((await app.inject({ url: `/v1/rules/${source.id}`, headers: ws.auth })).statusCode, 404)
   t.equal((await del(source.id)).statusCode, 404)

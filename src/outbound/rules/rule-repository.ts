@@ -134,6 +134,17 @@ export async function listReferences(db: Db, ruleIds: string[]) {
     .execute()
 }
 
+/** Inbound handlers whose fulfillment actions run the rule (they would skip it once it is gone). */
+export async function handlersRunningRule(db: Db, workspaceId: string, ruleId: string) {
+  return db
+    .selectFrom('handlers')
+    .select(['id', 'title'])
+    .where('workspace_id', '=', workspaceId)
+    .where(sql<boolean>`actions @> ${JSON.stringify([{ rule_id: ruleId }])}::jsonb`)
+    .orderBy('id')
+    .execute()
+}
+
 export async function replaceReferences(
   db: Db,
   workspaceId: string,

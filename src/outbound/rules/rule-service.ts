@@ -197,12 +197,17 @@ export async function setRuleEnabled(
 /** Deletion is final, so it is refused while the rule is enabled or used by an automation. */
 export async function deleteRule(ctx: RuleContext, id: string): Promise<void> {
   const row = await getRuleRow(ctx, id)
-  const references = await repo.listReferences(ctx.db, [id])
+  const [references, handlers] = await Promise.all([
+    repo.listReferences(ctx.db, [id]),
+    repo.handlersRunningRule(ctx.db, ctx.workspaceId, id),
+  ])
   const reasons: string[] = []
   if (row.enabled) reasons.push('it is enabled (disable it first)')
-  if (references.length > 0) {
-    reasons.push(`it is used by ${references.map((r) => `"${r.name || r.reference}"`).join(', ')}`)
-  }
+  const users = [
+    ...references.map((r) => `"${r.name || r.reference}"`),
+    ...handlers.map((h) => `inbound handler "${h.title}" (${h.id})`),
+  ]
+  if (users.length > 0) reasons.push(`it is used by ${users.join(', ')}`)
   if (reasons.length > 0)
     throw errors.conflict(`rule ${id} cannot be deleted: ${reasons.join(' and ')}`)
   await repo.deleteRule(ctx.db, ctx.workspaceId, id)
