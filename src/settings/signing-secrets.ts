@@ -61,9 +61,7 @@ export async function revealCurrentSecret(db: Db, box: SecretBox, workspaceId: s
  */
 async function ensureCurrentSecret(db: Db, box: SecretBox, workspaceId: string) {
   return db.transaction().execute(async (trx) => {
-    await sql`select pg_advisory_xact_lock(hashtext(${`signing_secrets:${workspaceId}`}))`.execute(
-      trx,
-    )
+    await lockWorkspaceSecrets(trx, workspaceId)
     const [current] = await listSecretRows(trx, workspaceId)
     if (current && current.expires_at === null) {
       return { row: current, secret: box.open(current.secret, binding(current.id)) }
@@ -74,7 +72,9 @@ async function ensureCurrentSecret(db: Db, box: SecretBox, workspaceId: string) 
 
 /**
  * Rotation: a new current secret; the old ones expire after the overlap, and
- * until then every request carries a signature for each.
+ * until then every request carries a signature for each. One transaction,
+ * one rotation per workspace at a time: two at once leave one current secret
+ * (the second rotates the first's), never two, and a failure leaves none half done.
  */
 export async function rotateSigningSecret(
   db: Db,
@@ -82,11 +82,21 @@ export async function rotateSigningSecret(
   workspaceId: string,
   overlapSeconds: number,
 ) {
-  await db
-    .updateTable('signing_secrets')
-    .set({ expires_at: new Date(Date.now() + overlapSeconds * 1000) })
-    .where('workspace_id', '=', workspaceId)
-    .where('expires_at', 'is', null)
-    .execute()
-  return createSigningSecret(db, box, workspaceId)
+  return db.transaction().execute(async (trx) => {
+    await lockWorkspaceSecrets(trx, workspaceId)
+    await trx
+      .updateTable('signing_secrets')
+      .set({ expires_at: new Date(Date.now() + overlapSeconds * 1000) })
+      .where('workspace_id', '=', workspaceId)
+      .where('expires_at', 'is', null)
+      .execute()
+    return createSigningSecret(trx, box, workspaceId)
+  })
+}
+
+/** Held until the transaction ends: one change to a workspace's secrets at a time. */
+async function lockWorkspaceSecrets(trx: Db, workspaceId: string) {
+  await sql`select pg_advisory_xact_lock(hashtext(${`signing_secrets:${workspaceId}`}))`.execute(
+    trx,
+  )
 }

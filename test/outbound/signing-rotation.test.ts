@@ -130,3 +130,29 @@ t.test("a new workspace's first sends, side by side, are signed with one secret"
     'every request verifies with the secret shown afterwards',
   )
 })
+
+t.test('rotations at the same moment leave exactly one current secret', async (t) => {
+  const { app } = testApp
+  const ws = await createWorkspace(app)
+  await signingSecret(app, ws)
+  const rotations = await Promise.all(
+    Array.from({ length: 8 }, () =>
+      app.inject({
+        method: 'POST',
+        url: '/v1/settings/signing-secret/rotate',
+        headers: ws.auth,
+        payload: { overlap_seconds: 3600 },
+      }),
+    ),
+  )
+  t.same(
+    rotations.map((r) => r.statusCode),
+    Array(8).fill(200),
+  )
+  const settings = (await app.inject({ url: '/v1/settings', headers: ws.auth })).json()
+  const current = settings.signing_secrets.filter(
+    (s: { expires_at: string | null }) => s.expires_at === null,
+  )
+  t.equal(current.length, 1, 'one current secret')
+  t.equal(settings.signing_secrets.length, 9, 'the first and each rotation’s, the older in overlap')
+})
