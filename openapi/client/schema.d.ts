@@ -3991,8 +3991,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Receive a call (public endpoint)
-         * @description What third-party senders call, at a handler’s `endpoint_url`; no API key. POST sends a record (JSON, form-urlencoded, XML or multipart fields, read as the handler’s `body_format` says), GET sends its parameters in the query and is answered from the CRM lookup. Every call to a known token is recorded before it is answered. Accepted, duplicate and filtered calls get the handler’s configured response (a 2xx, so senders do not retry). Errors: 400 `invalid_body` / `invalid_parameters` (the message names the parameter), 401 `verification_failed`, 404 for an unknown or rotated-out token, 405 `method_not_allowed`, 408 `request_timeout` (body too slow), 413 `payload_too_large` (the handler’s `body_limit_bytes`), 429 `rate_limited` with `Retry-After`, 502 `lookup_failed` (GET: the CRM lookup failed or timed out), 503 `handler_inactive`. Answers to a recorded call carry `X-Hookline-Call-Id`.
+         * Look up a record (public endpoint)
+         * @description What a sender calls to read a record, at a handler’s `endpoint_url`; no API key. The parameters are in the query (`?email=ada%40example.com`); the mapped record goes to the workspace’s CRM lookup URL (signed, short timeout), and the handler’s response template renders what the CRM returns. Every call to a known token is recorded before it is answered. Accepted, duplicate and filtered calls get the handler’s configured response (a 2xx, so senders do not retry). Errors: 400 `invalid_body` / `invalid_parameters` (the message names the parameter), 401 `verification_failed`, 404 for an unknown or rotated-out token, 405 `method_not_allowed`, 408 `request_timeout` (body too slow), 413 `payload_too_large` (the handler’s `body_limit_bytes`), 429 `rate_limited` with `Retry-After`, 502 `lookup_failed` (GET: the CRM lookup failed or timed out), 503 `handler_inactive`. Answers to a recorded call carry `X-Hookline-Call-Id`.
          */
         get: {
             parameters: {
@@ -4109,8 +4109,8 @@ export interface paths {
         };
         put?: never;
         /**
-         * Receive a call (public endpoint)
-         * @description What third-party senders call, at a handler’s `endpoint_url`; no API key. POST sends a record (JSON, form-urlencoded, XML or multipart fields, read as the handler’s `body_format` says), GET sends its parameters in the query and is answered from the CRM lookup. Every call to a known token is recorded before it is answered. Accepted, duplicate and filtered calls get the handler’s configured response (a 2xx, so senders do not retry). Errors: 400 `invalid_body` / `invalid_parameters` (the message names the parameter), 401 `verification_failed`, 404 for an unknown or rotated-out token, 405 `method_not_allowed`, 408 `request_timeout` (body too slow), 413 `payload_too_large` (the handler’s `body_limit_bytes`), 429 `rate_limited` with `Retry-After`, 502 `lookup_failed` (GET: the CRM lookup failed or timed out), 503 `handler_inactive`. Answers to a recorded call carry `X-Hookline-Call-Id`.
+         * Send a record (public endpoint)
+         * @description What a sender calls to deliver a record, at a handler’s `endpoint_url`; no API key. The body is JSON, form-urlencoded, XML or multipart fields, read as the handler’s `body_format` says (`auto`: by Content-Type, then by the first byte). An accepted call’s mapped record goes to the CRM callback as an `inbound.record` notice, and the handler’s fulfillment actions run. Every call to a known token is recorded before it is answered. Accepted, duplicate and filtered calls get the handler’s configured response (a 2xx, so senders do not retry). Errors: 400 `invalid_body` / `invalid_parameters` (the message names the parameter), 401 `verification_failed`, 404 for an unknown or rotated-out token, 405 `method_not_allowed`, 408 `request_timeout` (body too slow), 413 `payload_too_large` (the handler’s `body_limit_bytes`), 429 `rate_limited` with `Retry-After`, 502 `lookup_failed` (GET: the CRM lookup failed or timed out), 503 `handler_inactive`. Answers to a recorded call carry `X-Hookline-Call-Id`.
          */
         post: {
             parameters: {
@@ -4122,7 +4122,44 @@ export interface paths {
                 };
                 cookie?: never;
             };
-            requestBody?: never;
+            requestBody: {
+                content: {
+                    /**
+                     * @example {
+                     *       "email": "ada@example.com",
+                     *       "full_name": "Ada Lovelace",
+                     *       "contact": {
+                     *         "phone": "+44 20 7946 0000"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                    /**
+                     * @example {
+                     *       "email": "ada@example.com",
+                     *       "full_name": "Ada Lovelace"
+                     *     }
+                     */
+                    "application/x-www-form-urlencoded": {
+                        [key: string]: string;
+                    };
+                    /**
+                     * @example {
+                     *       "email": "ada@example.com",
+                     *       "full_name": "Ada Lovelace"
+                     *     }
+                     */
+                    "multipart/form-data": {
+                        [key: string]: string;
+                    };
+                    /** @example <lead><email>ada@example.com</email><full_name>Ada Lovelace</full_name></lead> */
+                    "application/xml": string;
+                    /** @example <lead><email>ada@example.com</email><full_name>Ada Lovelace</full_name></lead> */
+                    "text/xml": string;
+                };
+            };
             responses: {
                 /** @description The request is malformed; `message` names the field and why. */
                 400: {

@@ -1,5 +1,6 @@
 import type { Db } from '../db/database.js'
 import type { NewInboundCallRow } from '../db/tables/inbound-calls.js'
+import type { CallOutcome } from '../schemas/calls.js'
 import { Batcher } from './batcher.js'
 import { safeText } from './json-safe.js'
 import { type SettleItem, type SettleResult, settleBatch } from './settle.js'
@@ -25,26 +26,29 @@ const PURGE_EVERY_MS = 60_000
  * by item, so one bad call cannot fail the others.
  */
 export class CallWriter {
-  readonly #records: Batcher<NewInboundCallRow, Error | undefined>
+  readonly #records: Batcher<NewInboundCallRow, CallOutcome | Error>
   readonly #settles: Batcher<SettleItem, SettleResult | Error>
-  readonly #finishes: Batcher<CallFinish, void>
+  readonly #finishes: Batcher<CallFinish, boolean>
   readonly #purge: NodeJS.Timeout
 
   constructor(db: Db, log: WriterLog) {
     const options = { maxBatch: MAX_BATCH, maxConcurrent: MAX_CONCURRENT }
     this.#records = new Batcher(
       oneByOneOnFailure(
-        async (rows) => insertCalls(db, rows).then(() => rows.map(() => undefined)),
+        async (rows) => insertCalls(db, rows).then(() => rows.map((row) => row.outcome)),
         (row) =>
           insertCalls(db, [row])
-            .catch(() => insertCalls(db, [bareRow(row)]))
             .then(
-              () => undefined,
-              (err: Error) => {
-                log.error({ err, call: row.id }, 'inbound call could not be recorded')
-                return err
+              () => row.outcome,
+              () => {
+                const bare = bareRow(row)
+                return insertCalls(db, [bare]).then(() => bare.outcome)
               },
-            ),
+            )
+            .catch((err: Error) => {
+              log.error({ err, call: row.id }, 'inbound call could not be recorded')
+              return err
+            }),
       ),
       options,
     )
@@ -64,10 +68,14 @@ export class CallWriter {
     )
     this.#finishes = new Batcher(
       oneByOneOnFailure(
-        async (finishes) => finishCalls(db, finishes).then(() => finishes.map(() => undefined)),
+        async (finishes) => finishCalls(db, finishes).then(() => finishes.map(() => true)),
         (finish) =>
-          finishCalls(db, [finish]).catch((err) =>
-            log.error({ err, call: finish.id }, 'inbound call outcome could not be written'),
+          finishCalls(db, [finish]).then(
+            () => true,
+            (err) => {
+              log.error({ err, call: finish.id }, 'inbound call outcome could not be written')
+              return false
+            },
           ),
       ),
       options,
@@ -80,10 +88,15 @@ export class CallWriter {
     this.#purge.unref()
   }
 
-  /** Resolves once the call is committed; rejects only when not even a bare record could be written. */
-  async record(row: NewInboundCallRow): Promise<void> {
-    const error = await this.#records.push(row)
-    if (error) throw error
+  /**
+   * Resolves once the call is committed, with the outcome stored: the row's,
+   * or `error` when only the bare record could be written. Rejects only when
+   * not even that could be.
+   */
+  async record(row: NewInboundCallRow): Promise<CallOutcome> {
+    const stored = await this.#records.push(row)
+    if (stored instanceof Error) throw stored
+    return stored
   }
 
   /** The settled outcome, or the Error that kept the call from settling (it is then the caller's to record). */
@@ -91,7 +104,8 @@ export class CallWriter {
     return this.#settles.push(item)
   }
 
-  finish(finish: CallFinish): Promise<void> {
+  /** Whether the outcome was committed (a failure is logged, and the call stays `received`). */
+  finish(finish: CallFinish): Promise<boolean> {
     return this.#finishes.push(finish)
   }
 

@@ -4,7 +4,7 @@ import type { ForwardedAction } from '../db/tables/inbound-calls.js'
 import { newId } from '../ids.js'
 import type { PlannedDelivery } from '../outbound/deliveries/schedule.js'
 import { manualRecord } from '../outbound/rules/rule-actions.js'
-import type { NoticeRecord } from '../outbound/send/notices.js'
+import { NOTICE_MAX_ATTEMPTS, type NoticeRecord } from '../outbound/send/notices.js'
 import type { LoadedHandler } from './loaded-handler.js'
 
 /** An accepted POST call to forward: its mapped record goes to the CRM, and each action runs. */
@@ -19,9 +19,6 @@ export interface ForwardPlan {
   noticeDeliveryId: string
   actions: ForwardedAction[]
 }
-
-// As enqueueNotice (outbound/send/notices.ts) sets it: notices retry longer than rules.
-const NOTICE_MAX_ATTEMPTS = 8
 
 type ActionRule = {
   id: string

@@ -15,8 +15,12 @@ export interface ReceiveDeps {
   storedBodyBytes: number
 }
 
+/** An outcome the call log ends with (`received` is the transient one). */
+export type LoggedOutcome = Exclude<CallOutcome, 'received'>
+
 export interface Received {
-  outcome: CallOutcome
+  /** The outcome committed to the call log; null when it could not be written (the call stays `received`). */
+  outcome: LoggedOutcome | null
   answer: Answer
 }
 
@@ -28,7 +32,8 @@ const MAX_REASON = 2000
  * side effects; the call is then committed to the call log before anything
  * that touches the database or the network (claims, forwarding, the CRM
  * lookup) and before the sender is answered. A call whose outcome is
- * already known is written once, with it.
+ * already known is written once, with it. What it answers names the outcome
+ * as committed, so the caller can count what the call log holds.
  */
 export async function receiveCall(
   deps: ReceiveDeps,
@@ -37,8 +42,9 @@ export async function receiveCall(
 ): Promise<Received> {
   const decision = decide(handler, call)
   const row = callRow(deps, handler, call, decision)
-  await deps.writer.record(row)
-  if (decision.step === 'final') return { outcome: decision.outcome, answer: decision.answer }
+  const stored = await deps.writer.record(row)
+  if (decision.step === 'final')
+    return { outcome: stored === 'received' ? null : stored, answer: decision.answer }
   // A lookup with no webhook-id to claim has nothing to write before it asks the CRM.
   if (decision.step === 'lookup' && decision.replayKey === null)
     return lookup(deps, handler, call, decision)
@@ -63,8 +69,10 @@ export async function receiveCall(
     }
   }
   if (settled.outcome === 'rejected') {
-    await deps.writer.finish(finish(call.id, 'rejected', settled.reason, REJECTED.status))
-    return { outcome: 'rejected', answer: REJECTED }
+    const written = await deps.writer.finish(
+      finish(call.id, 'rejected', settled.reason, REJECTED.status),
+    )
+    return { outcome: written ? 'rejected' : null, answer: REJECTED }
   }
   return lookup(deps, handler, call, decision)
 }
@@ -109,11 +117,11 @@ async function lookup(
         : `internal error: ${(err as Error).message}`
     return fail(deps, call.id, reason, errorAnswer(500, 'response_failed', reason))
   }
-  await deps.writer.finish({
+  const written = await deps.writer.finish({
     ...finish(call.id, 'accepted', null, answer.status),
     lookup: jsonb(found.record),
   })
-  return { outcome: 'accepted', answer }
+  return { outcome: written ? 'accepted' : null, answer }
 }
 
 async function fail(
@@ -122,8 +130,8 @@ async function fail(
   reason: string,
   answer: Answer,
 ): Promise<Received> {
-  await deps.writer.finish(finish(callId, 'error', reason, answer.status))
-  return { outcome: 'error', answer }
+  const written = await deps.writer.finish(finish(callId, 'error', reason, answer.status))
+  return { outcome: written ? 'error' : null, answer }
 }
 
 const finish = (

@@ -10,6 +10,7 @@ import { type ReceivedBody, readBody } from '../inbound/read-body.js'
 import { receiveCall } from '../inbound/receive.js'
 import type { Answer } from '../inbound/respond.js'
 import { errorResponses } from '../schemas/common.js'
+import { InboundBodies } from '../schemas/inbound.js'
 import type { RouteDeps } from './deps.js'
 
 declare module 'fastify' {
@@ -21,6 +22,7 @@ declare module 'fastify' {
 }
 
 const tags = ['inbound']
+type Token = { Params: { token: string } }
 
 // Every content type a sender may use; the handler's body format decides how
 // the bytes are read (senders mislabel), so one reader serves them all.
@@ -32,6 +34,31 @@ const CONTENT_TYPES = [
   'text/xml',
   'text/plain',
 ]
+
+// Both methods' descriptions end with this.
+const COMMON =
+  'Every call to a known token is recorded before it is answered. Accepted, duplicate and filtered ' +
+  'calls get the handler’s configured response (a 2xx, so senders do not retry). Errors: 400 ' +
+  '`invalid_body` / `invalid_parameters` (the message names the parameter), 401 `verification_failed`, ' +
+  '404 for an unknown or rotated-out token, 405 `method_not_allowed`, 408 `request_timeout` (body too ' +
+  'slow), 413 `payload_too_large` (the handler’s `body_limit_bytes`), 429 `rate_limited` with ' +
+  '`Retry-After`, 502 `lookup_failed` (GET: the CRM lookup failed or timed out), 503 ' +
+  '`handler_inactive`. Answers to a recorded call carry `X-Hookline-Call-Id`.'
+
+const endpointSchema = {
+  tags,
+  security: [],
+  params: Type.Object({
+    token: Type.String({ maxLength: 200, description: 'The endpoint token.' }),
+  }),
+  response: {
+    '2XX': {
+      description: 'The handler’s configured response (status, content type, headers, body).',
+      content: { '*/*': { schema: Type.Unknown() } },
+    },
+    ...errorResponses(400, 401, 404, 405, 408, 413, 429, 500, 502, 503),
+  },
+}
 
 const NOT_FOUND = {
   statusCode: 404,
@@ -49,7 +76,7 @@ const NOT_FOUND = {
  */
 export const inboundRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
   app,
-  { config, inbound },
+  { config, inbound, metrics },
 ) => {
   app.decorateRequest('inboundHandler', null)
   app.decorateRequest('inboundReceivedAt', null)
@@ -67,10 +94,7 @@ export const inboundRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
   // Anything else, or no Content-Type at all: the handler's format still applies.
   app.addContentTypeParser('*', parser)
 
-  const admit = async (
-    request: FastifyRequest<{ Params: { token: string } }>,
-    reply: FastifyReply,
-  ) => {
+  const admit = async (request: FastifyRequest<Token>, reply: FastifyReply) => {
     request.inboundReceivedAt = new Date()
     const { token } = request.params
     if (!TOKEN_PATTERN.test(token)) return reply.code(404).send(NOT_FOUND)
@@ -83,59 +107,70 @@ export const inboundRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
     request.inboundHandler = handler
   }
 
-  app.route({
-    method: ['GET', 'POST'],
+  const receive = async (request: FastifyRequest, reply: FastifyReply) => {
+    const handler = request.inboundHandler as LoadedHandler
+    const receivedAt = request.inboundReceivedAt ?? new Date()
+    const body = (request.body as ReceivedBody | undefined) ?? { ok: true, raw: Buffer.alloc(0) }
+    const id = newCallId(receivedAt)
+    const url = request.raw.url ?? ''
+    const question = url.indexOf('?')
+    const { outcome, answer } = await receiveCall(inbound.receive, handler, {
+      id,
+      receivedAt,
+      method: request.method,
+      headers: request.headers,
+      query: request.query as Record<string, string | string[] | undefined>,
+      rawQuery: question < 0 ? '' : url.slice(question + 1),
+      contentType: request.headers['content-type'],
+      body,
+      sourceAddress: request.ip,
+    })
+    // Counted once the outcome is committed, as the call log holds it.
+    if (outcome) metrics.inboundCalls.inc({ outcome })
+    reply.header('x-hookline-call-id', id)
+    return send(reply, answer)
+  }
+
+  // GET and POST apart only so the document gives POST its request bodies.
+  const endpoint = {
     url: '/in/:token',
     exposeHeadRoute: false,
     // The handler's own limit applies (see the parser); this is the ceiling.
     bodyLimit: 10 * 1024 * 1024,
-    schema: {
-      tags,
-      security: [],
-      summary: 'Receive a call (public endpoint)',
-      description:
-        'What third-party senders call, at a handler’s `endpoint_url`; no API key. POST sends a record ' +
-        '(JSON, form-urlencoded, XML or multipart fields, read as the handler’s `body_format` says), GET sends ' +
-        'its parameters in the query and is answered from the CRM lookup. Every call to a known token is ' +
-        'recorded before it is answered. Accepted, duplicate and filtered calls get the handler’s configured ' +
-        'response (a 2xx, so senders do not retry). Errors: 400 `invalid_body` / `invalid_parameters` ' +
-        '(the message names the parameter), 401 `verification_failed`, 404 for an unknown or rotated-out ' +
-        'token, 405 `method_not_allowed`, 408 `request_timeout` (body too slow), 413 `payload_too_large` ' +
-        '(the handler’s `body_limit_bytes`), 429 `rate_limited` with `Retry-After`, 502 `lookup_failed` ' +
-        '(GET: the CRM lookup failed or timed out), 503 `handler_inactive`. Answers to a recorded call carry ' +
-        '`X-Hookline-Call-Id`.',
-      params: Type.Object({
-        token: Type.String({ maxLength: 200, description: 'The endpoint token.' }),
-      }),
-      response: {
-        '2XX': {
-          description: 'The handler’s configured response (status, content type, headers, body).',
-          content: { '*/*': { schema: Type.Unknown() } },
-        },
-        ...errorResponses(400, 401, 404, 405, 408, 413, 429, 500, 502, 503),
-      },
-    },
     onRequest: admit,
-    handler: async (request, reply) => {
-      const handler = request.inboundHandler as LoadedHandler
-      const receivedAt = request.inboundReceivedAt ?? new Date()
-      const body = (request.body as ReceivedBody | undefined) ?? { ok: true, raw: Buffer.alloc(0) }
-      const id = newCallId(receivedAt)
-      const url = request.raw.url ?? ''
-      const question = url.indexOf('?')
-      const { answer } = await receiveCall(inbound.receive, handler, {
-        id,
-        receivedAt,
-        method: request.method,
-        headers: request.headers,
-        query: request.query as Record<string, string | string[] | undefined>,
-        rawQuery: question < 0 ? '' : url.slice(question + 1),
-        contentType: request.headers['content-type'],
-        body,
-        sourceAddress: request.ip,
-      })
-      reply.header('x-hookline-call-id', id)
-      return send(reply, answer)
+    handler: receive,
+  }
+  app.route<Token>({
+    ...endpoint,
+    method: 'GET',
+    schema: {
+      ...endpointSchema,
+      summary: 'Look up a record (public endpoint)',
+      description:
+        'What a sender calls to read a record, at a handler’s `endpoint_url`; no API key. The ' +
+        'parameters are in the query (`?email=ada%40example.com`); the mapped record goes to the ' +
+        'workspace’s CRM lookup URL (signed, short timeout), and the handler’s response template ' +
+        `renders what the CRM returns. ${COMMON}`,
+    },
+  })
+  app.route<Token>({
+    ...endpoint,
+    method: 'POST',
+    schema: {
+      ...endpointSchema,
+      summary: 'Send a record (public endpoint)',
+      description:
+        'What a sender calls to deliver a record, at a handler’s `endpoint_url`; no API key. The body ' +
+        'is JSON, form-urlencoded, XML or multipart fields, read as the handler’s `body_format` says ' +
+        '(`auto`: by Content-Type, then by the first byte). An accepted call’s mapped record goes ' +
+        'to the CRM callback as an `inbound.record` notice, and the handler’s fulfillment actions ' +
+        `run. ${COMMON}`,
+    },
+    // Documentation only: a Fastify body schema would validate what the route
+    // reads as raw bytes (signatures are over the bytes), so the bodies are
+    // added to the document, not to the route.
+    config: {
+      swaggerTransform: ({ schema, url }) => ({ schema: { ...schema, body: InboundBodies }, url }),
     },
   })
 }

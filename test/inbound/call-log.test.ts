@@ -1,6 +1,7 @@
 import t from 'tap'
 import { build, createWorkspace } from '../helpers/app.js'
 import { createHandler, listen, send } from '../helpers/inbound.js'
+import { mixedHandler } from './fixtures.js'
 
 t.test(
   'the call log: newest first, filters by method, outcome and time, pages, counts',
@@ -8,14 +9,7 @@ t.test(
     const { app, database } = await build(t)
     const ws = await createWorkspace(app)
     const base = await listen(t, app)
-    const handler = await createHandler(app, ws.auth, {
-      title: 'Mixed',
-      methods: ['POST', 'GET'],
-      parameters: [{ name: 'email', type: 'email', required: true }],
-      mapping: [{ source: 'email', target: 'lead.email' }],
-      conditions: { all: [{ field: 'email', op: 'ends_with', value: '.example' }] },
-      protection: { period_seconds: 60 },
-    })
+    const handler = await createHandler(app, ws.auth, mixedHandler)
     const url = `${base}${handler.path}`
     const form = { 'content-type': 'application/x-www-form-urlencoded' }
     const ids: string[] = []
