@@ -48,7 +48,9 @@ const drainSize = quick ? { total: 100_000, seconds: 60 } : { total: 1_000_000, 
 // --entry=dist/server.js runs a compiled build instead of `tsx src/server.ts`.
 const entry = process.argv.find((a) => a.startsWith('--entry='))?.slice('--entry='.length)
 // --cpu-prof=DIR writes a V8 CPU profile of each Hookline process there (open in Chrome DevTools).
-const profileDir = process.argv.find((a) => a.startsWith('--cpu-prof='))?.slice('--cpu-prof='.length)
+const profileDir = process.argv
+  .find((a) => a.startsWith('--cpu-prof='))
+  ?.slice('--cpu-prof='.length)
 const wants = (part: string) => (only ? only.includes(part) : part !== 'drain' || !quick)
 
 // Requests in flight to the receiver, the same for every sender. Hookline caps

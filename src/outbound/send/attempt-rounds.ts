@@ -3,11 +3,7 @@ import type { DeliveryRow } from '../../db/tables/deliveries.js'
 import type { RuleRow } from '../../db/tables/rules.js'
 import type { SecretBox } from '../../security/secret-box.js'
 import { activeSigningSecrets } from '../../settings/signing-secrets.js'
-import {
-  claimDeliveries,
-  recordSuccesses,
-  type Success,
-} from '../deliveries/delivery-batches.js'
+import { claimDeliveries, recordSuccesses, type Success } from '../deliveries/delivery-batches.js'
 
 /**
  * The reads and writes of a delivery attempt, gathered into rounds shared by
