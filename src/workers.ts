@@ -2,6 +2,11 @@ import type pg from 'pg'
 import type { Config } from './config.js'
 import type { Db } from './db/database.js'
 import type { Metrics } from './metrics.js'
+import {
+  RECONCILE_JOB,
+  reconcileJobHandler,
+  scheduleReconcile,
+} from './outbound/deliveries/reconcile-job.js'
 import { DELIVERY_JOB } from './outbound/deliveries/schedule.js'
 import { massPostDispatchHandler } from './outbound/mass-posts/dispatch-job.js'
 import { MASS_POST_JOB } from './outbound/mass-posts/mass-post-service.js'
@@ -41,6 +46,7 @@ export function createWorkers(options: {
       [DELIVERY_JOB]: deliveryJobHandler(engine),
       [MASS_POST_JOB]: massPostDispatchHandler(options.db),
       [RETENTION_JOB]: retentionJobHandler(options.db, options.log),
+      [RECONCILE_JOB]: reconcileJobHandler(engine),
     },
     logger: options.log,
   })
@@ -48,8 +54,9 @@ export function createWorkers(options: {
     worker,
     async start() {
       await worker.start()
-      // The recurring purge: queued once, then each run queues the next.
+      // The recurring purge and reconcile: queued once, then each run queues the next.
       await scheduleRetention(options.db)
+      await scheduleReconcile(options.db)
     },
     async stop(deadlineMs: number) {
       await worker.stop({ deadlineMs })

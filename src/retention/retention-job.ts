@@ -1,7 +1,6 @@
-import { sql } from 'kysely'
 import type { Db } from '../db/database.js'
-import { enqueue } from '../queue/index.js'
 import type { JobHandler, QueueLogger } from '../queue/types.js'
+import { scheduleRecurring } from '../recurring-jobs.js'
 import { type PurgeOptions, purgeExpiredHistory } from './purge-history.js'
 
 export const RETENTION_JOB = 'retention.purge'
@@ -30,31 +29,10 @@ export function retentionJobHandler(
   }
 }
 
-/**
- * Queues a purge unless one is already pending. Several workers start at once
- * in a scale-out, so the check and the insert run under one advisory lock:
- * exactly one of them queues it.
- */
+/** Queues a purge unless one is already pending (see `scheduleRecurring`). */
 export async function scheduleRetention(
   db: Db,
   options: { runAt?: Date; exceptJobId?: string } = {},
 ): Promise<boolean> {
-  return db.transaction().execute(async (trx) => {
-    await sql`select pg_advisory_xact_lock(hashtext(${RETENTION_JOB}))`.execute(trx)
-    const pending = await trx
-      .selectFrom('jobs')
-      .select('id')
-      .where('kind', '=', RETENTION_JOB)
-      .where('dead_at', 'is', null)
-      .$if(options.exceptJobId !== undefined, (q) =>
-        q.where('id', '<>', Number(options.exceptJobId)),
-      )
-      .limit(1)
-      .executeTakeFirst()
-    if (pending) return false
-    await enqueue(trx, [
-      { kind: RETENTION_JOB, payload: {}, ...(options.runAt ? { runAt: options.runAt } : {}) },
-    ])
-    return true
-  })
+  return scheduleRecurring(db, RETENTION_JOB, options)
 }

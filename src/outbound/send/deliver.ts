@@ -22,6 +22,7 @@ import { observeDelivery } from './delivery-metrics.js'
 import type { FairnessLimiter } from './fairness.js'
 import type { Sender, SendResult } from './http-sender.js'
 import { noticeRequest } from './notices.js'
+import { putOffAtCap } from './put-off.js'
 import { recordOutcome } from './record-outcome.js'
 
 export interface DeliveryEngine {
@@ -234,8 +235,8 @@ export async function runAttempt(
     // A person is waiting on an inline send: it goes now, but counts against the caps.
     engine.limiter.acquire(capKey, delivery.workspace_id)
   } else if (!(await engine.limiter.acquireSoon(capKey, delivery.workspace_id, DEFER_MS))) {
-    // Back to queued, with a new job for later: it can still be cancelled meanwhile.
-    await deferDelivery(db, delivery, options.jobId, new Date(Date.now() + jitter(DEFER_MS)))
+    // Back to queued for later; a cap held for long takes its due backlog along.
+    await putOffAtCap(engine, delivery, options.jobId, capKey, DEFER_MS)
     return { delivery, request: null, result: null }
   }
   let result: SendResult

@@ -7,16 +7,20 @@
  * deferred a little (a new job), so the slot goes to other rules' and
  * workspaces' jobs — unless the rule's slots come back so fast that one is
  * due within that little while, when it waits in memory for it instead
- * (`acquireSoon`). Caps are per process; with N worker processes a rule may
- * hold N × perRule connections.
+ * (`acquireSoon`). A cap whose slots are held for long puts the rest of its
+ * backlog off with the deferred send (`putOff`), so the queue does not take
+ * that backlog job by job only to defer each. Caps are per process; with N
+ * worker processes a rule may hold N × perRule connections.
  */
 export class FairnessLimiter {
   readonly #perRule: number
   readonly #perWorkspace: number
   readonly #running = new Map<string, number>()
   readonly #buckets = new Map<string, { tokens: number; at: number }>()
-  /** How each busy rule key's slots have been moving lately. */
+  /** How each busy cap's slots have been moving lately, by `r:rule` and `w:workspace`. */
   readonly #pace = new Map<string, Pace>()
+  /** Until when a cap's backlog is already put off, by the same keys. */
+  readonly #putOffUntil = new Map<string, number>()
   /** Sends waiting in memory for a rule key's next free slot, oldest first. */
   readonly #waiting = new Map<string, Waiter[]>()
 
@@ -39,11 +43,11 @@ export class FairnessLimiter {
   acquire(ruleKey: string, workspaceId: string, now = Date.now()): void {
     for (const key of [`r:${ruleKey}`, `w:${workspaceId}`]) {
       this.#running.set(key, (this.#running.get(key) ?? 0) + 1)
+      const pace = this.#pace.get(key) ?? { movedAt: now, starts: [], holdMs: undefined }
+      pace.movedAt = now
+      pace.starts.push(now)
+      this.#pace.set(key, pace)
     }
-    const pace = this.#pace.get(ruleKey) ?? { movedAt: now, starts: [], holdMs: undefined }
-    pace.movedAt = now
-    pace.starts.push(now)
-    this.#pace.set(ruleKey, pace)
   }
 
   release(ruleKey: string, workspaceId: string, now = Date.now()): void {
@@ -51,16 +55,17 @@ export class FairnessLimiter {
       const n = (this.#running.get(key) ?? 1) - 1
       if (n <= 0) this.#running.delete(key)
       else this.#running.set(key, n)
-    }
-    const pace = this.#pace.get(ruleKey)
-    if (!this.#running.has(`r:${ruleKey}`) && !this.#waiting.has(ruleKey)) {
-      // Idle: forgotten, so the map holds busy rules only.
-      this.#pace.delete(ruleKey)
-    } else if (pace) {
-      // Sends mostly finish in the order they started: the oldest start is this one's.
-      const held = now - (pace.starts.shift() ?? now)
-      pace.holdMs = pace.holdMs === undefined ? held : pace.holdMs * 0.9 + held * 0.1
-      pace.movedAt = now
+      const pace = this.#pace.get(key)
+      if (n <= 0 && !(key === `r:${ruleKey}` && this.#waiting.has(ruleKey))) {
+        // Idle: forgotten, so the maps hold busy caps only.
+        this.#pace.delete(key)
+        this.#putOffUntil.delete(key)
+      } else if (pace) {
+        // Sends mostly finish in the order they started: the oldest start is this one's.
+        const held = now - (pace.starts.shift() ?? now)
+        pace.holdMs = pace.holdMs === undefined ? held : pace.holdMs * 0.9 + held * 0.1
+        pace.movedAt = now
+      }
     }
     const waiting = this.#waiting.get(ruleKey)
     const next = waiting?.[0]
@@ -87,9 +92,9 @@ export class FairnessLimiter {
   ): Promise<boolean> {
     if (this.tryAcquire(ruleKey, workspaceId)) return Promise.resolve(true)
     const ruleFull = (this.#running.get(`r:${ruleKey}`) ?? 0) >= this.#perRule
-    const pace = this.#pace.get(ruleKey)
+    const pace = this.#pace.get(`r:${ruleKey}`)
     if (!ruleFull || !pace || now - pace.movedAt > maxWaitMs) return Promise.resolve(false)
-    const hold = Math.max(pace.holdMs ?? 0, now - (pace.starts[0] ?? now))
+    const hold = holdMs(pace, now)
     const ahead = this.#waiting.get(ruleKey)?.length ?? 0
     if (((ahead + 1) * hold) / this.#perRule > maxWaitMs) return Promise.resolve(false)
     return new Promise((resolve) => {
@@ -99,6 +104,36 @@ export class FairnessLimiter {
       waiting.push(waiter)
       this.#waiting.set(ruleKey, waiting)
     })
+  }
+
+  /**
+   * A send found its rule or workspace at its cap and goes back to the queue:
+   * for how long, and whether that cap's whole backlog should go with it.
+   *
+   * While the cap's slots come back within about a second (a receiver that
+   * answers, however busy), the send is put off by `minMs` as ever and
+   * nothing else moves: the backlog flows through the queue at the pace the
+   * slots allow. Once they are held longer (a slow or hanging receiver: how
+   * long its sends take, or the oldest one has been going if that is longer),
+   * most of the cap's jobs taken before a slot frees up would be taken only to
+   * be put off again; so the send and the cap's backlog are put off by half
+   * that hold (at most `MAX_PUT_OFF_MS`). Half, not all of it: slots that come
+   * back meanwhile stay empty until the backlog does (a rule whose receiver
+   * takes 1.5 s sent 75% as fast as before when put off by the whole hold,
+   * 90% by half). The backlog is named at most once per such delay: the jobs
+   * it moved come back no sooner.
+   */
+  putOff(ruleKey: string, workspaceId: string, minMs: number, now = Date.now()): PutOff {
+    const ruleFull = (this.#running.get(`r:${ruleKey}`) ?? 0) >= this.#perRule
+    const workspaceFull = (this.#running.get(`w:${workspaceId}`) ?? 0) >= this.#perWorkspace
+    const key = ruleFull ? `r:${ruleKey}` : workspaceFull ? `w:${workspaceId}` : undefined
+    const pace = key ? this.#pace.get(key) : undefined
+    const hold = pace ? holdMs(pace, now) : 0
+    if (!key || hold < HELD_MS) return { delayMs: minMs, backlog: null }
+    const delayMs = Math.round(Math.max(minMs, Math.min(hold / 2, MAX_PUT_OFF_MS)))
+    if ((this.#putOffUntil.get(key) ?? 0) > now) return { delayMs, backlog: null }
+    this.#putOffUntil.set(key, now + delayMs)
+    return { delayMs, backlog: ruleFull ? { ruleKey } : { workspaceId } }
   }
 
   #settle(ruleKey: string, waiter: Waiter, acquired: boolean) {
@@ -127,6 +162,21 @@ export class FairnessLimiter {
     return Math.ceil(((1 - bucket.tokens) / perSecond) * 1000)
   }
 }
+
+/** A cap whose slots are held longer than this puts its backlog off with a deferred send. */
+export const HELD_MS = 1000
+/** The longest delay a backlog is put off by: a receiver that recovers is tried again soon. */
+export const MAX_PUT_OFF_MS = 30_000
+
+/** What `putOff` decided: the deferred send's delay, and the backlog to put off with it, if any. */
+export interface PutOff {
+  delayMs: number
+  backlog: { ruleKey: string } | { workspaceId: string } | null
+}
+
+/** How long a cap's slots are being held: the usual send, or the oldest still going if longer. */
+const holdMs = (pace: Pace, now: number) =>
+  Math.max(pace.holdMs ?? 0, now - (pace.starts[0] ?? now))
 
 interface Waiter {
   workspaceId: string

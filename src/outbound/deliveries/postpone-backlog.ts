@@ -1,0 +1,91 @@
+import { sql } from 'kysely'
+import type { Db } from '../../db/database.js'
+import { DELIVERY_JOB } from './schedule.js'
+
+/** Whose sends to put off: one rule's (its jobs' `queue_key`) or a whole workspace's. */
+export type Backlog = { ruleId: string } | { workspaceId: string }
+
+interface Chunk {
+  cutoff: Date
+  moved: number
+}
+
+/** Jobs moved per statement: a huge backlog moves in several short transactions. */
+export const POSTPONE_CHUNK = 10_000
+
+/**
+ * Puts off every `delivery.send` job of a rule (or workspace) at its cap that
+ * would come due within `delayMs`, to a time spread over [delay, 2 × delay]
+ * from now, so the backlog comes back neither all at once nor before a slot
+ * can be free. One statement per chunk instead of a claim and a deferral (a
+ * new job, a delivery update) per job: while the queue was taking a hanging
+ * receiver's 10,000 jobs one by one, other workspaces' jobs waited behind
+ * them. Answers how many jobs moved.
+ *
+ * - The same jobs move (`run_at` only), so each delivery's `job_id` still
+ *   names its job; the delivery's `next_attempt_at` follows, so the API shows
+ *   when it will go.
+ * - Only jobs no worker holds: unleased or with a lease run out, as a claim
+ *   would take them. SKIP LOCKED on jobs and deliveries: a job being claimed,
+ *   or a delivery being cancelled or recorded meanwhile, is left as it is,
+ *   and this statement never waits on a row (a cancel locks its delivery,
+ *   then deletes its job: waiting here could deadlock with it).
+ * - The due range of jobs_runnable_idx (`greatest(run_at, locked_until)`
+ *   below the cut-off, live rows), or jobs_queue_key_idx for a rule: the
+ *   planner picks. The cut-off is fixed by the first chunk, so a job moved
+ *   (to the cut-off or later) is never taken again by the next.
+ * - The queue knows nothing of deliveries; this is outbound's own query over
+ *   its own job kind.
+ */
+export async function postponeBacklog(
+  db: Db,
+  backlog: Backlog,
+  delayMs: number,
+  options: { chunk?: number } = {},
+): Promise<number> {
+  const chunk = options.chunk ?? POSTPONE_CHUNK
+  const scope =
+    'ruleId' in backlog
+      ? sql`queue_key = ${backlog.ruleId}`
+      : sql`workspace_id = ${backlog.workspaceId}`
+  let cutoff: Date | null = null
+  let moved = 0
+  for (;;) {
+    const { rows }: { rows: Chunk[] } = await sql<Chunk>`
+      with bound as (
+        select coalesce(${cutoff}::timestamptz, now() + ${delayMs} * interval '1 millisecond') as cutoff
+      ),
+      picked as materialized (
+        select id from jobs
+        where dead_at is null
+          and greatest(run_at, locked_until) < (select cutoff from bound)
+          and (locked_until is null or locked_until <= now())
+          and kind = ${DELIVERY_JOB}
+          and ${scope}
+        limit ${chunk}
+        for update skip locked
+      ),
+      moved as (
+        update jobs
+        set run_at = (select cutoff from bound) + random() * ${delayMs} * interval '1 millisecond'
+        where id = any(array(select id from picked))
+        returning id, payload ->> 'deliveryId' as delivery_id, run_at
+      ),
+      shown as (
+        select d.id, m.run_at from deliveries d
+        join moved m on d.id = m.delivery_id and d.job_id = m.id
+        where d.status in ('queued', 'delivering')
+        for update of d skip locked
+      ),
+      noted as (
+        update deliveries d set next_attempt_at = shown.run_at from shown where d.id = shown.id
+      )
+      select (select cutoff from bound) as cutoff, (select count(*) from moved)::int as moved`.execute(
+      db,
+    )
+    const row: Chunk = rows[0]!
+    cutoff = row.cutoff
+    moved += row.moved
+    if (row.moved < chunk) return moved
+  }
+}

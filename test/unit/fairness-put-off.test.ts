@@ -1,0 +1,70 @@
+import t from 'tap'
+import { FairnessLimiter, HELD_MS, MAX_PUT_OFF_MS } from '../../src/outbound/send/fairness.js'
+
+// putOff: a send deferred at a cap; when the cap is held for long, its backlog goes too.
+
+t.test('a busy rule whose receiver answers quickly puts nothing else off', async (t) => {
+  const limiter = new FairnessLimiter({ perRule: 2, perWorkspace: 10 })
+  const now = 1_000_000
+  // Sends taking 5 ms each, the rule at its cap all along.
+  for (let i = 0; i < 100; i++) {
+    limiter.acquire('r', 'w', now + i * 5)
+    if (i >= 1) limiter.release('r', 'w', now + i * 5 + 5)
+  }
+  limiter.acquire('r', 'w', now + 500)
+  t.same(limiter.putOff('r', 'w', 250, now + 501), { delayMs: 250, backlog: null })
+})
+
+t.test('a hanging rule puts its backlog off by how long it holds, once per delay', async (t) => {
+  const limiter = new FairnessLimiter({ perRule: 2, perWorkspace: 10 })
+  const start = 1_000_000
+  limiter.acquire('r', 'w', start)
+  limiter.acquire('r', 'w', start)
+  t.same(
+    limiter.putOff('r', 'w', 250, start + HELD_MS / 2),
+    { delayMs: 250, backlog: null },
+    'held under a second: deferred as ever',
+  )
+  t.same(
+    limiter.putOff('r', 'w', 250, start + 2000),
+    { delayMs: 1000, backlog: { ruleKey: 'r' } },
+    'held two seconds: the rule’s backlog goes a second ahead',
+  )
+  t.same(
+    limiter.putOff('r', 'w', 250, start + 2900),
+    { delayMs: 1450, backlog: null },
+    'the backlog was just moved: this send alone',
+  )
+  t.same(
+    limiter.putOff('r', 'w', 250, start + 4000),
+    { delayMs: 2000, backlog: { ruleKey: 'r' } },
+    'moved again once the last delay has passed, further ahead',
+  )
+  t.same(
+    limiter.putOff('r', 'w', 250, start + 600_000),
+    { delayMs: MAX_PUT_OFF_MS, backlog: { ruleKey: 'r' } },
+    'never more than the most',
+  )
+  limiter.release('r', 'w', start + 600_001)
+  limiter.release('r', 'w', start + 600_002)
+  t.same(limiter.putOff('r', 'w', 250, start + 600_003), { delayMs: 250, backlog: null }, 'idle')
+})
+
+t.test(
+  'a workspace at its cap with slots held long puts the workspace’s backlog off',
+  async (t) => {
+    const limiter = new FairnessLimiter({ perRule: 5, perWorkspace: 2 })
+    const start = 1_000_000
+    limiter.acquire('a', 'w', start)
+    limiter.acquire('b', 'w', start)
+    t.same(limiter.putOff('c', 'w', 250, start + 3000), {
+      delayMs: 1500,
+      backlog: { workspaceId: 'w' },
+    })
+    t.same(
+      limiter.putOff('d', 'other', 250, start + 3000),
+      { delayMs: 250, backlog: null },
+      'another workspace is not at its cap',
+    )
+  },
+)
