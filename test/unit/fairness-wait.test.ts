@@ -58,8 +58,37 @@ t.test('no more wait than can be served within maxWaitMs', async (t) => {
   t.equal(await waits[1], true)
 })
 
-t.test('the workspace cap is not waited for', async (t) => {
-  const limiter = new FairnessLimiter({ perRule: 5, perWorkspace: 1 })
+t.test('a full workspace whose slots come back quickly is waited for too', async (t) => {
+  const limiter = new FairnessLimiter({ perRule: 5, perWorkspace: 2 })
+  const now = Date.now()
   t.ok(limiter.tryAcquire('a', 'w'))
-  t.equal(await limiter.acquireSoon('b', 'w', 250), false)
+  t.ok(limiter.tryAcquire('b', 'w'))
+  const waiting = limiter.acquireSoon('c', 'w', 250, now)
+  limiter.release('a', 'w', now + 5)
+  t.equal(await waiting, true, 'rule c got the slot rule a gave back')
+  t.notOk(limiter.tryAcquire('d', 'w'), 'the workspace still counts two')
+  limiter.release('b', 'w')
+  limiter.release('c', 'w')
+  t.ok(limiter.tryAcquire('d', 'w'), 'each release was counted once')
+})
+
+t.test('a workspace full of hanging sends is not waited for', async (t) => {
+  const limiter = new FairnessLimiter({ perRule: 5, perWorkspace: 2 })
+  const start = Date.now()
+  limiter.acquire('a', 'w', start)
+  limiter.acquire('b', 'w', start)
+  t.equal(await limiter.acquireSoon('c', 'w', 250, start + 1_000), false)
+})
+
+t.test('a workspace slot goes to a waiter whose own rule has room', async (t) => {
+  const limiter = new FairnessLimiter({ perRule: 1, perWorkspace: 2 })
+  const now = Date.now()
+  t.ok(limiter.tryAcquire('a', 'w'))
+  t.ok(limiter.tryAcquire('b', 'w'))
+  // Rule a is full: this one waits on a's cap, not the workspace's.
+  const onRule = limiter.acquireSoon('a', 'w', 50, now)
+  const onWorkspace = limiter.acquireSoon('c', 'w', 250, now)
+  limiter.release('b', 'w', now + 5)
+  t.equal(await onWorkspace, true, 'c took the slot b gave back')
+  t.equal(await onRule, false, 'rule a never had room within 50 ms')
 })

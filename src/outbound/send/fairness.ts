@@ -21,7 +21,7 @@ export class FairnessLimiter {
   readonly #pace = new Map<string, Pace>()
   /** Until when a cap's backlog is already put off, by the same keys. */
   readonly #putOffUntil = new Map<string, number>()
-  /** Sends waiting in memory for a rule key's next free slot, oldest first. */
+  /** Sends waiting in memory for a cap's next free slot, oldest first, by `r:rule` and `w:workspace`. */
   readonly #waiting = new Map<string, Waiter[]>()
 
   constructor(options: { perRule: number; perWorkspace: number }) {
@@ -56,7 +56,7 @@ export class FairnessLimiter {
       if (n <= 0) this.#running.delete(key)
       else this.#running.set(key, n)
       const pace = this.#pace.get(key)
-      if (n <= 0 && !(key === `r:${ruleKey}` && this.#waiting.has(ruleKey))) {
+      if (n <= 0 && !this.#waiting.has(key)) {
         // Idle: forgotten, so the maps hold busy caps only.
         this.#pace.delete(key)
         this.#putOffUntil.delete(key)
@@ -67,15 +67,26 @@ export class FairnessLimiter {
         pace.movedAt = now
       }
     }
-    const waiting = this.#waiting.get(ruleKey)
-    const next = waiting?.[0]
-    if (next && this.tryAcquire(ruleKey, next.workspaceId)) this.#settle(ruleKey, next, true)
+    // The freed slot goes to the oldest send waiting on this rule, else on
+    // this workspace (one whose own rule is not at its cap).
+    const forRule = this.#waiting.get(`r:${ruleKey}`)?.[0]
+    if (forRule && this.tryAcquire(forRule.ruleKey, forRule.workspaceId)) {
+      this.#settle(`r:${ruleKey}`, forRule, true)
+      return
+    }
+    const forWorkspace = this.#waiting
+      .get(`w:${workspaceId}`)
+      ?.find((waiter) => (this.#running.get(`r:${waiter.ruleKey}`) ?? 0) < this.#perRule)
+    if (forWorkspace && this.tryAcquire(forWorkspace.ruleKey, workspaceId)) {
+      this.#settle(`w:${workspaceId}`, forWorkspace, true)
+    }
   }
 
   /**
-   * Like `tryAcquire`, but a send that finds its rule at the cap waits in
-   * memory for the next free slot when one is due within `maxWaitMs`. While
-   * the rule is at its cap a slot comes back every hold ÷ perRule ms (hold:
+   * Like `tryAcquire`, but a send that finds its rule (or else its
+   * workspace) at the cap waits in memory for the next free slot when one is
+   * due within `maxWaitMs`. While a cap is full a slot comes back every
+   * hold ÷ cap ms (hold:
    * how long its sends have been taking, or the oldest one has been going if
    * that is longer), so the n-th waiter expects one after n × that. With a
    * receiver that answers quickly that is nearly every send, each waiting a
@@ -91,18 +102,21 @@ export class FairnessLimiter {
     now = Date.now(),
   ): Promise<boolean> {
     if (this.tryAcquire(ruleKey, workspaceId)) return Promise.resolve(true)
+    // The rule's cap if it is full, else the workspace's.
     const ruleFull = (this.#running.get(`r:${ruleKey}`) ?? 0) >= this.#perRule
-    const pace = this.#pace.get(`r:${ruleKey}`)
-    if (!ruleFull || !pace || now - pace.movedAt > maxWaitMs) return Promise.resolve(false)
+    const key = ruleFull ? `r:${ruleKey}` : `w:${workspaceId}`
+    const cap = ruleFull ? this.#perRule : this.#perWorkspace
+    const pace = this.#pace.get(key)
+    if (!pace || now - pace.movedAt > maxWaitMs) return Promise.resolve(false)
     const hold = holdMs(pace, now)
-    const ahead = this.#waiting.get(ruleKey)?.length ?? 0
-    if (((ahead + 1) * hold) / this.#perRule > maxWaitMs) return Promise.resolve(false)
+    const ahead = this.#waiting.get(key)?.length ?? 0
+    if (((ahead + 1) * hold) / cap > maxWaitMs) return Promise.resolve(false)
     return new Promise((resolve) => {
-      const waiter: Waiter = { workspaceId, resolve, timer: undefined }
-      waiter.timer = setTimeout(() => this.#settle(ruleKey, waiter, false), maxWaitMs)
-      const waiting = this.#waiting.get(ruleKey) ?? []
+      const waiter: Waiter = { ruleKey, workspaceId, resolve, timer: undefined }
+      waiter.timer = setTimeout(() => this.#settle(key, waiter, false), maxWaitMs)
+      const waiting = this.#waiting.get(key) ?? []
       waiting.push(waiter)
-      this.#waiting.set(ruleKey, waiting)
+      this.#waiting.set(key, waiting)
     })
   }
 
@@ -136,12 +150,12 @@ export class FairnessLimiter {
     return { delayMs, backlog: ruleFull ? { ruleKey } : { workspaceId } }
   }
 
-  #settle(ruleKey: string, waiter: Waiter, acquired: boolean) {
+  #settle(key: string, waiter: Waiter, acquired: boolean) {
     clearTimeout(waiter.timer)
-    const waiting = this.#waiting.get(ruleKey) ?? []
+    const waiting = this.#waiting.get(key) ?? []
     const at = waiting.indexOf(waiter)
     if (at >= 0) waiting.splice(at, 1)
-    if (waiting.length === 0) this.#waiting.delete(ruleKey)
+    if (waiting.length === 0) this.#waiting.delete(key)
     waiter.resolve(acquired)
   }
 
@@ -179,6 +193,7 @@ const holdMs = (pace: Pace, now: number) =>
   Math.max(pace.holdMs ?? 0, now - (pace.starts[0] ?? now))
 
 interface Waiter {
+  ruleKey: string
   workspaceId: string
   resolve: (acquired: boolean) => void
   timer: NodeJS.Timeout | undefined
