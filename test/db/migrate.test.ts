@@ -24,8 +24,12 @@ t.test('migrations apply once, in order, and a second run does nothing', async (
 t.test('two processes migrating at once take turns', async (t) => {
   const { url } = await emptyDatabase(t)
   const pools = [new pg.Pool({ connectionString: url }), new pg.Pool({ connectionString: url })]
-  t.teardown(() => Promise.all(pools.map((p) => p.end())))
-  const results = await Promise.all(pools.map((p) => migrate(p)))
+  // Ended here, not in a teardown: emptyDatabase's teardown (registered
+  // first, so run first) drops the database with (force), and an idle client
+  // it terminates would emit an unhandled error.
+  const results = await Promise.all(pools.map((p) => migrate(p))).finally(() =>
+    Promise.all(pools.map((p) => p.end())),
+  )
   const applied = results.flatMap((r) => r.applied).sort()
   const files = (await readdir(migrationsDir)).filter((f) => f.endsWith('.sql')).sort()
   t.same(applied, files, 'each migration applied by exactly one of them')

@@ -139,3 +139,74 @@ t.test('deliveries cancelled while they wait for a slot stay cancelled', async (
     'no cancelled delivery was sent',
   )
 })
+
+t.test('a rate limit paces its rule, and its burst does not hold up others', async (t) => {
+  const { app, database } = testApp
+  const RATE = 20
+  const BURST = 160
+  const arrivals: { path: string; at: number }[] = []
+  const receiver = await startReceiver(t, (req, res) => {
+    arrivals.push({ path: req.url, at: Date.now() })
+    res.writeHead(200).end('ok')
+  })
+  const limitedSeen = () => arrivals.filter((x) => x.path === '/limited')
+  const a = await createWorkspace(app, 'A')
+  const b = await createWorkspace(app, 'B')
+  const limited = await createRule(
+    app,
+    a,
+    ruleBody(`${receiver.url}/limited`, {
+      title: 'limited',
+      event_types: ['lead.burst'],
+      execution: { rate_limit_per_second: RATE },
+    }),
+  )
+  await createRule(
+    app,
+    b,
+    ruleBody(`${receiver.url}/other`, { title: 'other', event_types: ['lead.other'] }),
+  )
+  const burst = Array.from({ length: BURST }, (_, i) => ({
+    type: 'lead.burst',
+    record: lead({}, `B-${i}`),
+  }))
+  const posted = await app.inject({
+    method: 'POST',
+    url: '/v1/events/batch',
+    headers: a.auth,
+    payload: { events: burst },
+  })
+  t.equal(posted.statusCode, 202, 'the burst is accepted')
+  await startWorkers(t, testApp)
+  await eventually(() => limitedSeen().length >= RATE + 5, 30_000)
+
+  // Past what the worker already holds in its buffer, the burst waits in the
+  // queue spaced at the rate (one job every 1/RATE s), instead of cycling
+  // through the claim to be deferred job by job.
+  const { rows } = await database.pool.query<{ run_at: Date }>(
+    `select j.run_at from jobs j join deliveries d on d.job_id = j.id
+     where d.rule_id = $1 and d.status = 'queued' and j.run_at > now() + interval '1 second'
+     order by j.run_at`,
+    [limited.id],
+  )
+  t.ok(rows.length >= BURST / 2, `most of the burst is scheduled ahead (${rows.length} jobs)`)
+  const gaps = rows.slice(1).map((r, i) => r.run_at.getTime() - rows[i]!.run_at.getTime())
+  const spaced = gaps.filter((gap) => gap >= (1000 / RATE) * 0.9)
+  t.ok(spaced.length >= gaps.length * 0.9, `spaced at the rate: ${gaps.join(',')}`)
+
+  await app.inject({
+    method: 'POST',
+    url: '/v1/events',
+    headers: b.auth,
+    payload: { type: 'lead.other', record: lead({}, 'O-1') },
+  })
+  await eventually(() => arrivals.some((x) => x.path === '/other'), 30_000)
+  t.ok(limitedSeen().length < BURST, 'the other workspace was served while the burst went on')
+
+  await eventually(() => limitedSeen().length === BURST, 60_000)
+  const times = limitedSeen().map((x) => x.at)
+  // The token bucket starts full: RATE at once, then RATE more a second (one of slack for rounding).
+  const first = times[0]!
+  const ahead = times.filter((at, i) => i + 1 > RATE + Math.floor(((at - first) / 1000) * RATE) + 1)
+  t.same(ahead, [], 'never ahead of the rate')
+})

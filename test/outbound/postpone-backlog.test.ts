@@ -1,7 +1,10 @@
 // The statement that puts a capped rule's (or workspace's) due backlog off in
 // one go (src/outbound/deliveries/postpone-backlog.ts), against real rows.
 import t from 'tap'
-import { postponeBacklog } from '../../src/outbound/deliveries/postpone-backlog.js'
+import {
+  postponeBacklog,
+  spaceRuleBacklog,
+} from '../../src/outbound/deliveries/postpone-backlog.js'
 import { enqueue } from '../../src/queue/enqueue.js'
 import { build, createWorkspace } from '../helpers/app.js'
 import { createRule, lead, ruleBody, type Workspace } from '../helpers/outbound.js'
@@ -164,3 +167,40 @@ t.test(
     t.not(after.get(first!)!.run_at.getTime(), before.get(first!)!.run_at.getTime())
   },
 )
+
+t.test('a rate-limited rule’s due backlog is spaced at its rate, in order', async (t) => {
+  const a = await createWorkspace(app, 'A')
+  const limited = await createRule(app, a, ruleBody('http://127.0.0.1:9/limited'))
+  const neighbour = await createRule(app, a, ruleBody('http://127.0.0.1:9/neighbour'))
+  await post(a, 6, 'A')
+  const before = await state(a)
+  const limitedJobs = [...before.values()]
+    .filter((s) => s.rule === limited.id)
+    .sort((x, y) => Number(x.job) - Number(y.job))
+  const [held, ...due] = limitedJobs.map((s) => s.job) as string[]
+  await setJob(held!, "locked_by = 'w', locked_until = now() + interval '1 minute', attempts = 1")
+
+  const from = new Date(Date.now() + 60_000)
+  t.equal(
+    await spaceRuleBacklog(database.db, limited.id, { from, perSecond: 2 }),
+    5,
+    'the due jobs, not the one a worker holds',
+  )
+  const after = await state(a)
+  const runAt = (job: string) => [...after.values()].find((s) => s.job === job)!.run_at.getTime()
+  t.same(
+    due.map((job) => runAt(job) - from.getTime()),
+    [500, 1000, 1500, 2000, 2500],
+    'one every 1/2 s after `from`, oldest first',
+  )
+  for (const s of after.values()) {
+    if (due.includes(s.job)) t.same(s.next_attempt_at, s.run_at, 'the delivery shows when')
+    else t.same(s.run_at, before.get(s.delivery)!.run_at, 'held and other rules’ jobs stay')
+  }
+  t.ok([...after.values()].some((s) => s.rule === neighbour.id))
+  t.equal(
+    await spaceRuleBacklog(database.db, limited.id, { from, perSecond: 2 }),
+    0,
+    'spaced jobs are no longer due: nothing moves twice',
+  )
+})

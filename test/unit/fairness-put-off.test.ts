@@ -68,3 +68,21 @@ t.test(
     )
   },
 )
+
+t.test(
+  'a rate-limited rule is spaced at most once a second, each time after the last',
+  async (t) => {
+    const limiter = new FairnessLimiter({ perRule: 10, perWorkspace: 25 })
+    const now = 1_000_000
+    const first = limiter.rateSpacingFrom('r', now)
+    t.same(first, new Date(now), 'the first spacing starts now')
+    limiter.noteSpaced('r', first!, 10, 2, now)
+    t.equal(limiter.rateSpacingFrom('r', now + 500), null, 'not again within a second')
+    t.same(
+      limiter.rateSpacingFrom('r', now + 1000),
+      new Date(now + 5000),
+      'the next one goes after the 10 jobs spaced at 2/s',
+    )
+    t.same(limiter.rateSpacingFrom('other', now + 500), new Date(now + 500), 'per rule')
+  },
+)

@@ -89,3 +89,54 @@ export async function postponeBacklog(
     if (row.moved < chunk) return moved
   }
 }
+
+/**
+ * Spaces a rate-limited rule's due backlog at its rate, in one statement: the
+ * k-th job due (in the claim's order) runs at `from` + k ÷ `perSecond`
+ * seconds. Without it a burst of thousands of events for a 1/s rule cycled
+ * through the claim, each job taken and deferred to the next token, one by
+ * one, ahead of everyone else's jobs. The same jobs move and deliveries
+ * follow, as in `postponeBacklog`; a job a worker holds, or a row locked
+ * meanwhile, is left alone. At most `limit` jobs; answers how many moved.
+ */
+export async function spaceRuleBacklog(
+  db: Db,
+  ruleId: string,
+  spacing: { from: Date; perSecond: number },
+  options: { limit?: number } = {},
+): Promise<number> {
+  const stepMs = 1000 / spacing.perSecond
+  const { rows } = await sql<{ moved: number }>`
+    with picked as materialized (
+      select id from jobs
+      where dead_at is null
+        and greatest(run_at, locked_until) <= now()
+        and (locked_until is null or locked_until <= now())
+        and kind = ${DELIVERY_JOB}
+        and queue_key = ${ruleId}
+      order by greatest(run_at, locked_until), id
+      limit ${options.limit ?? POSTPONE_CHUNK}
+      for update skip locked
+    ),
+    numbered as (
+      select id, row_number() over (order by id) as k from picked
+    ),
+    moved as (
+      update jobs j
+      set run_at = ${spacing.from}::timestamptz + numbered.k * ${stepMs} * interval '1 millisecond'
+      from numbered
+      where j.id = numbered.id
+      returning j.id, j.payload ->> 'deliveryId' as delivery_id, j.run_at
+    ),
+    shown as (
+      select d.id, m.run_at from deliveries d
+      join moved m on d.id = m.delivery_id and d.job_id = m.id
+      where d.status in ('queued', 'delivering')
+      for update of d skip locked
+    ),
+    noted as (
+      update deliveries d set next_attempt_at = shown.run_at from shown where d.id = shown.id
+    )
+    select (select count(*) from moved)::int as moved`.execute(db)
+  return rows[0]?.moved ?? 0
+}

@@ -7,7 +7,6 @@ import type { Metrics } from '../../metrics.js'
 import type { Job, JobHandler } from '../../queue/types.js'
 import type { SecretBox } from '../../security/secret-box.js'
 import { findNewerEventForRecord } from '../deliveries/delivery-repository.js'
-import { deferDelivery } from '../deliveries/schedule.js'
 import { nextRetryDelayMs } from '../retry-schedule.js'
 import { ruleCredentials } from '../rules/rule-service.js'
 import type { AttemptRounds, AttemptWorkspace } from './attempt-rounds.js'
@@ -22,7 +21,7 @@ import { observeDelivery } from './delivery-metrics.js'
 import type { FairnessLimiter } from './fairness.js'
 import type { Sender, SendResult } from './http-sender.js'
 import { noticeRequest } from './notices.js'
-import { putOffAtCap } from './put-off.js'
+import { putOffAtCap, putOffAtRate } from './put-off.js'
 import { recordOutcome } from './record-outcome.js'
 
 export interface DeliveryEngine {
@@ -182,13 +181,8 @@ export async function runAttempt(
     options.jobId && rule
       ? engine.limiter.rateWaitMs(rule.id, rule.execution.rate_limit_per_second)
       : 0
-  if (options.jobId && wait > 0) {
-    await deferDelivery(
-      db,
-      delivery,
-      options.jobId,
-      new Date(Date.now() + Math.max(wait, jitter(DEFER_MS))),
-    )
+  if (options.jobId && rule && wait > 0) {
+    await putOffAtRate(engine, delivery, options.jobId, rule, wait, DEFER_MS)
     return { delivery, request: null, result: null }
   }
 
@@ -302,7 +296,5 @@ async function cancel(
   engine.log.info({ delivery: delivery.id, reason }, 'delivery cancelled')
   return { delivery: updated ?? delivery, request: null, result: null }
 }
-
-const jitter = (ms: number) => ms + Math.floor(Math.random() * ms)
 
 export { nextRetryDelayMs }

@@ -19,6 +19,8 @@ export class FairnessLimiter {
   readonly #buckets = new Map<string, { tokens: number; at: number }>()
   /** How each busy cap's slots have been moving lately, by `r:rule` and `w:workspace`. */
   readonly #pace = new Map<string, Pace>()
+  /** When each rate-limited rule's backlog was last spaced, and up to when. */
+  readonly #spaced = new Map<string, { at: number; until: number }>()
   /** Until when a cap's backlog is already put off, by the same keys. */
   readonly #putOffUntil = new Map<string, number>()
   /** Sends waiting in memory for a cap's next free slot, oldest first, by `r:rule` and `w:workspace`. */
@@ -148,6 +150,22 @@ export class FairnessLimiter {
     if ((this.#putOffUntil.get(key) ?? 0) > now) return { delayMs, backlog: null }
     this.#putOffUntil.set(key, now + delayMs)
     return { delayMs, backlog: ruleFull ? { ruleKey } : { workspaceId } }
+  }
+
+  /**
+   * A send found its rule over its rate limit: whether its due backlog should
+   * be spaced at the rate now (at most once a second per rule), and from
+   * when: after the jobs spaced last time, so the spacing only grows.
+   */
+  rateSpacingFrom(ruleKey: string, now = Date.now()): Date | null {
+    const spaced = this.#spaced.get(ruleKey)
+    if (spaced && now - spaced.at < 1000) return null
+    return new Date(Math.max(now, spaced?.until ?? 0))
+  }
+
+  /** `moved` jobs were spaced from `from` at `perSecond`. */
+  noteSpaced(ruleKey: string, from: Date, moved: number, perSecond: number, now = Date.now()) {
+    this.#spaced.set(ruleKey, { at: now, until: from.getTime() + (moved * 1000) / perSecond })
   }
 
   #settle(key: string, waiter: Waiter, acquired: boolean) {

@@ -1,5 +1,6 @@
 import type { DeliveryRow } from '../../db/tables/deliveries.js'
-import { postponeBacklog } from '../deliveries/postpone-backlog.js'
+import type { RuleRow } from '../../db/tables/rules.js'
+import { postponeBacklog, spaceRuleBacklog } from '../deliveries/postpone-backlog.js'
 import { deferDelivery } from '../deliveries/schedule.js'
 import type { DeliveryEngine } from './deliver.js'
 
@@ -35,6 +36,41 @@ export async function putOffAtCap(
   }
   await deferDelivery(engine.db, delivery, jobId, new Date(Date.now() + jitter(delayMs)))
   return delayMs
+}
+
+/**
+ * A job's send found its rule over its rate limit: the delivery waits for
+ * the next token (a new job), and, at most once a second, the rule's other
+ * due jobs are spaced at the rate in one statement, so the queue does not
+ * take a burst's backlog job by job only to defer each.
+ */
+export async function putOffAtRate(
+  engine: DeliveryEngine,
+  delivery: DeliveryRow,
+  jobId: string,
+  rule: RuleRow,
+  waitMs: number,
+  minMs: number,
+): Promise<void> {
+  const perSecond = rule.execution.rate_limit_per_second
+  const from = perSecond ? engine.limiter.rateSpacingFrom(rule.id) : null
+  if (perSecond && from) {
+    // Worth having, not needed: on failure the backlog is deferred job by job as before.
+    await spaceRuleBacklog(engine.db, rule.id, { from, perSecond }).then(
+      (moved) => {
+        engine.limiter.noteSpaced(rule.id, from, moved, perSecond)
+        if (moved > 0)
+          engine.log.info({ rule: rule.id, moved, perSecond }, 'backlog spaced at its rate')
+      },
+      (err: unknown) => engine.log.warn({ err, rule: rule.id }, 'spacing a backlog failed'),
+    )
+  }
+  await deferDelivery(
+    engine.db,
+    delivery,
+    jobId,
+    new Date(Date.now() + Math.max(waitMs, jitter(minMs))),
+  )
 }
 
 const jitter = (ms: number) => ms + Math.floor(Math.random() * ms)
