@@ -10,6 +10,22 @@ interface Chunk {
   moved: number
 }
 
+/**
+ * The tail of both statements below: each open delivery whose job was moved
+ * (CTE `moved`: id, delivery_id, run_at) shows the job's new run_at as its
+ * next_attempt_at. SKIP LOCKED: a delivery being cancelled or recorded is left alone.
+ */
+const deliveriesFollow = sql`
+  shown as (
+    select d.id, m.run_at from deliveries d
+    join moved m on d.id = m.delivery_id and d.job_id = m.id
+    where d.status in ('queued', 'delivering')
+    for update of d skip locked
+  ),
+  noted as (
+    update deliveries d set next_attempt_at = shown.run_at from shown where d.id = shown.id
+  )`
+
 /** Jobs moved per statement: a huge backlog moves in several short transactions. */
 export const POSTPONE_CHUNK = 10_000
 
@@ -71,15 +87,7 @@ export async function postponeBacklog(
         where id = any(array(select id from picked))
         returning id, payload ->> 'deliveryId' as delivery_id, run_at
       ),
-      shown as (
-        select d.id, m.run_at from deliveries d
-        join moved m on d.id = m.delivery_id and d.job_id = m.id
-        where d.status in ('queued', 'delivering')
-        for update of d skip locked
-      ),
-      noted as (
-        update deliveries d set next_attempt_at = shown.run_at from shown where d.id = shown.id
-      )
+      ${deliveriesFollow}
       select (select cutoff from bound) as cutoff, (select count(*) from moved)::int as moved`.execute(
       db,
     )
@@ -128,15 +136,7 @@ export async function spaceRuleBacklog(
       where j.id = numbered.id
       returning j.id, j.payload ->> 'deliveryId' as delivery_id, j.run_at
     ),
-    shown as (
-      select d.id, m.run_at from deliveries d
-      join moved m on d.id = m.delivery_id and d.job_id = m.id
-      where d.status in ('queued', 'delivering')
-      for update of d skip locked
-    ),
-    noted as (
-      update deliveries d set next_attempt_at = shown.run_at from shown where d.id = shown.id
-    )
+    ${deliveriesFollow}
     select (select count(*) from moved)::int as moved`.execute(db)
   return rows[0]?.moved ?? 0
 }

@@ -1,9 +1,7 @@
 import type { Db } from '../../db/database.js'
 import type { Job, JobHandler } from '../../queue/types.js'
 import { scheduleRecurring } from '../../recurring-jobs.js'
-import type { DeliveryEngine } from '../send/deliver.js'
-import { observeDelivery } from '../send/delivery-metrics.js'
-import { recordOutcome } from '../send/record-outcome.js'
+import { type DeliveryEngine, failUnsent } from '../send/deliver.js'
 import {
   type AbandonedDelivery,
   deliveriesOfDeadJobs,
@@ -90,40 +88,15 @@ async function closeEach(
  * is left alone.
  */
 async function close(engine: DeliveryEngine, found: AbandonedDelivery): Promise<boolean> {
-  const { runs, ...row } = found
-  const delivery = await engine.db
-    .selectFrom('deliveries')
-    .selectAll()
-    .where('id', '=', row.id)
-    .where('status', 'in', ['queued', 'delivering'])
-    .where((eb) => (row.job_id === null ? eb('job_id', 'is', null) : eb('job_id', '=', row.job_id)))
-    .executeTakeFirst()
-  if (!delivery) return false
-  const rule = delivery.rule_id
-    ? await engine.db
-        .selectFrom('rules')
-        .selectAll()
-        .where('id', '=', delivery.rule_id)
-        .executeTakeFirst()
-    : undefined
-  const result = {
-    status: null,
-    headers: null,
-    body: null,
-    durationMs: 0,
-    error:
-      runs === null
-        ? 'gave up: no job was left to send it (the process sending it stopped mid-send)'
-        : `gave up: the process sending it stopped (killed, or lost the database) during each of ${runs} runs`,
-  }
-  engine.log.warn(
-    { delivery: delivery.id, job: delivery.job_id, runs },
-    'abandoned delivery closed as failed',
+  const { runs, id, job_id } = found
+  const closed = await failUnsent(
+    engine,
+    { id, jobId: job_id },
+    runs === null
+      ? 'gave up: no job was left to send it (the process sending it stopped mid-send)'
+      : `gave up: the process sending it stopped (killed, or lost the database) during each of ${runs} runs`,
   )
-  observeDelivery(
-    engine.metrics,
-    await recordOutcome(engine, delivery, rule, null, result, { final: true }),
-    result,
-  )
-  return true
+  if (closed)
+    engine.log.warn({ delivery: id, job: job_id, runs }, 'abandoned delivery closed as failed')
+  return closed
 }

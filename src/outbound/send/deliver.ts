@@ -86,14 +86,34 @@ async function giveUp(engine: DeliveryEngine, deliveryId: string, job: Job, err:
     { err, delivery: deliveryId, job: job.id },
     'delivery job failed on its last run',
   )
+  await failUnsent(
+    engine,
+    { id: deliveryId, jobId: Number(job.id) },
+    `gave up: sending failed inside Hookline on each of ${job.attempt} runs (see the service log)`,
+  )
+}
+
+/**
+ * Ends a delivery failed without sending it, with an attempt carrying
+ * `error`, as long as it is still open and still names `jobId` (one
+ * cancelled, resent or finished meanwhile is left alone). Answers whether it
+ * did. The failure notice goes out as for any final failure.
+ */
+export async function failUnsent(
+  engine: DeliveryEngine,
+  target: { id: string; jobId: number | null },
+  error: string,
+): Promise<boolean> {
   const delivery = await engine.db
     .selectFrom('deliveries')
     .selectAll()
-    .where('id', '=', deliveryId)
-    .where('job_id', '=', Number(job.id))
+    .where('id', '=', target.id)
     .where('status', 'in', ['queued', 'delivering'])
+    .where((eb) =>
+      target.jobId === null ? eb('job_id', 'is', null) : eb('job_id', '=', target.jobId),
+    )
     .executeTakeFirst()
-  if (!delivery) return
+  if (!delivery) return false
   const rule = delivery.rule_id
     ? await engine.db
         .selectFrom('rules')
@@ -101,18 +121,13 @@ async function giveUp(engine: DeliveryEngine, deliveryId: string, job: Job, err:
         .where('id', '=', delivery.rule_id)
         .executeTakeFirst()
     : undefined
-  const result = {
-    status: null,
-    headers: null,
-    body: null,
-    durationMs: 0,
-    error: `gave up: sending failed inside Hookline on each of ${job.attempt} runs (see the service log)`,
-  }
+  const result = { status: null, headers: null, body: null, durationMs: 0, error }
   observeDelivery(
     engine.metrics,
     await recordOutcome(engine, delivery, rule, null, result, { final: true }),
     result,
   )
+  return true
 }
 
 export interface AttemptOutcome {
