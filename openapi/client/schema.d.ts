@@ -5621,6 +5621,28 @@ export interface components {
             required: boolean;
         };
         /**
+         * @example {
+         *       "name": "customer.email",
+         *       "type": "email",
+         *       "required": true
+         *     }
+         * @example {
+         *       "name": "note",
+         *       "type": "string"
+         *     }
+         */
+        InboundParameterInput: {
+            /** @description Dot path into the parsed body, e.g. `customer.email` or `items[0].sku`. */
+            name: string;
+            /**
+             * @description How the value is read: numbers from numeric text, booleans from true/false, 1/0, yes/no, on/off, dates to ISO 8601 UTC, phones to digits with a leading +, emails trimmed and lowercased.
+             * @enum {unknown}
+             */
+            type: "string" | "number" | "boolean" | "date" | "email" | "phone";
+            /** @description A call without it (or with it blank) is `invalid`. Default false. */
+            required?: boolean;
+        };
+        /**
          * @description Which parameter fills which CRM field.
          * @example [
          *       {
@@ -6037,7 +6059,7 @@ export interface components {
             body_format?: "auto" | "json" | "form" | "xml" | "multipart";
             /** @description Default 1 MiB. */
             body_limit_bytes?: number;
-            parameters?: components["schemas"]["InboundParameter"][];
+            parameters?: components["schemas"]["InboundParameterInput"][];
             mapping?: components["schemas"]["InboundMapping"];
             entity_type?: string | null;
             conditions?: components["schemas"]["ConditionGroup"] | null;
@@ -6107,7 +6129,7 @@ export interface components {
             body_format?: "auto" | "json" | "form" | "xml" | "multipart";
             /** @description Default 1 MiB. */
             body_limit_bytes?: number;
-            parameters?: components["schemas"]["InboundParameter"][];
+            parameters?: components["schemas"]["InboundParameterInput"][];
             mapping?: components["schemas"]["InboundMapping"];
             entity_type?: string | null;
             conditions?: components["schemas"]["ConditionGroup"] | null;

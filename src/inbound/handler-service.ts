@@ -17,6 +17,7 @@ import type { HandlerCache } from './handler-cache.js'
 import * as repo from './handler-repository.js'
 import { handlerProblems } from './handler-validation.js'
 import { type HandlerView, toCallCounts, toHandler } from './handler-view.js'
+import { fullParameters } from './parameters.js'
 import type { Verification } from './verification-schema.js'
 
 export interface HandlerContext {
@@ -52,7 +53,7 @@ export async function createHandler(
     methods: input.methods ?? ['POST'],
     body_format: input.body_format ?? 'auto',
     body_limit_bytes: input.body_limit_bytes ?? DEFAULT_BODY_LIMIT_BYTES,
-    parameters: JSON.stringify(input.parameters ?? []),
+    parameters: JSON.stringify(fullParameters(input.parameters ?? [])),
     mapping: JSON.stringify(input.mapping ?? []),
     entity_type: input.entity_type ?? null,
     conditions: input.conditions ? JSON.stringify(input.conditions) : null,
@@ -93,7 +94,8 @@ export async function updateHandler(
   if (input.methods !== undefined) patch.methods = input.methods
   if (input.body_format !== undefined) patch.body_format = input.body_format
   if (input.body_limit_bytes !== undefined) patch.body_limit_bytes = input.body_limit_bytes
-  if (input.parameters !== undefined) patch.parameters = JSON.stringify(input.parameters)
+  if (input.parameters !== undefined)
+    patch.parameters = JSON.stringify(fullParameters(input.parameters))
   if (input.mapping !== undefined) patch.mapping = JSON.stringify(input.mapping)
   if (input.entity_type !== undefined) patch.entity_type = input.entity_type
   if (input.conditions !== undefined)
@@ -182,7 +184,7 @@ export function window(fromText: string | undefined, toText: string | undefined,
 
 async function check(ctx: HandlerContext, input: HandlerInput) {
   const problems = await handlerProblems(ctx.db, ctx.workspaceId, {
-    ...(input.parameters ? { parameters: input.parameters } : {}),
+    ...(input.parameters ? { parameters: fullParameters(input.parameters) } : {}),
     ...(input.mapping ? { mapping: input.mapping } : {}),
     ...(input.conditions ? { conditions: input.conditions } : {}),
     ...(input.response ? { response: input.response as HandlerResponse } : {}),

@@ -32,6 +32,33 @@ export const InboundParameter = Type.Object(
 )
 export type InboundParameter = Static<typeof InboundParameter>
 
+/** What create and update take: `required` may be left out (not required). */
+export const InboundParameterInput = Type.Object(
+  {
+    name: InboundParameter.properties.name,
+    type: InboundParameterType,
+    required: Type.Optional(
+      Type.Boolean({
+        description: 'A call without it (or with it blank) is `invalid`. Default false.',
+      }),
+    ),
+  },
+  {
+    $id: 'InboundParameterInput',
+    additionalProperties: false,
+    examples: [
+      { name: 'customer.email', type: 'email', required: true },
+      { name: 'note', type: 'string' },
+    ],
+  },
+)
+export type InboundParameterInput = Static<typeof InboundParameterInput>
+
+/** Parameters as stored and shown: each says whether it is required. */
+export function fullParameters(parameters: readonly InboundParameterInput[]): InboundParameter[] {
+  return parameters.map(({ name, type, required }) => ({ name, type, required: required ?? false }))
+}
+
 export type CoerceResult =
   | { ok: true; values: Record<string, unknown> }
   | { ok: false; reason: string }

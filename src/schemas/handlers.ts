@@ -1,7 +1,7 @@
 import { type Static, Type } from 'typebox'
 import type { ConditionGroup } from '../conditions/condition-schema.js'
 import { InboundMapping, type InboundMappingEntry } from '../inbound/mapping.js'
-import { InboundParameter } from '../inbound/parameters.js'
+import { InboundParameter, InboundParameterInput } from '../inbound/parameters.js'
 import { PARAMETER_PATH_PATTERN } from '../inbound/paths.js'
 import { Verification } from '../inbound/verification-schema.js'
 import { IdParam, Nullable, Timestamp } from './common.js'
@@ -288,7 +288,7 @@ const inputProperties = {
   body_limit_bytes: Type.Optional(
     Type.Integer({ minimum: 1024, maximum: MAX_BODY_LIMIT_BYTES, description: 'Default 1 MiB.' }),
   ),
-  parameters: Type.Optional(Type.Array(Type.Ref('InboundParameter'), { maxItems: 500 })),
+  parameters: Type.Optional(Type.Array(Type.Ref('InboundParameterInput'), { maxItems: 500 })),
   mapping: Type.Optional(Type.Ref('InboundMapping')),
   entity_type: Type.Optional(
     Nullable(
@@ -346,7 +346,7 @@ export interface HandlerInput {
   methods?: ('GET' | 'POST')[]
   body_format?: 'auto' | 'json' | 'form' | 'xml' | 'multipart'
   body_limit_bytes?: number
-  parameters?: InboundParameter[]
+  parameters?: InboundParameterInput[]
   mapping?: InboundMappingEntry[]
   entity_type?: string | null
   conditions?: ConditionGroup | null
@@ -422,6 +422,7 @@ export const SampleParameters = Type.Object(
 
 export const handlerSchemas = [
   InboundParameter,
+  InboundParameterInput,
   InboundMapping,
   Verification,
   HandlerResponse,

@@ -273,3 +273,33 @@ t.test('another workspace’s handlers and calls answer 404', async (t) => {
     'Theirs',
   )
 })
+
+t.test('a parameter left without `required` is optional', async (t) => {
+  const { app } = await build(t)
+  const ws = await createWorkspace(app)
+  const handler = await createHandler(app, ws.auth, {
+    title: 'Optional note',
+    parameters: [
+      { name: 'email', type: 'email', required: true },
+      { name: 'note', type: 'string' },
+    ],
+    mapping: [
+      { source: 'email', target: 'lead.email' },
+      { source: 'note', target: 'lead.note' },
+    ],
+  })
+  const got = await app.inject({ url: `/v1/handlers/${handler.id}`, headers: ws.auth })
+  t.same(got.json().parameters, [
+    { name: 'email', type: 'email', required: true },
+    { name: 'note', type: 'string', required: false },
+  ])
+  const base = await listen(t, app)
+  const path = new URL(handler.endpoint_url).pathname
+  const call = await send(`${base}${path}`, {
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: 'ada@example.com' }),
+  })
+  t.equal(call.status, 200, 'a call without the optional one is accepted')
+  const calls = await app.inject({ url: `/v1/handlers/${handler.id}/calls`, headers: ws.auth })
+  t.equal(calls.json().data[0].outcome, 'accepted')
+})
