@@ -86,7 +86,11 @@ export function createHttpSender(options: {
       return { status: res.statusCode, headers, body, durationMs: elapsed(), error: null }
     } catch (err) {
       const e = err as Error & { code?: string }
-      const message = signal.aborted
+      // undici's own headers and body timers run to the same deadline and may
+      // fire a tick before the signal: the same timeout, said the same way.
+      const timedOut =
+        signal.aborted || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT'
+      const message = timedOut
         ? `timed out after ${timeoutMs} ms`
         : `${e.code ? `${e.code}: ` : ''}${e.message}`
       return { status: null, headers: null, body: null, durationMs: elapsed(), error: message }
