@@ -1,11 +1,31 @@
+import { LruCache } from '../templates/lru-cache.js'
+
 /**
  * Field paths name a value inside a record: `lead.status`, `lead.tags.0` or
  * `lead.tags[0]`. Conditions, mappings and catalog checks all read them, so
  * they share one reading.
  */
 
-/** The segments of a path, or null when the path is malformed (empty segment, stray bracket). */
+// Paths come from rules' conditions and handlers' parameters and mappings: a
+// bounded set read for every event and inbound call, so each is parsed once.
+const parsed = new LruCache<string, string[] | null>(2000)
+const MAX_CACHED_LENGTH = 200
+
+/**
+ * The segments of a path, or null when the path is malformed (empty segment,
+ * stray bracket). The array is shared (and frozen): read it, do not change it.
+ */
 export function parseFieldPath(path: string): string[] | null {
+  if (path.length > MAX_CACHED_LENGTH) return parse(path)
+  const cached = parsed.get(path)
+  if (cached !== undefined) return cached
+  const segments = parse(path)
+  // Frozen, so a caller that changed the shared array would fail loudly.
+  parsed.set(path, segments && (Object.freeze(segments) as string[]))
+  return segments
+}
+
+function parse(path: string): string[] | null {
   if (path === '') return null
   const segments: string[] = []
   for (const part of path.split('.')) {
