@@ -72,8 +72,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerJsonParser(app)
   for (const schema of sharedSchemas) app.addSchema(schema)
   registerErrorHandler(app)
-  app.addHook('onSend', async (request, reply) => {
+  // Set as the request arrives, so every answer carries it, errors included;
+  // a callback hook, not an async one: no promise per request.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
+    done()
   })
 
   const metrics = options.metrics ?? createMetrics({ pool: options.pool })

@@ -8,7 +8,7 @@ import type { Metrics } from '../metrics.js'
  * that matched no route share `route="unmatched"`.
  */
 export function registerRequestMetrics(app: FastifyInstance, metrics: Metrics): void {
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     metrics.httpRequestDuration.observe(
       {
         route: request.routeOptions.url ?? 'unmatched',
@@ -17,5 +17,6 @@ export function registerRequestMetrics(app: FastifyInstance, metrics: Metrics): 
       },
       reply.elapsedTime / 1000,
     )
+    done()
   })
 }
