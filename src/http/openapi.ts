@@ -6,6 +6,13 @@ import type { FastifyInstance } from 'fastify'
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string }
 
 /**
+ * Marks a route's documented body as optional (@fastify/swagger makes every
+ * body it documents required); an `x-` key, so it reaches the operation and
+ * `transformObject` below can act on it and drop it.
+ */
+export const BODY_OPTIONAL = 'x-hookline-body-optional'
+
+/**
  * OpenAPI 3.1 from the route schemas. Shared schemas keep their `$id` as the
  * component name, so `$ref: 'Workspace'` becomes `#/components/schemas/Workspace`.
  */
@@ -67,6 +74,18 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
           },
         },
       },
+    },
+    transformObject: (document) => {
+      if (!('openapiObject' in document)) return document.swaggerObject
+      for (const path of Object.values(document.openapiObject.paths ?? {})) {
+        for (const operation of Object.values(path ?? {}) as Record<string, unknown>[]) {
+          if (!operation || typeof operation !== 'object' || !(BODY_OPTIONAL in operation)) continue
+          delete operation[BODY_OPTIONAL]
+          const body = operation.requestBody as { required?: boolean } | undefined
+          if (body) body.required = false
+        }
+      }
+      return document.openapiObject
     },
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`),

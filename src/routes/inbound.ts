@@ -3,6 +3,7 @@ import { STATUS_CODES } from 'node:http'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
+import { BODY_OPTIONAL } from '../http/openapi.js'
 import { newCallId } from '../inbound/call-ids.js'
 import { TOKEN_PATTERN } from '../inbound/endpoint-token.js'
 import type { LoadedHandler } from '../inbound/loaded-handler.js'
@@ -168,9 +169,12 @@ export const inboundRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
     },
     // Documentation only: a Fastify body schema would validate what the route
     // reads as raw bytes (signatures are over the bytes), so the bodies are
-    // added to the document, not to the route.
+    // added to the document, not to the route. An empty body is accepted.
     config: {
-      swaggerTransform: ({ schema, url }) => ({ schema: { ...schema, body: InboundBodies }, url }),
+      swaggerTransform: ({ schema, url }) => ({
+        schema: { ...schema, body: InboundBodies, [BODY_OPTIONAL]: true },
+        url,
+      }),
     },
   })
 }
