@@ -104,10 +104,9 @@ export class FairnessLimiter {
     now = Date.now(),
   ): Promise<boolean> {
     if (this.tryAcquire(ruleKey, workspaceId)) return Promise.resolve(true)
-    // The rule's cap if it is full, else the workspace's.
-    const ruleFull = (this.#running.get(`r:${ruleKey}`) ?? 0) >= this.#perRule
-    const key = ruleFull ? `r:${ruleKey}` : `w:${workspaceId}`
-    const cap = ruleFull ? this.#perRule : this.#perWorkspace
+    const full = this.#fullCap(ruleKey, workspaceId)
+    if (!full) return Promise.resolve(false)
+    const { key, cap } = full
     const pace = this.#pace.get(key)
     if (!pace || now - pace.movedAt > maxWaitMs) return Promise.resolve(false)
     const hold = holdMs(pace, now)
@@ -140,16 +139,23 @@ export class FairnessLimiter {
    * it moved come back no sooner.
    */
   putOff(ruleKey: string, workspaceId: string, minMs: number, now = Date.now()): PutOff {
-    const ruleFull = (this.#running.get(`r:${ruleKey}`) ?? 0) >= this.#perRule
-    const workspaceFull = (this.#running.get(`w:${workspaceId}`) ?? 0) >= this.#perWorkspace
-    const key = ruleFull ? `r:${ruleKey}` : workspaceFull ? `w:${workspaceId}` : undefined
-    const pace = key ? this.#pace.get(key) : undefined
+    const full = this.#fullCap(ruleKey, workspaceId)
+    const pace = full ? this.#pace.get(full.key) : undefined
     const hold = pace ? holdMs(pace, now) : 0
-    if (!key || hold < HELD_MS) return { delayMs: minMs, backlog: null }
+    if (!full || hold < HELD_MS) return { delayMs: minMs, backlog: null }
     const delayMs = Math.round(Math.max(minMs, Math.min(hold / 2, MAX_PUT_OFF_MS)))
-    if ((this.#putOffUntil.get(key) ?? 0) > now) return { delayMs, backlog: null }
-    this.#putOffUntil.set(key, now + delayMs)
-    return { delayMs, backlog: ruleFull ? { ruleKey } : { workspaceId } }
+    if ((this.#putOffUntil.get(full.key) ?? 0) > now) return { delayMs, backlog: null }
+    this.#putOffUntil.set(full.key, now + delayMs)
+    return { delayMs, backlog: full.key.startsWith('r:') ? { ruleKey } : { workspaceId } }
+  }
+
+  /** The cap that stops a send: the rule's if it is full, else the workspace's if that is. */
+  #fullCap(ruleKey: string, workspaceId: string): { key: string; cap: number } | undefined {
+    if ((this.#running.get(`r:${ruleKey}`) ?? 0) >= this.#perRule)
+      return { key: `r:${ruleKey}`, cap: this.#perRule }
+    if ((this.#running.get(`w:${workspaceId}`) ?? 0) >= this.#perWorkspace)
+      return { key: `w:${workspaceId}`, cap: this.#perWorkspace }
+    return undefined
   }
 
   /**
