@@ -1,4 +1,4 @@
-import { LruCache } from '../templates/lru-cache.js'
+import { LruCache } from '../lru-cache.js'
 
 /**
  * Field paths name a value inside a record: `lead.status`, `lead.tags.0` or

@@ -1,5 +1,5 @@
 import { type Context, Liquid, LiquidError, type Template } from 'liquidjs'
-import { LruCache } from './lru-cache.js'
+import { LruCache } from '../lru-cache.js'
 import { TemplateError } from './template-error.js'
 import { JsonText, jsonReplacer } from './values.js'
 
