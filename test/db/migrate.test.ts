@@ -1,8 +1,7 @@
 import { readdir } from 'node:fs/promises'
-import pg from 'pg'
 import t from 'tap'
 import { migrate, migrationsDir, pendingMigrations } from '../../src/db/migrate.js'
-import { emptyDatabase } from '../helpers/database.js'
+import { emptyDatabase, quietPool } from '../helpers/database.js'
 
 t.test('migrations apply once, in order, and a second run does nothing', async (t) => {
   const { pool } = await emptyDatabase(t)
@@ -23,10 +22,8 @@ t.test('migrations apply once, in order, and a second run does nothing', async (
 
 t.test('two processes migrating at once take turns', async (t) => {
   const { url } = await emptyDatabase(t)
-  const pools = [new pg.Pool({ connectionString: url }), new pg.Pool({ connectionString: url })]
-  // Ended here, not in a teardown: emptyDatabase's teardown (registered
-  // first, so run first) drops the database with (force), and an idle client
-  // it terminates would emit an unhandled error.
+  const pools = [quietPool(url), quietPool(url)]
+  // Ended here, before emptyDatabase's teardown drops the database.
   const results = await Promise.all(pools.map((p) => migrate(p))).finally(() =>
     Promise.all(pools.map((p) => p.end())),
   )
