@@ -29,7 +29,6 @@ export async function enqueue(db: Db, jobs: JobSpec[]): Promise<string[]> {
     runAts[i] = job.runAt ? job.runAt.getTime() : null
     maxAttempts[i] = job.maxAttempts ?? 3
   }
-  // The select's aggregates make pg_notify run exactly once for the statement.
   const { rows } = await sql<{ ids: string[] }>`
     with inserted as (
       insert into jobs (kind, payload, workspace_id, queue_key, run_at, max_attempts)
@@ -41,15 +40,21 @@ export async function enqueue(db: Db, jobs: JobSpec[]): Promise<string[]> {
       ) as j(kind, payload, workspace_id, queue_key, run_at, max_attempts)
       returning id, run_at
     )
-    select array_agg(id order by id)::text[] as ids,
-      pg_notify(${sql.lit(JOBS_CHANNEL)}, json_build_object(
-        'id', min(id),
-        'due', count(*) filter (where run_at <= now()),
-        'next', (extract(epoch from min(run_at) filter (where run_at > now())) * 1000)::float8
-      )::text)
+    select array_agg(id order by id)::text[] as ids, ${notifyWorkers}
     from inserted`.execute(db)
   return rows[0]!.ids
 }
+
+/**
+ * The select-list item that wakes the workers for jobs just inserted, read
+ * from a CTE of `(id, run_at)` rows: as an aggregate it runs pg_notify once
+ * for the statement (see JobsNotification).
+ */
+export const notifyWorkers = sql`pg_notify(${sql.lit(JOBS_CHANNEL)}, json_build_object(
+  'id', min(id),
+  'due', count(*) filter (where run_at <= now()),
+  'next', (extract(epoch from min(run_at) filter (where run_at > now())) * 1000)::float8
+)::text)`
 
 /** Deletes jobs no worker holds right now (pending, scheduled, or dead). Returns how many. */
 export async function cancelJobs(db: Db, ids: string[]): Promise<number> {

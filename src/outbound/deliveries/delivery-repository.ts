@@ -1,19 +1,6 @@
 import { sql } from 'kysely'
 import type { Db } from '../../db/database.js'
-import type { DeliveryRow, DeliveryStatus, NewDeliveryRow } from '../../db/tables/deliveries.js'
-
-// A statement carries at most 65,535 parameters; a row here takes about 15.
-const INSERT_CHUNK_ROWS = 2000
-
-export async function insertDeliveries(db: Db, rows: NewDeliveryRow[]): Promise<void> {
-  // A batch of 1,000 events matching five rules is 5,000 rows: too many for one statement.
-  for (let from = 0; from < rows.length; from += INSERT_CHUNK_ROWS) {
-    await db
-      .insertInto('deliveries')
-      .values(rows.slice(from, from + INSERT_CHUNK_ROWS))
-      .execute()
-  }
-}
+import type { DeliveryRow, DeliveryStatus } from '../../db/tables/deliveries.js'
 
 export async function findDelivery(
   db: Db,
