@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import type { Db } from '../../db/database.js'
-import type { DeliveryRow, DeliveryStatus } from '../../db/tables/deliveries.js'
+import type { DeliveryRow } from '../../db/tables/deliveries.js'
 
 export async function findDelivery(
   db: Db,
