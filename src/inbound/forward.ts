@@ -1,5 +1,4 @@
-import type { Transaction } from 'kysely'
-import type { Database } from '../db/database.js'
+import type { Db } from '../db/database.js'
 import type { ForwardedAction } from '../db/tables/inbound-calls.js'
 import { newId } from '../ids.js'
 import type { PlannedDelivery } from '../outbound/deliveries/schedule.js'
@@ -29,16 +28,17 @@ type ActionRule = {
 }
 
 /**
- * The deliveries that forward a batch of accepted calls: one `inbound.record`
+ * The deliveries that would forward a batch of calls: one `inbound.record`
  * notice each (the row `enqueueNotice` would write, built here so a whole
- * batch goes in one `scheduleDeliveries`), and one delivery per fulfillment
- * action whose rule still exists in the workspace and is enabled.
+ * batch is queued in the settle statement), and one delivery per fulfillment
+ * action whose rule still exists in the workspace and is enabled. Planned
+ * for every call; only those of the calls that win their claims are queued.
  */
 export async function planForwards(
-  trx: Transaction<Database>,
+  db: Db,
   forwards: Forward[],
 ): Promise<{ planned: PlannedDelivery[]; plans: ForwardPlan[] }> {
-  const rules = await loadActionRules(trx, forwards)
+  const rules = await loadActionRules(db, forwards)
   const planned: PlannedDelivery[] = []
   const now = new Date()
   const plans = forwards.map(({ handler, callId, receivedAt, record }) => {
@@ -109,12 +109,12 @@ export async function planForwards(
 }
 
 async function loadActionRules(
-  trx: Transaction<Database>,
+  db: Db,
   forwards: Forward[],
 ): Promise<Map<string, ActionRule>> {
   const ids = [...new Set(forwards.flatMap((f) => f.handler.actions.map((a) => a.rule_id)))]
   if (ids.length === 0) return new Map()
-  const rows = await trx
+  const rows = await db
     .selectFrom('rules')
     .select(['id', 'workspace_id', 'enabled', 'execution'])
     .where('id', 'in', ids)

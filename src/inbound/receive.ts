@@ -29,11 +29,14 @@ const MAX_REASON = 2000
 
 /**
  * One call, end to end: the pure steps decide what can be decided without
- * side effects; the call is then committed to the call log before anything
- * that touches the database or the network (claims, forwarding, the CRM
- * lookup) and before the sender is answered. A call whose outcome is
- * already known is written once, with it. What it answers names the outcome
- * as committed, so the caller can count what the call log holds.
+ * side effects; the call is then committed to the call log before the
+ * sender is answered, and before anything that touches the network (the
+ * CRM lookup). A call whose outcome is already known is written once, with
+ * it. A POST call to forward is written once too, with its outcome, in the
+ * transaction that claims its keys and queues its deliveries; if that
+ * transaction fails, the call is written with the error instead. What it
+ * answers names the outcome as committed, so the caller can count what the
+ * call log holds.
  */
 export async function receiveCall(
   deps: ReceiveDeps,
@@ -42,32 +45,21 @@ export async function receiveCall(
 ): Promise<Received> {
   const decision = decide(handler, call)
   const row = callRow(deps, handler, call, decision)
+  if (decision.step === 'forward') return forward(deps, handler, call, decision, row)
   const stored = await deps.writer.record(row)
   if (decision.step === 'final')
     return { outcome: stored === 'received' ? null : stored, answer: decision.answer }
   // A lookup with no webhook-id to claim has nothing to write before it asks the CRM.
-  if (decision.step === 'lookup' && decision.replayKey === null)
-    return lookup(deps, handler, call, decision)
+  if (decision.replayKey === null) return lookup(deps, handler, call, decision)
 
   const settled = await deps.writer.settle({
-    callId: call.id,
-    handler,
-    receivedAt: call.receivedAt,
-    replayKey: decision.replayKey,
-    replayTtlSeconds: replayTtl(handler),
-    dedupeKey: decision.step === 'forward' ? decision.dedupeKey : null,
-    forward: decision.step === 'forward' ? { record: decision.record } : null,
-    responseStatus: decision.step === 'forward' ? decision.answer.status : 0,
+    ...settleItem(handler, call, decision.replayKey),
+    dedupeKey: null,
+    forward: null,
+    responseStatus: 0,
   })
   if (settled instanceof Error)
     return fail(deps, call.id, `internal error: ${settled.message}`, INTERNAL)
-  if (decision.step === 'forward') {
-    if (settled.outcome === 'rejected') return { outcome: 'rejected', answer: REJECTED }
-    return {
-      outcome: settled.outcome === 'duplicate' ? 'duplicate' : 'accepted',
-      answer: decision.answer,
-    }
-  }
   if (settled.outcome === 'rejected') {
     const written = await deps.writer.finish(
       finish(call.id, 'rejected', settled.reason, REJECTED.status),
@@ -76,6 +68,44 @@ export async function receiveCall(
   }
   return lookup(deps, handler, call, decision)
 }
+
+async function forward(
+  deps: ReceiveDeps,
+  handler: LoadedHandler,
+  call: IncomingCall,
+  decision: Extract<Decision, { step: 'forward' }>,
+  row: NewInboundCallRow,
+): Promise<Received> {
+  const settled = await deps.writer.settle({
+    ...settleItem(handler, call, decision.replayKey),
+    dedupeKey: decision.dedupeKey,
+    forward: { call: row, record: decision.record },
+    responseStatus: decision.answer.status,
+  })
+  if (settled instanceof Error) {
+    const stored = await deps.writer.record({
+      ...row,
+      outcome: 'error',
+      reason: safeText(`internal error: ${settled.message}`).slice(0, MAX_REASON),
+      response_status: INTERNAL.status,
+      finished_at: new Date(),
+    })
+    return { outcome: stored === 'received' ? null : stored, answer: INTERNAL }
+  }
+  if (settled.outcome === 'rejected') return { outcome: 'rejected', answer: REJECTED }
+  return {
+    outcome: settled.outcome === 'duplicate' ? 'duplicate' : 'accepted',
+    answer: decision.answer,
+  }
+}
+
+const settleItem = (handler: LoadedHandler, call: IncomingCall, replayKey: string | null) => ({
+  callId: call.id,
+  handler,
+  receivedAt: call.receivedAt,
+  replayKey,
+  replayTtlSeconds: replayTtl(handler),
+})
 
 async function lookup(
   deps: ReceiveDeps,

@@ -1,13 +1,14 @@
-import type { Transaction } from 'kysely'
-import type { Database, Db } from '../db/database.js'
-import type { ForwardedAction } from '../db/tables/inbound-calls.js'
-import { scheduleDeliveries } from '../outbound/deliveries/schedule.js'
+import { sql } from 'kysely'
+import type { Db } from '../db/database.js'
+import type { ForwardedAction, NewInboundCallRow } from '../db/tables/inbound-calls.js'
+import { PLANNED_COLUMNS, plannedJson, queuePlanned } from '../outbound/deliveries/schedule.js'
+import { notifyWorkers } from '../queue/enqueue.js'
 import { type Forward, planForwards } from './forward.js'
 import type { LoadedHandler } from './loaded-handler.js'
 import { type Claim, claimKeys } from './sql/claim-keys.js'
-import { type CallFinish, finishCalls } from './sql/finish-calls.js'
+import { CALL_COLUMNS, rowJson } from './sql/insert-calls.js'
 
-/** A recorded call that passed the pure steps and needs the database to end. */
+/** A call that passed the pure steps and needs the database to end. */
 export interface SettleItem {
   callId: string
   handler: LoadedHandler
@@ -15,8 +16,13 @@ export interface SettleItem {
   replayKey: string | null
   replayTtlSeconds: number
   dedupeKey: string | null
-  /** POST: forward this record when the claims are won, and write the outcome. Null (GET): claim only. */
-  forward: { record: Record<string, unknown> } | null
+  /**
+   * POST: the call as the log keeps it, written with its outcome in the
+   * statement that claims its keys and queues its deliveries, and the record
+   * to forward when the claims are won. Null (GET): the call is already
+   * recorded; claim its replay id only.
+   */
+  forward: { call: NewInboundCallRow; record: Record<string, unknown> } | null
   /** What an accepted or duplicate POST call is answered with, for the call log. */
   responseStatus: number
 }
@@ -29,121 +35,188 @@ export type SettleResult =
 
 const REJECTED_STATUS = 401
 
+const replayReason = (item: SettleItem) =>
+  `webhook-id ${item.replayKey?.slice(2, 102)} was already received (replay)`
+const duplicateReason = (item: SettleItem) =>
+  `identical to a call within the ${item.handler.protectionSeconds} s protection period`
+
 /**
- * One transaction for a batch of calls: claim replay ids, then protection
- * keys, then queue the forwarding deliveries of the calls that won, and write
- * every POST call's outcome, so a call is `accepted` exactly when its notice
- * and actions exist. Replay ids are claimed first and apart, so a replayed
- * call never holds a protection key it did not use.
+ * Settles a batch of calls. GET calls claim their replay ids. POST calls
+ * settle in one statement (see `forwardCalls`), so a batch of them costs
+ * one round trip and one commit.
  */
 export async function settleBatch(db: Db, items: SettleItem[]): Promise<SettleResult[]> {
-  return db.transaction().execute(async (trx) => {
-    const results: (SettleResult | undefined)[] = new Array(items.length)
-    await claimStep(
-      trx,
-      items,
-      results,
-      (item) => item.replayKey,
-      'rejected',
-      (item) => ({
-        ttl: item.replayTtlSeconds,
-        reason: `webhook-id ${item.replayKey?.slice(2, 102)} was already received (replay)`,
-      }),
-    )
-    await claimStep(
-      trx,
-      items,
-      results,
-      (item) => (item.forward ? item.dedupeKey : null),
-      'duplicate',
-      (item) => ({
-        ttl: item.handler.protectionSeconds,
-        reason: `identical to a call within the ${item.handler.protectionSeconds} s protection period`,
-      }),
-    )
+  const results: SettleResult[] = new Array(items.length)
+  const lookups: number[] = []
+  const posts: number[] = []
+  for (const [i, item] of items.entries()) (item.forward ? posts : lookups).push(i)
+  if (lookups.length > 0) await claimReplays(db, items, lookups, results)
+  if (posts.length > 0) await forwardCalls(db, items, posts, results)
+  return results
+}
 
-    const forwards: { index: number; forward: Forward }[] = []
-    items.forEach((item, index) => {
-      if (results[index]) return
-      if (!item.forward) results[index] = { outcome: 'claimed' }
-      else {
-        const { callId, handler, receivedAt } = item
-        forwards.push({
-          index,
-          forward: { handler, callId, receivedAt, record: item.forward.record },
-        })
-      }
+/**
+ * One statement for a batch of POST calls: claim replay ids, then (for the
+ * calls whose replay id was new) protection keys; queue the forwarding
+ * deliveries of the calls that won both; write every call to the log with
+ * its outcome. So a call is `accepted` exactly when its notice and actions
+ * exist, each call is one row written once, and the batch commits once.
+ * When the statement fails nothing of it stays, and the caller records the
+ * calls with the error.
+ *
+ * Within the batch the first call with a key (`n` order) is the one that
+ * tries to claim it; the others lose, as they would to a call before them.
+ * Keys are claimed in key order, so concurrent batches lock them in one
+ * order and cannot deadlock. A key held by a concurrent transaction makes
+ * the insert wait for it, then find the conflict: two identical calls never
+ * both win. An expired claim is taken over; expiry uses the database's clock.
+ */
+async function forwardCalls(
+  db: Db,
+  items: SettleItem[],
+  posts: number[],
+  results: SettleResult[],
+): Promise<void> {
+  const forwards: Forward[] = posts.map((i) => {
+    const { handler, callId, receivedAt, forward } = items[i] as SettleItem
+    return { handler, callId, receivedAt, record: forward?.record ?? {} }
+  })
+  const { planned, plans } = await planForwards(db, forwards)
+  const callOf = new Map<string, string>()
+  plans.forEach((plan, k) => {
+    const callId = forwards[k]!.callId
+    callOf.set(plan.noticeDeliveryId, callId)
+    for (const action of plan.actions)
+      if (action.delivery_id) callOf.set(action.delivery_id, callId)
+  })
+  const calls = posts.map((i, k) => {
+    const item = items[i] as SettleItem
+    const plan = plans[k]!
+    return rowJson(item.forward!.call, {
+      n: k,
+      replay_key: item.replayKey,
+      replay_ttl: item.replayTtlSeconds,
+      replay_reason: item.replayKey ? replayReason(item) : null,
+      dedupe_key: item.dedupeKey,
+      dedupe_ttl: item.handler.protectionSeconds,
+      duplicate_reason: item.dedupeKey ? duplicateReason(item) : null,
+      accepted_status: item.responseStatus,
+      notice_id: plan.noticeDeliveryId,
+      forwarded: plan.actions,
     })
-    const { planned, plans } = await planForwards(
-      trx,
-      forwards.map((f) => f.forward),
-    )
-    await scheduleDeliveries(trx, planned)
-    forwards.forEach(({ index }, i) => {
-      const plan = plans[i]!
-      results[index] = {
-        outcome: 'accepted',
-        noticeDeliveryId: plan.noticeDeliveryId,
-        actions: plan.actions,
-      }
-    })
+  })
+  const deliveries = planned.map((p, n) => plannedJson(p, n, { call_id: callOf.get(p.row.id) }))
 
-    const finished = results as SettleResult[]
-    await finishCalls(
-      trx,
-      items.flatMap((item, i): CallFinish[] => {
-        const result = finished[i]!
-        if (!item.forward) return []
-        return [
-          {
-            id: item.callId,
-            outcome: result.outcome === 'claimed' ? 'accepted' : result.outcome,
-            reason: 'reason' in result ? result.reason : null,
-            lookup: null,
-            noticeDeliveryId: result.outcome === 'accepted' ? result.noticeDeliveryId : null,
-            actions: result.outcome === 'accepted' ? JSON.stringify(result.actions) : null,
-            responseStatus: result.outcome === 'rejected' ? REJECTED_STATUS : item.responseStatus,
-          },
-        ]
-      }),
+  const { rows } = await sql<{ id: string; outcome: 'accepted' | 'duplicate' | 'rejected' }>`
+    with c as (
+      select * from jsonb_to_recordset(${`[${calls.join(',')}]`}::jsonb) as c(${CALL_COLUMNS},
+        n int, replay_key text, replay_ttl float8, replay_reason text, dedupe_key text,
+        dedupe_ttl float8, duplicate_reason text, accepted_status int, notice_id text,
+        forwarded jsonb)
+    ),
+    replayed as (
+      insert into inbound_claims (handler_id, key, call_id, expires_at)
+      select distinct on (handler_id, replay_key)
+        handler_id, replay_key, id, now() + make_interval(secs => replay_ttl)
+      from c where replay_key is not null
+      order by handler_id, replay_key, n
+      on conflict (handler_id, key) do update
+        set call_id = excluded.call_id, expires_at = excluded.expires_at
+        where inbound_claims.expires_at <= now()
+      returning call_id
+    ),
+    protected as (
+      insert into inbound_claims (handler_id, key, call_id, expires_at)
+      select distinct on (handler_id, dedupe_key)
+        handler_id, dedupe_key, id, now() + make_interval(secs => dedupe_ttl)
+      from c
+      where dedupe_key is not null and (replay_key is null or id in (select call_id from replayed))
+      order by handler_id, dedupe_key, n
+      on conflict (handler_id, key) do update
+        set call_id = excluded.call_id, expires_at = excluded.expires_at
+        where inbound_claims.expires_at <= now()
+      returning call_id
+    ),
+    outcomes as (
+      select id, n, case
+        when replay_key is not null and id not in (select call_id from replayed) then 'rejected'
+        when dedupe_key is not null and id not in (select call_id from protected) then 'duplicate'
+        else 'accepted' end as outcome
+      from c
+    ),
+    planned as (
+      select p.* from jsonb_to_recordset(${`[${deliveries.join(',')}]`}::jsonb)
+        as p(${PLANNED_COLUMNS}, call_id text)
+      where p.call_id in (select id from outcomes where outcome = 'accepted')
+    ),
+    ${queuePlanned},
+    logged as (
+      insert into inbound_calls (
+        id, workspace_id, handler_id, method, headers, query, content_type, body, body_size,
+        source_address, received_at, outcome, reason, params, record, notice_delivery_id,
+        actions, response_status, finished_at)
+      select c.id, c.workspace_id, c.handler_id, c.method, c.headers, c.query, c.content_type,
+        decode(c.body, 'base64'), c.body_size, c.source_address, c.received_at, o.outcome,
+        case o.outcome when 'rejected' then c.replay_reason when 'duplicate' then c.duplicate_reason end,
+        c.params, c.record,
+        case when o.outcome = 'accepted' then c.notice_id end,
+        case when o.outcome = 'accepted' then c.forwarded end,
+        case when o.outcome = 'rejected' then ${REJECTED_STATUS}::int else c.accepted_status end,
+        now()
+      from c join outcomes o on o.id = c.id
+      order by c.n
     )
-    return finished
+    select o.id, o.outcome, (select ${notifyWorkers} from jobs) as notified
+    from outcomes o`.execute(db)
+
+  const outcomeOf = new Map(rows.map((row) => [row.id, row.outcome]))
+  posts.forEach((i, k) => {
+    const item = items[i] as SettleItem
+    const outcome = outcomeOf.get(item.callId)
+    if (outcome === 'accepted') {
+      const plan = plans[k]!
+      results[i] = { outcome, noticeDeliveryId: plan.noticeDeliveryId, actions: plan.actions }
+    } else if (outcome === 'rejected') results[i] = { outcome, reason: replayReason(item) }
+    else if (outcome === 'duplicate') results[i] = { outcome, reason: duplicateReason(item) }
+    else throw new Error(`call ${item.callId} is missing from the settle statement's answer`)
   })
 }
 
 /**
- * Claims one kind of key for the items still undecided; an item whose key
- * is taken (by an earlier item of this batch, or in the table) gets `lost`.
+ * GET calls claim their replay ids (in one statement); a call whose id is
+ * taken, by an earlier call of this batch or in the table, is `rejected`.
  */
-async function claimStep(
-  trx: Transaction<Database>,
+async function claimReplays(
+  db: Db,
   items: SettleItem[],
-  results: (SettleResult | undefined)[],
-  keyOf: (item: SettleItem) => string | null,
-  lost: 'duplicate' | 'rejected',
-  detail: (item: SettleItem) => { ttl: number; reason: string },
-) {
+  lookups: number[],
+  results: SettleResult[],
+): Promise<void> {
   const claims: Claim[] = []
   const mine = new Map<string, number>()
-  items.forEach((item, i) => {
-    const key = keyOf(item)
-    if (results[i] || !key) return
-    const id = `${item.handler.id} ${key}`
+  for (const i of lookups) {
+    const item = items[i] as SettleItem
+    if (!item.replayKey) {
+      results[i] = { outcome: 'claimed' }
+      continue
+    }
+    const id = `${item.handler.id} ${item.replayKey}`
     if (mine.has(id)) {
-      results[i] = { outcome: lost, reason: detail(item).reason }
-      return
+      results[i] = { outcome: 'rejected', reason: replayReason(item) }
+      continue
     }
     mine.set(id, i)
     claims.push({
       handlerId: item.handler.id,
-      key,
+      key: item.replayKey,
       callId: item.callId,
-      ttlSeconds: detail(item).ttl,
+      ttlSeconds: item.replayTtlSeconds,
     })
-  })
-  if (claims.length === 0) return
-  const won = await claimKeys(trx, claims)
+  }
+  const won = await claimKeys(db, claims)
   for (const [id, i] of mine) {
-    if (!won.has(id)) results[i] = { outcome: lost, reason: detail(items[i]!).reason }
+    results[i] = won.has(id)
+      ? { outcome: 'claimed' }
+      : { outcome: 'rejected', reason: replayReason(items[i] as SettleItem) }
   }
 }

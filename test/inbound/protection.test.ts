@@ -176,7 +176,21 @@ t.test('two transactions claiming one key at once: exactly one forwards', async 
     replayKey: null,
     replayTtlSeconds: 660,
     dedupeKey: 'd:same',
-    forward: { record: { lead: { email: 'a@example.com' } } },
+    forward: {
+      call: {
+        id: callId,
+        workspace_id: ws.id,
+        handler_id: handler.id,
+        method: 'POST',
+        headers: '{}',
+        query: '{}',
+        body_size: 0,
+        source_address: '127.0.0.1',
+        received_at: new Date(),
+        outcome: 'received' as const,
+      },
+      record: { lead: { email: 'a@example.com' } },
+    },
     responseStatus: 200,
   })
   // Separate batches, so separate transactions on separate connections: the database decides.
@@ -185,4 +199,11 @@ t.test('two transactions claiming one key at once: exactly one forwards', async 
   )
   const outcomes = results.map(([r]) => r?.outcome).sort()
   t.same(outcomes, ['accepted', 'duplicate', 'duplicate', 'duplicate', 'duplicate', 'duplicate'])
+  const logged = await database.db
+    .selectFrom('inbound_calls')
+    .select(['outcome', 'notice_delivery_id'])
+    .where('handler_id', '=', handler.id)
+    .execute()
+  t.same(logged.map((c) => c.outcome).sort(), outcomes, 'each call is in the log with its outcome')
+  t.equal(logged.filter((c) => c.notice_delivery_id !== null).length, 1, 'one notice queued')
 })

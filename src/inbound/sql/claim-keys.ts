@@ -1,5 +1,5 @@
-import { sql, type Transaction } from 'kysely'
-import type { Database } from '../../db/database.js'
+import { sql } from 'kysely'
+import type { Db } from '../../db/database.js'
 
 export interface Claim {
   handlerId: string
@@ -9,7 +9,7 @@ export interface Claim {
 }
 
 /**
- * Claims keys for calls, in the caller's transaction; answers the claims won
+ * Claims keys for calls in one statement; answers the claims won
  * as `handlerId key`. A key already held and not expired is not won, also
  * when the holder is a concurrent transaction: the insert waits for it, then
  * finds the conflict, so two identical calls can never both win. An expired
@@ -20,7 +20,7 @@ export interface Claim {
  * twice in one statement. Claims are sorted so that concurrent batches lock
  * keys in one order and cannot deadlock.
  */
-export async function claimKeys(trx: Transaction<Database>, claims: Claim[]): Promise<Set<string>> {
+export async function claimKeys(db: Db, claims: Claim[]): Promise<Set<string>> {
   if (claims.length === 0) return new Set()
   const sorted = [...claims].sort((a, b) =>
     a.handlerId === b.handlerId ? (a.key < b.key ? -1 : 1) : a.handlerId < b.handlerId ? -1 : 1,
@@ -36,6 +36,6 @@ export async function claimKeys(trx: Transaction<Database>, claims: Claim[]): Pr
     on conflict (handler_id, key) do update
       set call_id = excluded.call_id, expires_at = excluded.expires_at
       where inbound_claims.expires_at <= now()
-    returning handler_id, key`.execute(trx)
+    returning handler_id, key`.execute(db)
   return new Set(rows.map((row) => `${row.handler_id} ${row.key}`))
 }

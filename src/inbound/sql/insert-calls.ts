@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import type { Db } from '../../db/database.js'
+import { withMembers } from '../../db/json-members.js'
 import type { NewInboundCallRow } from '../../db/tables/inbound-calls.js'
 
 /**
@@ -17,7 +18,7 @@ import type { NewInboundCallRow } from '../../db/tables/inbound-calls.js'
  */
 export async function insertCalls(db: Db, rows: NewInboundCallRow[]): Promise<void> {
   if (rows.length === 0) return
-  const document = `[${rows.map(rowJson).join(',')}]`
+  const document = `[${rows.map((row) => rowJson(row)).join(',')}]`
   await sql`
     insert into inbound_calls (
       id, workspace_id, handler_id, method, headers, query, content_type, body, body_size,
@@ -26,15 +27,21 @@ export async function insertCalls(db: Db, rows: NewInboundCallRow[]): Promise<vo
     select id, workspace_id, handler_id, method, headers, query, content_type, decode(body, 'base64'),
       body_size, source_address, received_at, outcome, reason, params, record, lookup,
       notice_delivery_id, actions, response_status, finished_at
-    from jsonb_to_recordset(${document}::jsonb) as r(
-      id text, workspace_id text, handler_id text, method text, headers jsonb, query jsonb,
-      content_type text, body text, body_size integer, source_address text, received_at timestamptz,
-      outcome text, reason text, params jsonb, record jsonb, lookup jsonb, notice_delivery_id text,
-      actions jsonb, response_status integer, finished_at timestamptz)`.execute(db)
+    from jsonb_to_recordset(${document}::jsonb) as r(${CALL_COLUMNS})`.execute(db)
 }
 
-/** One row as JSON; jsonb columns are spliced in as the JSON text they already are. */
-function rowJson(row: NewInboundCallRow): string {
+/** The column definitions of a `rowJson` document, for jsonb_to_recordset (the body is base64). */
+export const CALL_COLUMNS = sql`
+  id text, workspace_id text, handler_id text, method text, headers jsonb, query jsonb,
+  content_type text, body text, body_size integer, source_address text, received_at timestamptz,
+  outcome text, reason text, params jsonb, record jsonb, lookup jsonb, notice_delivery_id text,
+  actions jsonb, response_status integer, finished_at timestamptz`
+
+/**
+ * One row as JSON (CALL_COLUMNS); jsonb columns are spliced in as the JSON
+ * text they already are. `extra` adds a caller's own columns.
+ */
+export function rowJson(row: NewInboundCallRow, extra?: object): string {
   const plain = {
     id: row.id,
     workspace_id: row.workspace_id,
@@ -51,7 +58,7 @@ function rowJson(row: NewInboundCallRow): string {
     response_status: row.response_status ?? null,
     finished_at: row.finished_at ?? null,
   }
-  const text = JSON.stringify(plain)
+  const text = withMembers(JSON.stringify(plain), extra)
   const json = (value: string | null | undefined) => value ?? 'null'
   return (
     `${text.slice(0, -1)},"headers":${json(row.headers)},"query":${json(row.query)},` +

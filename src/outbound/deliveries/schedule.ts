@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import type { Db } from '../../db/database.js'
+import { withMembers } from '../../db/json-members.js'
 import type { NewDeliveryRow } from '../../db/tables/deliveries.js'
 import { enqueue, notifyWorkers } from '../../queue/enqueue.js'
 
@@ -21,62 +22,78 @@ export interface PlannedDelivery {
  * Inserts deliveries with the jobs that will send them, in the caller's
  * transaction, so a delivery exists exactly when its job does: one statement
  * for the whole batch. The rows travel as one JSON document expanded by
- * jsonb_to_recordset (record and previous spliced in as the JSON text they
- * already are), so the statement's text is the same for every batch size and
- * has no parameter limit. The jobs go in first, in the order given, and each
- * delivery joins its job by id; like `enqueue`, the statement notifies the
- * workers once.
+ * jsonb_to_recordset (see `plannedJson`), so the statement's text is the
+ * same for every batch size and has no parameter limit. Like `enqueue`, the
+ * statement notifies the workers once.
  */
 export async function scheduleDeliveries(db: Db, planned: PlannedDelivery[]): Promise<string[]> {
   if (planned.length === 0) return []
-  const document = `[${planned.map(plannedJson).join(',')}]`
+  const document = `[${planned.map((p, n) => plannedJson(p, n)).join(',')}]`
   await sql`
-    with d as (
-      select * from jsonb_to_recordset(${document}::jsonb) as d(
-        id text, workspace_id text, rule_id text, kind text, event_id text, event_type text,
-        entity_type text, entity_id text, record jsonb, previous jsonb, max_attempts int,
-        batch_open boolean, mass_post_id text, run_at float8, n int)
+    with planned as (
+      select * from jsonb_to_recordset(${document}::jsonb) as p(${PLANNED_COLUMNS})
     ),
+    ${queuePlanned}
+    select ${notifyWorkers} from jobs`.execute(db)
+  return planned.map((p) => p.row.id)
+}
+
+/** The column definitions of a `plannedJson` document, for jsonb_to_recordset. */
+export const PLANNED_COLUMNS = sql`
+  id text, workspace_id text, rule_id text, kind text, event_id text, event_type text,
+  entity_type text, entity_id text, record jsonb, previous jsonb, max_attempts int,
+  batch_open boolean, mass_post_id text, run_at float8, n int`
+
+/**
+ * Two CTEs, `jobs` and `queued`, that insert the deliveries of a CTE named
+ * `planned` (with PLANNED_COLUMNS) and their jobs: the jobs first, in `n`
+ * order, then each delivery joined to its job by id. `jobs` yields
+ * `(id, run_at)` for `notifyWorkers`.
+ */
+export const queuePlanned = sql`
     jobs as (
       insert into jobs (kind, payload, workspace_id, queue_key, run_at, max_attempts)
       select ${DELIVERY_JOB}, jsonb_build_object('deliveryId', id), workspace_id, rule_id,
         to_timestamp(run_at / 1000.0), ${JOB_MAX_ATTEMPTS}::int
-      from d order by n
+      from planned order by n
       returning id, payload ->> 'deliveryId' as delivery_id, run_at
     ),
-    inserted as (
+    queued as (
       insert into deliveries (id, workspace_id, rule_id, kind, event_id, event_type, entity_type,
         entity_id, status, record, previous, max_attempts, next_attempt_at, job_id, batch_open,
         mass_post_id)
-      select d.id, d.workspace_id, d.rule_id, d.kind, d.event_id, d.event_type, d.entity_type,
-        d.entity_id, 'queued', d.record, d.previous, d.max_attempts, jobs.run_at, jobs.id,
-        coalesce(d.batch_open, false), d.mass_post_id
-      from d join jobs on jobs.delivery_id = d.id
-      order by d.n
-    )
-    select ${notifyWorkers}
-    from jobs`.execute(db)
-  return planned.map((p) => p.row.id)
-}
+      select p.id, p.workspace_id, p.rule_id, p.kind, p.event_id, p.event_type, p.entity_type,
+        p.entity_id, 'queued', p.record, p.previous, p.max_attempts, jobs.run_at, jobs.id,
+        coalesce(p.batch_open, false), p.mass_post_id
+      from planned p join jobs on jobs.delivery_id = p.id
+      order by p.n
+    )`
 
-/** One planned delivery as JSON; record and previous are spliced in as JSON text. */
-function plannedJson({ row, runAt }: PlannedDelivery, n: number): string {
-  const plain = JSON.stringify({
-    n,
-    id: row.id,
-    workspace_id: row.workspace_id,
-    rule_id: row.rule_id ?? null,
-    kind: row.kind,
-    event_id: row.event_id ?? null,
-    event_type: row.event_type ?? null,
-    entity_type: row.entity_type ?? null,
-    entity_id: row.entity_id ?? null,
-    max_attempts: row.max_attempts,
-    batch_open: row.batch_open ?? false,
-    mass_post_id: row.mass_post_id ?? null,
-    // Epoch ms: cheaper to send than a date, no time zone to get wrong.
-    run_at: runAt.getTime(),
-  })
+/**
+ * One planned delivery as JSON (PLANNED_COLUMNS, `n` its place in the
+ * batch); record and previous are spliced in as the JSON text they already
+ * are. `extra` adds a caller's own columns.
+ */
+export function plannedJson({ row, runAt }: PlannedDelivery, n: number, extra?: object): string {
+  const plain = withMembers(
+    JSON.stringify({
+      n,
+      id: row.id,
+      workspace_id: row.workspace_id,
+      rule_id: row.rule_id ?? null,
+      kind: row.kind,
+      event_id: row.event_id ?? null,
+      event_type: row.event_type ?? null,
+      entity_type: row.entity_type ?? null,
+      entity_id: row.entity_id ?? null,
+      max_attempts: row.max_attempts,
+      batch_open: row.batch_open ?? false,
+      mass_post_id: row.mass_post_id ?? null,
+      // Epoch ms: cheaper to send than a date, no time zone to get wrong.
+      run_at: runAt.getTime(),
+    }),
+    extra,
+  )
   return `${plain.slice(0, -1)},"record":${row.record ?? 'null'},"previous":${row.previous ?? 'null'}}`
 }
 
