@@ -108,10 +108,7 @@ export async function planForwards(
   return { planned, plans }
 }
 
-async function loadActionRules(
-  db: Db,
-  forwards: Forward[],
-): Promise<Map<string, ActionRule>> {
+async function loadActionRules(db: Db, forwards: Forward[]): Promise<Map<string, ActionRule>> {
   const ids = [...new Set(forwards.flatMap((f) => f.handler.actions.map((a) => a.rule_id)))]
   if (ids.length === 0) return new Map()
   const rows = await db
