@@ -1,5 +1,5 @@
 import { isIP } from 'node:net'
-import { Agent, type Dispatcher, request } from 'undici'
+import { Agent, type Dispatcher, util } from 'undici'
 import { type AllowList, isForbiddenAddress, parseAllowList } from '../../net/address-policy.js'
 import { createGuardedLookup } from '../../net/guarded-lookup.js'
 import type { OutboundRequest } from './build-request.js'
@@ -19,7 +19,7 @@ export interface Sender {
 }
 
 /**
- * undici `request` over one keep-alive pool. Every connection's addresses are
+ * undici over one keep-alive pool (see `exchange`). Every connection's addresses are
  * checked against the SSRF policy when it is made (the lookup hook, plus a
  * check of literal IPs, which skip lookup); redirects are never followed; the
  * response body is read up to `bodyLimit` and the rest discarded; the whole
@@ -44,15 +44,26 @@ export function createHttpSender(options: {
       pipelining: 1,
     })
 
+  // A literal address's verdict never changes for this allow list: checked once each.
+  const literalVerdicts = new Map<string, boolean>()
+  const forbiddenLiteral = (host: string) => {
+    let forbidden = literalVerdicts.get(host)
+    if (forbidden === undefined) {
+      forbidden = isForbiddenAddress(host, allow)
+      if (literalVerdicts.size >= 1024) literalVerdicts.clear()
+      literalVerdicts.set(host, forbidden)
+    }
+    return forbidden
+  }
+
   async function send(
     req: OutboundRequest,
     { timeoutMs }: { timeoutMs: number },
   ): Promise<SendResult> {
     const started = performance.now()
-    const elapsed = () => Math.round(performance.now() - started)
     const url = new URL(req.url)
     const host = url.hostname.replace(/^\[|\]$/g, '')
-    if (isIP(host) && isForbiddenAddress(host, allow)) {
+    if (isIP(host) && forbiddenLiteral(host)) {
       return {
         status: null,
         headers: null,
@@ -64,56 +75,133 @@ export function createHttpSender(options: {
     if (options.proxyUrl && !isIP(host)) {
       const refused = await checkProxiedDestination(allow, host)
       if (refused) {
-        return { status: null, headers: null, body: null, durationMs: elapsed(), error: refused }
+        const durationMs = Math.round(performance.now() - started)
+        return { status: null, headers: null, body: null, durationMs, error: refused }
       }
     }
-    const signal = AbortSignal.timeout(timeoutMs)
-    try {
-      const res = await request(url, {
-        method: req.method as Dispatcher.HttpMethod,
-        headers: req.headers,
-        body: req.body === '' ? undefined : req.body,
-        dispatcher: agent,
-        signal,
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-      })
-      const headers: Record<string, string> = {}
-      for (const [name, value] of Object.entries(res.headers)) {
-        if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value
-      }
-      const body = await readCapped(res.body, options.responseBodyLimit)
-      return { status: res.statusCode, headers, body, durationMs: elapsed(), error: null }
-    } catch (err) {
-      const e = err as Error & { code?: string }
-      // undici's own headers and body timers run to the same deadline and may
-      // fire a tick before the signal: the same timeout, said the same way.
-      const timedOut =
-        signal.aborted || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT'
-      const message = timedOut
-        ? `timed out after ${timeoutMs} ms`
-        : `${e.code ? `${e.code}: ` : ''}${e.message}`
-      return { status: null, headers: null, body: null, durationMs: elapsed(), error: message }
-    }
+    return exchange(agent, url, req, {
+      timeoutMs,
+      bodyLimit: options.responseBodyLimit,
+      started,
+    })
   }
 
   return { send, close: () => agent.close() }
 }
 
-/** Reads at most `limit` bytes, then stops reading and drops the connection's remainder. */
-async function readCapped(body: Dispatcher.ResponseData['body'], limit: number): Promise<string> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of body) {
-    const buf = chunk as Buffer
-    if (size + buf.length >= limit) {
-      chunks.push(buf.subarray(0, limit - size))
-      size = limit
-      body.destroy()
-      break
+/**
+ * One HTTP exchange through undici's dispatcher, its handler written out: no
+ * response stream, no AbortSignal and no promise per chunk, which cost the
+ * worker more than the rest of the send. The response body is kept up to
+ * `bodyLimit` bytes; reaching it drops the connection's remainder. One timer
+ * is the whole exchange's deadline (connection, headers and body), so a
+ * trickling receiver is cut off; undici's own headers and body timers, run to
+ * the same deadline, may fire a tick before it and read the same.
+ */
+function exchange(
+  agent: Dispatcher,
+  url: URL,
+  req: OutboundRequest,
+  { timeoutMs, bodyLimit, started }: { timeoutMs: number; bodyLimit: number; started: number },
+): Promise<SendResult> {
+  return new Promise<SendResult>((resolve) => {
+    let abort: ((err: Error) => void) | undefined
+    let settled = false
+    let timedOut = false
+    let status = 0
+    let headers: Record<string, string> = {}
+    const chunks: Buffer[] = []
+    let size = 0
+
+    const settle = (result: SendResult) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      resolve(result)
     }
-    chunks.push(buf)
-    size += buf.length
+    const succeed = () =>
+      settle({
+        status,
+        headers,
+        body: Buffer.concat(chunks, size).toString('utf8'),
+        durationMs: Math.round(performance.now() - started),
+        error: null,
+      })
+    const fail = (err: Error & { code?: string }) => {
+      const timeout =
+        timedOut || err.code === 'UND_ERR_HEADERS_TIMEOUT' || err.code === 'UND_ERR_BODY_TIMEOUT'
+      settle({
+        status: null,
+        headers: null,
+        body: null,
+        durationMs: Math.round(performance.now() - started),
+        error: timeout
+          ? `timed out after ${timeoutMs} ms`
+          : `${err.code ? `${err.code}: ` : ''}${err.message}`,
+      })
+    }
+    const timer = setTimeout(() => {
+      timedOut = true
+      const reason = new Error(`timed out after ${timeoutMs} ms`)
+      // Not yet started (waiting for a connection): aborted as it starts.
+      abort?.(reason)
+      fail(reason)
+    }, timeoutMs)
+
+    const handler: Dispatcher.DispatchHandler = {
+      onConnect(abortRequest) {
+        if (settled) return abortRequest(new Error(`timed out after ${timeoutMs} ms`))
+        abort = abortRequest
+      },
+      onHeaders(statusCode, rawHeaders) {
+        // 1xx: informational, the answer is still to come.
+        if (statusCode < 200) return true
+        status = statusCode
+        headers = joinHeaders(rawHeaders)
+        return true
+      },
+      onData(chunk) {
+        if (settled) return false
+        if (size + chunk.length >= bodyLimit) {
+          chunks.push(chunk.subarray(0, bodyLimit - size))
+          size = bodyLimit
+          succeed()
+          abort?.(new Error('response body limit reached'))
+          return false
+        }
+        chunks.push(chunk)
+        size += chunk.length
+        return true
+      },
+      onComplete() {
+        succeed()
+      },
+      onError(err) {
+        fail(err)
+      },
+    }
+    agent.dispatch(
+      {
+        origin: url.origin,
+        path: url.search ? `${url.pathname}${url.search}` : url.pathname,
+        method: req.method as Dispatcher.HttpMethod,
+        headers: req.headers,
+        body: req.body === '' ? undefined : req.body,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      },
+      handler,
+    )
+  })
+}
+
+/** Response headers as `request()` gives them, a repeated header's values joined with ", ". */
+function joinHeaders(rawHeaders: Buffer[]): Record<string, string> {
+  const parsed = util.parseHeaders(rawHeaders) as Record<string, string | string[] | undefined>
+  const headers: Record<string, string> = {}
+  for (const name in parsed) {
+    const value = parsed[name]
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value
   }
-  return Buffer.concat(chunks, size).toString('utf8')
+  return headers
 }
