@@ -1,5 +1,6 @@
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
+import { runMarkedAsPrepared } from './prepared.js'
 import type { ApiKeysTable } from './tables/api-keys.js'
 import type { DeliveriesTable } from './tables/deliveries.js'
 import type { DeliveryAttemptsTable } from './tables/delivery-attempts.js'
@@ -66,7 +67,10 @@ export function connectDatabase(
   // (pg_terminate_backend, failover) it emits 'error', which would crash the
   // process. Its query fails anyway, and the pool drops the dead client when
   // it comes back.
-  pool.on('connect', (client) => client.on('error', () => {}))
+  pool.on('connect', (client) => {
+    client.on('error', () => {})
+    runMarkedAsPrepared(client)
+  })
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
   return {
     db,

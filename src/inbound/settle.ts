@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import type { Db } from '../db/database.js'
+import { prepared } from '../db/prepared.js'
 import type { ForwardedAction, NewInboundCallRow } from '../db/tables/inbound-calls.js'
 import { PLANNED_COLUMNS, plannedJson, queuePlanned } from '../outbound/deliveries/schedule.js'
 import { notifyWorkers } from '../queue/enqueue.js'
@@ -107,7 +108,10 @@ async function forwardCalls(
   })
   const deliveries = planned.map((p, n) => plannedJson(p, n, { call_id: callOf.get(p.row.id) }))
 
-  const { rows } = await sql<{ id: string; outcome: 'accepted' | 'duplicate' | 'rejected' }>`
+  const { rows } = await sql<{
+    id: string
+    outcome: 'accepted' | 'duplicate' | 'rejected'
+  }>`${prepared('inbound_settle')}
     with c as (
       select * from jsonb_to_recordset(${`[${calls.join(',')}]`}::jsonb) as c(${CALL_COLUMNS},
         n int, replay_key text, replay_ttl float8, replay_reason text, dedupe_key text,

@@ -1,5 +1,6 @@
 import { type Kysely, sql, type Transaction } from 'kysely'
 import type { Database } from '../db/database.js'
+import { prepared } from '../db/prepared.js'
 import { JOBS_CHANNEL } from './notification.js'
 import type { JobSpec } from './types.js'
 
@@ -29,7 +30,7 @@ export async function enqueue(db: Db, jobs: JobSpec[]): Promise<string[]> {
     runAts[i] = job.runAt ? job.runAt.getTime() : null
     maxAttempts[i] = job.maxAttempts ?? 3
   }
-  const { rows } = await sql<{ ids: string[] }>`
+  const { rows } = await sql<{ ids: string[] }>`${prepared('enqueue')}
     with inserted as (
       insert into jobs (kind, payload, workspace_id, queue_key, run_at, max_attempts)
       select kind, payload, workspace_id, queue_key,

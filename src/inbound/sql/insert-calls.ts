@@ -1,6 +1,7 @@
 import { sql } from 'kysely'
 import type { Db } from '../../db/database.js'
 import { withMembers } from '../../db/json-members.js'
+import { prepared } from '../../db/prepared.js'
 import type { NewInboundCallRow } from '../../db/tables/inbound-calls.js'
 
 /**
@@ -19,7 +20,7 @@ import type { NewInboundCallRow } from '../../db/tables/inbound-calls.js'
 export async function insertCalls(db: Db, rows: NewInboundCallRow[]): Promise<void> {
   if (rows.length === 0) return
   const document = `[${rows.map((row) => rowJson(row)).join(',')}]`
-  await sql`
+  await sql`${prepared('inbound_insert_calls')}
     insert into inbound_calls (
       id, workspace_id, handler_id, method, headers, query, content_type, body, body_size,
       source_address, received_at, outcome, reason, params, record, lookup, notice_delivery_id,

@@ -1,6 +1,7 @@
 import { sql } from 'kysely'
 import type { Db } from '../../db/database.js'
 import { withMembers } from '../../db/json-members.js'
+import { prepared } from '../../db/prepared.js'
 import type { NewDeliveryRow } from '../../db/tables/deliveries.js'
 import { enqueue, notifyWorkers } from '../../queue/enqueue.js'
 
@@ -29,7 +30,7 @@ export interface PlannedDelivery {
 export async function scheduleDeliveries(db: Db, planned: PlannedDelivery[]): Promise<string[]> {
   if (planned.length === 0) return []
   const document = `[${planned.map((p, n) => plannedJson(p, n)).join(',')}]`
-  await sql`
+  await sql`${prepared('schedule_deliveries')}
     with planned as (
       select * from jsonb_to_recordset(${document}::jsonb) as p(${PLANNED_COLUMNS})
     ),
