@@ -32,6 +32,18 @@ export function safeJson(value: unknown): unknown {
   return value
 }
 
-/** JSON text for a jsonb column, made safe; null stays SQL null. */
-export const jsonb = (value: unknown): string | null =>
-  value === null || value === undefined ? null : JSON.stringify(safeJson(value))
+// What JSON.stringify writes for a NUL or a lone surrogate (paired ones it
+// writes as they are). A `\\u0000` that is really an escaped backslash also
+// matches; it only costs the slow path.
+const UNSAFE_ESCAPE = /\\u0000|\\ud[89a-f]/
+
+/**
+ * JSON text for a jsonb column, made safe; null stays SQL null. Almost every
+ * value is safe already, so it is written once and only copied through
+ * `safeJson` when the text shows a character Postgres would refuse.
+ */
+export function jsonb(value: unknown): string | null {
+  if (value === null || value === undefined) return null
+  const text = JSON.stringify(value)
+  return UNSAFE_ESCAPE.test(text) ? JSON.stringify(safeJson(value)) : text
+}
