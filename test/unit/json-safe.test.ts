@@ -11,7 +11,9 @@ import { jsonb, safeJson } from '../../src/inbound/json-safe.js'
 
 const awkward = fc.oneof(
   fc.string({ unit: 'grapheme' }),
-  fc.string({ unit: fc.constantFrom('a', '\u0000', '\\', 'u', '0', '\ud800', '\udc00', '😀', 'é') }),
+  fc.string({
+    unit: fc.constantFrom('a', '\u0000', '\\', 'u', '0', '\ud800', '\udc00', '😀', 'é'),
+  }),
 )
 const value = fc.letrec((tie) => ({
   node: fc.oneof(
