@@ -236,11 +236,15 @@ async function main() {
     `p50 ${round(steady.p50, 2)} ms, p99 ${round(steady.p99, 2)} ms (${steady.completed} calls, statuses ${JSON.stringify(steady.statuses)})\n`,
   )
 
-  // The flood comes from its own address (127.0.0.2), as an attack would; the
-  // valid sender stays on 127.0.0.1. Twice: with no limits, so every made-up
+  // The flood comes from its own address (127.0.0.2), as an attack would.
+  // The valid calls come from several senders (127.0.0.1, .3, .4, …), each
+  // under the default per-address limit, as a busy handler's calls come from
+  // a sender's pool of addresses. Twice: with no limits, so every made-up
   // token reaches the lookup; and on a second app with the default
   // per-address limit (INBOUND_RATE_PER_ADDRESS=1000), which answers the
   // flood 429 before any lookup.
+  const perAddress = guardedConfigLimit()
+  const senders = Math.max(1, Math.ceil(half / (perAddress / 2)))
   const guardedConfig = loadConfig(
     {},
     {
@@ -265,18 +269,21 @@ async function main() {
   ] as const) {
     log(
       `## 3. Unknown-token flood at ${FLOOD_RATE} req/s from another address, beside valid calls at ${half}/s ` +
-        `(${LATENCY_SECONDS} s, ${name})`,
+        `from ${senders} addresses (${LATENCY_SECONDS} s, ${name})`,
     )
     const [valid, flood] = await Promise.all([
-      load({
-        origin: target,
-        mode: 'open',
-        rate: half,
-        connections: CONNECTIONS,
-        durationMs: LATENCY_SECONDS * 1000,
-        target: 'lead',
-        path: handlerPath,
-      }),
+      loadFromSenders(
+        {
+          origin: target,
+          mode: 'open',
+          rate: half,
+          connections: CONNECTIONS,
+          durationMs: LATENCY_SECONDS * 1000,
+          target: 'lead',
+          path: handlerPath,
+        },
+        senders,
+      ),
       load({
         origin: target,
         mode: 'open',
@@ -335,6 +342,52 @@ async function main() {
   await database.close()
   await server.stop()
   await rm(dataDir, { recursive: true, force: true })
+}
+
+/** The default INBOUND_RATE_PER_ADDRESS, as the guarded app runs with it. */
+function guardedConfigLimit(): number {
+  return loadConfig({}, { operatorToken: OPERATOR }).inboundRatePerAddress
+}
+
+/**
+ * One open-loop load split over `senders` generators, each from its own
+ * loopback address at rate ÷ senders; latencies merged before the
+ * percentiles are taken.
+ */
+async function loadFromSenders(spec: LoadSpec, senders: number): Promise<LoadResult> {
+  const addresses = Array.from({ length: senders }, (_, i) =>
+    i === 0 ? '127.0.0.1' : `127.0.0.${i + 2}`,
+  )
+  const parts = await Promise.all(
+    addresses.map((localAddress) =>
+      load({
+        ...spec,
+        rate: (spec.rate ?? 1) / senders,
+        connections: Math.ceil(spec.connections / senders),
+        localAddress,
+        keepLatencies: true,
+      }),
+    ),
+  )
+  const latencies = parts.flatMap((p) => p.latencies ?? []).sort((a, b) => a - b)
+  const at = (p: number) =>
+    latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)] ?? 0
+  const statuses: Record<string, number> = {}
+  for (const part of parts)
+    for (const [status, n] of Object.entries(part.statuses))
+      statuses[status] = (statuses[status] ?? 0) + n
+  const sum = (key: 'sent' | 'skipped' | 'completed' | 'errors') =>
+    parts.reduce((total, part) => total + part[key], 0)
+  return {
+    sent: sum('sent'),
+    skipped: sum('skipped'),
+    completed: sum('completed'),
+    errors: sum('errors'),
+    seconds: Math.max(...parts.map((p) => p.seconds)),
+    statuses,
+    p50: at(50),
+    p99: at(99),
+  }
 }
 
 function freePort(): Promise<number> {

@@ -23,6 +23,8 @@ export interface LoadSpec {
   path: string
   /** The source address to send from (any of 127.0.0.0/8 on loopback), so two senders differ by address. */
   localAddress?: string
+  /** Answer every latency too, so results from several generators can be merged. */
+  keepLatencies?: boolean
 }
 
 export interface LoadResult {
@@ -34,6 +36,7 @@ export interface LoadResult {
   errors: number
   p50: number
   p99: number
+  latencies?: number[]
 }
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as LoadSpec
@@ -137,6 +140,7 @@ const result: LoadResult = {
   errors,
   p50: at(50),
   p99: at(99),
+  ...(spec.keepLatencies ? { latencies } : {}),
 }
 await pool.close()
 process.send?.({ result }, () => process.exit(0))
