@@ -137,7 +137,15 @@ export function parseTemplate(template: string): Template[] {
 export function renderSlots(template: string, data: TemplateData): SlottedRender {
   const sole = readSolePath(template, data)
   if (sole) return { text: marker(0), values: [sole.value] }
+  // No `{{` or `{%`: Liquid would give the text back as it is (a rule's fixed URL).
+  if (isConstant(template)) return { text: template, values: [] }
   return renderWithLiquid(template, data)
+}
+
+function isConstant(template: string): boolean {
+  return (
+    template.length <= MAX_TEMPLATE_LENGTH && !template.includes('{') && !template.includes('\0')
+  )
 }
 
 /** `renderSlots` without the shortcut below (exported for the test that compares the two). */
@@ -166,17 +174,31 @@ const LIQUID_NAMES = new Set(['size', 'first', 'last'])
  */
 function readSolePath(template: string, data: TemplateData): { value: unknown } | undefined {
   if (template.length > 256 || !template.startsWith('{{')) return undefined
-  const path = SOLE_PATH.exec(template)?.[1]
-  if (!path) return undefined
+  const steps = solePathSteps(template)
+  if (!steps) return undefined
   let value: unknown = data
-  for (const step of path.split('.')) {
-    if (LIQUID_NAMES.has(step)) return undefined
+  for (const step of steps) {
     if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined
     if (!Object.hasOwn(value, step)) return undefined
     value = (value as Record<string, unknown>)[step]
   }
   if (value === undefined || typeof value === 'function') return undefined
   return { value }
+}
+
+// The steps of each short template's sole path (null: not one), parsed once.
+const solePaths = new Map<string, readonly string[] | null>()
+
+function solePathSteps(template: string): readonly string[] | null {
+  let steps = solePaths.get(template)
+  if (steps === undefined) {
+    const path = SOLE_PATH.exec(template)?.[1]
+    const split = path ? path.split('.') : []
+    steps = split.length > 0 && !split.some((step) => LIQUID_NAMES.has(step)) ? split : null
+    if (solePaths.size >= PARSE_CACHE_SIZE) solePaths.clear()
+    solePaths.set(template, steps)
+  }
+  return steps
 }
 
 /** Syntax problems, as messages with line and column; empty when the template parses. */

@@ -2,7 +2,7 @@ import { type Static, Type } from 'typebox'
 import { renderSlots, type TemplateData } from './liquid-engine.js'
 import { fillWith, MAX_OUTPUT_BYTES, outputTooLarge, soleValue } from './output.js'
 import { TemplateError } from './template-error.js'
-import { jsonLiteral, textOf } from './values.js'
+import { JsonText, jsonLiteral, textOf } from './values.js'
 import { escapeXmlText, isXmlName } from './xml-body.js'
 
 /**
@@ -35,17 +35,31 @@ export function renderFormPairs(pairs: readonly KeyValuePair[], data: TemplateDa
  * null); anything else is a string. A repeated key keeps its last value.
  */
 export function renderJsonPairs(pairs: readonly KeyValuePair[], data: TemplateData): string {
-  // No prototype, so a key named `__proto__` is an ordinary key.
-  const body: Record<string, unknown> = Object.create(null)
+  // Each key's value as JSON text. No prototype, so a key named `__proto__` is an ordinary key.
+  const body: Record<string, string> = Object.create(null)
   const budget = new Budget()
   for (const { key, value } of pairs) {
     const rendered = renderSlots(value, data)
     const sole = soleValue(rendered)
     body[key] = sole
-      ? JSON.parse(budget.spend(jsonLiteral(sole.value)))
-      : budget.spend(fillWith(rendered, textOf))
+      ? canonicalJson(budget.spend(jsonLiteral(sole.value)), sole.value)
+      : JSON.stringify(budget.spend(fillWith(rendered, textOf)))
   }
-  return budget.check(JSON.stringify(body))
+  // JSON.stringify of the object of parsed values would write the same text:
+  // its keys in the same order, and each value as written above.
+  let json = '{'
+  for (const key of Object.keys(body)) {
+    json += `${json.length > 1 ? ',' : ''}${JSON.stringify(key)}:${body[key]}`
+  }
+  return budget.check(`${json}}`)
+}
+
+/**
+ * `literal` (from jsonLiteral) as JSON.stringify writes it. It already is,
+ * unless the value is the text of a `json` filter, which may be indented.
+ */
+function canonicalJson(literal: string, value: unknown): string {
+  return value instanceof JsonText ? JSON.stringify(JSON.parse(literal)) : literal
 }
 
 /** `<root><key>value</key>…</root>`; keys must be XML names (see `isXmlName`). */
