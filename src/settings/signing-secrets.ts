@@ -13,7 +13,20 @@ export async function activeSigningSecrets(
   box: SecretBox,
   workspaceId: string,
 ): Promise<string[]> {
-  const rows = await listSecretRows(db, workspaceId)
+  return openSigningSecrets(db, box, workspaceId, await listSecretRows(db, workspaceId))
+}
+
+/**
+ * `activeSigningSecrets` from rows already read (as listSecretRows reads
+ * them: unexpired, newest first): opened, or, when there are none, the
+ * current secret made on first use.
+ */
+export async function openSigningSecrets(
+  db: Db,
+  box: SecretBox,
+  workspaceId: string,
+  rows: readonly Pick<SigningSecretRow, 'id' | 'secret'>[],
+): Promise<string[]> {
   if (rows.length === 0) return [(await ensureCurrentSecret(db, box, workspaceId)).secret]
   return rows.map((row) => box.open(row.secret, binding(row.id)))
 }

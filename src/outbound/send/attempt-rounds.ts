@@ -1,8 +1,9 @@
+import { sql } from 'kysely'
 import type { Db } from '../../db/database.js'
 import type { DeliveryRow } from '../../db/tables/deliveries.js'
 import type { RuleRow } from '../../db/tables/rules.js'
 import type { SecretBox } from '../../security/secret-box.js'
-import { activeSigningSecrets } from '../../settings/signing-secrets.js'
+import { openSigningSecrets } from '../../settings/signing-secrets.js'
 import { claimDeliveries, recordSuccesses, type Success } from '../deliveries/delivery-batches.js'
 
 /**
@@ -14,14 +15,22 @@ import { claimDeliveries, recordSuccesses, type Success } from '../deliveries/de
  * nothing. Each round reads fresh rows: nothing is cached between rounds.
  */
 export interface AttemptRounds {
-  workspace(id: string): Promise<AttemptWorkspace | undefined>
-  rule(id: string): Promise<RuleRow | undefined>
-  /** The workspace's signing secrets, current first (created on first use). */
-  secrets(workspaceId: string): Promise<string[]>
+  /**
+   * What an attempt reads besides its delivery: the workspace, the rule (when
+   * `ruleId` is given) and the workspace's signing secrets, current first
+   * (created on first use). One statement per round for all three.
+   */
+  context(workspaceId: string, ruleId: string | null): Promise<AttemptContextRows>
   /** Marks a delivery in flight for `jobId`; undefined when the job is stale or the delivery finished. */
   claim(id: string, jobId: string): Promise<DeliveryRow | undefined>
   /** Writes a success with nothing more to do; answers false when the delivery is gone. */
   succeeded(success: Success): Promise<boolean>
+}
+
+export interface AttemptContextRows {
+  workspace: AttemptWorkspace | undefined
+  rule: RuleRow | undefined
+  secrets: string[]
 }
 
 export interface AttemptWorkspace {
@@ -30,27 +39,73 @@ export interface AttemptWorkspace {
   crm_callback_url: string | null
 }
 
+/** A context round's row: the rule's columns (all null when it was not found) and ours. */
+type ContextRow = { [K in keyof RuleRow]: RuleRow[K] | null } & {
+  ctx_key: string
+  ctx_workspace_id: string | null
+  ctx_webhooks_enabled: boolean
+  ctx_crm_callback_url: string | null
+  ctx_secret_ids: string[]
+  ctx_secrets: Buffer[]
+}
+
 export function createAttemptRounds(db: Db, box: SecretBox): AttemptRounds {
   const byId = <T extends { id: string }>(rows: T[], ids: string[]) => {
     const found = new Map(rows.map((row) => [row.id, row]))
     return ids.map((id) => found.get(id))
   }
   return {
-    workspace: inRounds(async (ids: string[]) =>
-      byId(
-        await db
-          .selectFrom('workspaces')
-          .select(['id', 'webhooks_enabled', 'crm_callback_url'])
-          .where('id', 'in', ids)
-          .execute(),
-        ids,
-      ),
-    ),
-    rule: inRounds(async (ids: string[]) =>
-      byId(await db.selectFrom('rules').selectAll().where('id', 'in', ids).execute(), ids),
-    ),
-    secrets: inRounds((workspaceIds: string[]) =>
-      Promise.all(workspaceIds.map((id) => activeSigningSecrets(db, box, id))),
+    context: inRounds(
+      async (keys: string[]) => {
+        const asked = keys.map((key) => key.split('\n') as [string, string])
+        const { rows } = await sql<ContextRow>`
+          select k.key as ctx_key, w.id as ctx_workspace_id,
+            w.webhooks_enabled as ctx_webhooks_enabled,
+            w.crm_callback_url as ctx_crm_callback_url,
+            array(select s.id from signing_secrets s
+              where s.workspace_id = k.workspace_id and (s.expires_at is null or s.expires_at > ${new Date()})
+              order by s.created_at desc, s.id desc) as ctx_secret_ids,
+            array(select s.secret from signing_secrets s
+              where s.workspace_id = k.workspace_id and (s.expires_at is null or s.expires_at > ${new Date()})
+              order by s.created_at desc, s.id desc) as ctx_secrets,
+            r.*
+          from unnest(${keys}::text[], ${asked.map(([ws]) => ws)}::text[],
+              ${asked.map(([, rule]) => rule)}::text[]) as k(key, workspace_id, rule_id)
+          left join workspaces w on w.id = k.workspace_id
+          left join rules r on r.id = k.rule_id`.execute(db)
+        const found = new Map(rows.map((row) => [row.ctx_key, row]))
+        return Promise.all(
+          asked.map(async ([workspaceId, ruleId], i) => {
+            const row = found.get(keys[i] as string)
+            if (!row?.ctx_workspace_id)
+              return { workspace: undefined, rule: undefined, secrets: [] }
+            const {
+              ctx_key,
+              ctx_workspace_id,
+              ctx_webhooks_enabled,
+              ctx_crm_callback_url,
+              ctx_secret_ids,
+              ctx_secrets,
+              ...rule
+            } = row
+            const secretRows = ctx_secret_ids.map((id, n) => ({
+              id,
+              secret: ctx_secrets[n] as Buffer,
+            }))
+            return {
+              workspace: {
+                id: ctx_workspace_id,
+                webhooks_enabled: ctx_webhooks_enabled,
+                crm_callback_url: ctx_crm_callback_url,
+              },
+              rule: ruleId !== '' && rule.id !== null ? (rule as RuleRow) : undefined,
+              secrets: await openSigningSecrets(db, box, workspaceId, secretRows),
+            }
+          }),
+        )
+      },
+      // One key per (workspace, rule) pair; ids never hold a line break.
+      (workspaceId: string, ruleId: string | null) => `${workspaceId}\n${ruleId ?? ''}`,
     ),
     claim: inRounds(
       async (claims: { id: string; jobId: string }[]) => {

@@ -150,11 +150,7 @@ async function readContext(
   workspaceId: string,
   ruleId: string | null,
 ): Promise<AttemptContext> {
-  const [workspace, rule, secrets] = await Promise.all([
-    engine.rounds.workspace(workspaceId),
-    ruleId ? engine.rounds.rule(ruleId) : undefined,
-    engine.rounds.secrets(workspaceId),
-  ])
+  const { workspace, rule, secrets } = await engine.rounds.context(workspaceId, ruleId)
   return { workspaceId, ruleId, workspace, rule, secrets }
 }
 
