@@ -20,7 +20,7 @@ import { startEmbeddedPostgres } from '../src/db/embedded-postgres.js'
 import { migrate } from '../src/db/migrate.js'
 import { SecretBox } from '../src/security/secret-box.js'
 import type { LoadResult, LoadSpec } from './lib/inbound-load.js'
-import { median, round } from './lib/stats.js'
+import { median, percentile, round } from './lib/stats.js'
 
 const OPERATOR = 'bench-operator-token-0123456789'
 const postgresSettings = {
@@ -223,7 +223,7 @@ async function main() {
 
   const half = Math.max(1, Math.round(accepted / 2))
   log(`## 2. Latency at half the peak rate (${half} calls/s, open loop, ${LATENCY_SECONDS} s)`)
-  const steady = await load({
+  const validLoad: LoadSpec = {
     origin,
     mode: 'open',
     rate: half,
@@ -231,7 +231,8 @@ async function main() {
     durationMs: LATENCY_SECONDS * 1000,
     target: 'lead',
     path: handlerPath,
-  })
+  }
+  const steady = await load(validLoad)
   log(
     `p50 ${round(steady.p50, 2)} ms, p99 ${round(steady.p99, 2)} ms (${steady.completed} calls, statuses ${JSON.stringify(steady.statuses)})\n`,
   )
@@ -272,18 +273,7 @@ async function main() {
         `from ${senders} addresses (${LATENCY_SECONDS} s, ${name})`,
     )
     const [valid, flood] = await Promise.all([
-      loadFromSenders(
-        {
-          origin: target,
-          mode: 'open',
-          rate: half,
-          connections: CONNECTIONS,
-          durationMs: LATENCY_SECONDS * 1000,
-          target: 'lead',
-          path: handlerPath,
-        },
-        senders,
-      ),
+      loadFromSenders({ ...validLoad, origin: target }, senders),
       load({
         origin: target,
         mode: 'open',
@@ -369,9 +359,8 @@ async function loadFromSenders(spec: LoadSpec, senders: number): Promise<LoadRes
       }),
     ),
   )
-  const latencies = parts.flatMap((p) => p.latencies ?? []).sort((a, b) => a - b)
-  const at = (p: number) =>
-    latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)] ?? 0
+  const latencies = parts.flatMap((p) => p.latencies ?? [])
+  const at = (p: number) => (latencies.length === 0 ? 0 : percentile(latencies, p))
   const statuses: Record<string, number> = {}
   for (const part of parts)
     for (const [status, n] of Object.entries(part.statuses))
