@@ -6,7 +6,7 @@ import { PLANNED_COLUMNS, plannedJson, queuePlanned } from '../outbound/deliveri
 import { notifyWorkers } from '../queue/enqueue.js'
 import { type Forward, planForwards } from './forward.js'
 import type { LoadedHandler } from './loaded-handler.js'
-import { type Claim, claimKeys } from './sql/claim-keys.js'
+import { type Claim, claimKeys, takeUnlessHeld } from './sql/claim-keys.js'
 import { CALL_COLUMNS, rowJson } from './sql/insert-calls.js'
 
 /** A call that passed the pure steps and needs the database to end. */
@@ -124,9 +124,7 @@ async function forwardCalls(
         handler_id, replay_key, id, now() + make_interval(secs => replay_ttl)
       from c where replay_key is not null
       order by handler_id, replay_key, n
-      on conflict (handler_id, key) do update
-        set call_id = excluded.call_id, expires_at = excluded.expires_at
-        where inbound_claims.expires_at <= now()
+      ${takeUnlessHeld}
       returning call_id
     ),
     protected as (
@@ -136,9 +134,7 @@ async function forwardCalls(
       from c
       where dedupe_key is not null and (replay_key is null or id in (select call_id from replayed))
       order by handler_id, dedupe_key, n
-      on conflict (handler_id, key) do update
-        set call_id = excluded.call_id, expires_at = excluded.expires_at
-        where inbound_claims.expires_at <= now()
+      ${takeUnlessHeld}
       returning call_id
     ),
     outcomes as (
