@@ -2,22 +2,35 @@ import t from 'tap'
 import { build, createWorkspace, operator } from '../helpers/app.js'
 import { createHandler } from '../helpers/inbound.js'
 import { createRule, postEvent, ruleBody } from '../helpers/outbound.js'
+import { startReceiver } from '../helpers/receiver.js'
 
 /**
- * Calls, events and deliveries are written without per-row foreign key
- * checks (migrations/0008); deleting a handler or a workspace must still
- * take its rows with it, and leave every other workspace's alone.
+ * Calls, events, deliveries and attempts are written without per-row foreign
+ * key checks (migrations/0008, 0009); deleting a handler, a rule or a
+ * workspace must still do what the constraints did, and leave every other
+ * workspace's rows alone.
  */
-t.test('deleting a handler or a workspace removes its rows, and only its own', async (t) => {
+t.test('deleting a handler, a rule or a workspace does what the foreign keys did', async (t) => {
   const { app, database } = await build(t)
+  const receiver = await startReceiver(t)
   const made = []
   for (const name of ['A', 'B']) {
     const ws = await createWorkspace(app, name)
     const rule = await createRule(
       app,
       ws,
-      ruleBody('https://crm.example/hook', { title: `${name} leads` }),
+      ruleBody(`${receiver.url}/hook`, { title: `${name} leads` }),
     )
+    const executed = await app.inject({
+      method: 'POST',
+      url: `/v1/rules/${rule.id}/execute`,
+      headers: ws.auth,
+      payload: {
+        record: { entity_type: 'lead', entity_id: `${name}-0`, fields: {} },
+        mode: 'inline',
+      },
+    })
+    t.equal(executed.statusCode, 200, `${name}: executed inline, with an attempt row`)
     const event = await postEvent(app, ws, 'lead.created', {
       entity_type: 'lead',
       entity_id: `${name}-1`,
@@ -39,7 +52,7 @@ t.test('deleting a handler or a workspace removes its rows, and only its own', a
   }
   const [a, b] = made as [(typeof made)[0], (typeof made)[0]]
   const count = async (
-    table: 'inbound_calls' | 'events' | 'deliveries' | 'handlers',
+    table: 'inbound_calls' | 'events' | 'deliveries' | 'delivery_attempts' | 'handlers',
     ws: string,
   ) => {
     const { n } = await database.db
@@ -50,8 +63,33 @@ t.test('deleting a handler or a workspace removes its rows, and only its own', a
     return Number(n)
   }
   t.equal(await count('inbound_calls', a.ws.id), 1)
-  // A's deliveries: the rule's, and the call's inbound.record notice.
-  t.equal(await count('deliveries', a.ws.id), 2)
+  // A's deliveries: the executed one, the event's, and the call's inbound.record notice.
+  t.equal(await count('deliveries', a.ws.id), 3)
+  t.equal(await count('delivery_attempts', a.ws.id), 1)
+
+  // B's rule goes; its deliveries stay in the history, without their rule.
+  const ruleUrl = `/v1/rules/${b.rule.id}`
+  await app.inject({ method: 'POST', url: `${ruleUrl}/disable`, headers: b.ws.auth })
+  const ruleGone = await app.inject({ method: 'DELETE', url: ruleUrl, headers: b.ws.auth })
+  t.equal(ruleGone.statusCode, 204)
+  const orphans = await database.db
+    .selectFrom('deliveries')
+    .select(['rule_id', 'kind'])
+    .where('workspace_id', '=', b.ws.id)
+    .where('kind', '=', 'rule')
+    .execute()
+  t.same(orphans, [
+    { rule_id: null, kind: 'rule' },
+    { rule_id: null, kind: 'rule' },
+  ])
+  t.equal(await count('delivery_attempts', b.ws.id), 1, "the deleted rule's attempts stay")
+  const aRule = await database.db
+    .selectFrom('deliveries')
+    .select('rule_id')
+    .where('workspace_id', '=', a.ws.id)
+    .where('kind', '=', 'rule')
+    .execute()
+  t.same(aRule, [{ rule_id: a.rule.id }, { rule_id: a.rule.id }], "another workspace's keep theirs")
 
   const gone = await app.inject({
     method: 'DELETE',
@@ -68,7 +106,7 @@ t.test('deleting a handler or a workspace removes its rows, and only its own', a
     headers: operator,
   })
   t.equal(deleted.statusCode, 204)
-  for (const table of ['events', 'deliveries', 'handlers'] as const) {
+  for (const table of ['events', 'deliveries', 'delivery_attempts', 'handlers'] as const) {
     t.equal(await count(table, a.ws.id), 0, `the workspace's ${table} went with it`)
     t.ok((await count(table, b.ws.id)) > 0, `the other workspace's ${table} stay`)
   }
