@@ -34,6 +34,7 @@ const postgresSettings = {
 const ROUNDS = 3
 const MAX_SECONDS = 8
 const LATENCY_SECONDS = 12
+const FLOOR_SECONDS = 6
 const FLOOD_RATE = 10_000
 const CONNECTIONS = 256
 
@@ -234,7 +235,20 @@ async function main() {
   }
   const steady = await load(validLoad)
   log(
-    `p50 ${round(steady.p50, 2)} ms, p99 ${round(steady.p99, 2)} ms (${steady.completed} calls, statuses ${JSON.stringify(steady.statuses)})\n`,
+    `p50 ${round(steady.p50, 2)} ms, p99 ${round(steady.p99, 2)} ms (${steady.completed} calls, statuses ${JSON.stringify(steady.statuses)})`,
+  )
+  // The same open loop against the bare route: what this machine and load
+  // generator add to any answer (timer lag, scheduling), the floor under the
+  // figures above.
+  const floor = await load({
+    ...validLoad,
+    origin: bareOrigin,
+    target: 'bare',
+    path: '/',
+    durationMs: FLOOR_SECONDS * 1000,
+  })
+  log(
+    `floor: the bare route at the same rate, ${FLOOR_SECONDS} s: p50 ${round(floor.p50, 2)} ms, p99 ${round(floor.p99, 2)} ms\n`,
   )
 
   // The flood comes from its own address (127.0.0.2), as an attack would.
