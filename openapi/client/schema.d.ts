@@ -1995,7 +1995,7 @@ export interface paths {
         put?: never;
         /**
          * Preview the request for a record
-         * @description Renders and signs the request the rule would send; sends nothing.
+         * @description Renders and signs the request the rule would send; sends nothing. Without a `record`, the sample of the first of the rule’s event types that has one is rendered.
          */
         post: {
             parameters: {
@@ -2071,7 +2071,7 @@ export interface paths {
         put?: never;
         /**
          * Send the rule once, now
-         * @description Sends inline and answers with the request and response. Not kept in history.
+         * @description Sends inline and answers with the request and response. Not kept in history. Without a `record`, the sample of the first of the rule’s event types that has one is sent.
          */
         post: {
             parameters: {
@@ -5148,7 +5148,7 @@ export interface components {
          *     }
          */
         RecordBody: {
-            record: components["schemas"]["Record"];
+            record?: components["schemas"]["Record"];
         };
         /**
          * @example {

@@ -28,7 +28,15 @@ const requestExample = {
 }
 
 export const RecordBody = Type.Object(
-  { record: Type.Ref('Record') },
+  {
+    record: Type.Optional(
+      Type.Ref('Record', {
+        description:
+          'The record to render. Left out: the sample of the first of the rule’s event types ' +
+          'that has one (`PUT /v1/event-types/{name}`); 400 when none has.',
+      }),
+    ),
+  },
   {
     $id: 'RecordBody',
     additionalProperties: false,

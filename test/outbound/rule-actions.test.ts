@@ -77,6 +77,57 @@ t.test('preview renders and signs the request and sends nothing', async (t) => {
   })
   t.equal(missing.statusCode, 400)
   t.match(missing.json().message, /body\/record: required/)
+  t.match(missing.json().message, /lead\.updated\) has a sample/, 'and says why')
+})
+
+t.test("without a record, preview and test use the event type's sample", async (t) => {
+  const { app, receiver, ws, rule } = await setup(t)
+  const sample = { lead: { id: 'L-1001', name: 'Sample Lead' } }
+  const put = await app.inject({
+    method: 'PUT',
+    url: '/v1/event-types/lead.updated',
+    headers: ws.auth,
+    payload: { description: 'A lead changed.', sample },
+  })
+  t.ok(put.statusCode === 200 || put.statusCode === 201, put.body)
+
+  const preview = await app.inject({
+    method: 'POST',
+    url: `/v1/rules/${rule.id}/preview`,
+    headers: ws.auth,
+    payload: {},
+  })
+  t.equal(preview.statusCode, 200, preview.body)
+  t.equal(preview.json().request.url, `${receiver.url}/leads/L-1001`)
+  t.same(JSON.parse(preview.json().request.body), { id: 'L-1001', name: 'Sample Lead' })
+  t.equal(receiver.received.length, 0, 'a preview sends nothing')
+
+  const tested = await app.inject({
+    method: 'POST',
+    url: `/v1/rules/${rule.id}/test`,
+    headers: ws.auth,
+    payload: {},
+  })
+  t.equal(tested.statusCode, 200, tested.body)
+  t.equal(receiver.received.length, 1, 'a test sends once')
+  t.equal(receiver.received[0]?.url, '/leads/L-1001')
+
+  const manual = await createRule(app, ws, {
+    title: 'Manual only',
+    event_types: [],
+    request: { method: 'POST', url: `${receiver.url}/manual`, body_format: 'json' },
+  })
+  const none = await app.inject({
+    method: 'POST',
+    url: `/v1/rules/${manual.id}/preview`,
+    headers: ws.auth,
+    payload: {},
+  })
+  t.equal(none.statusCode, 400)
+  t.match(none.json(), {
+    code: 'validation_failed',
+    message: /body\/record: required, since the rule has no event types/,
+  })
 })
 
 t.test('test sends once, inline, answers request and response, keeps no history', async (t) => {

@@ -36,15 +36,68 @@ function render(
   }
 }
 
+/**
+ * The record a preview or test renders: the caller's, else the sample of the
+ * first of the rule's event types (in the rule's order) that has one, as an
+ * event of that type would bring it.
+ */
+async function recordFor(
+  ctx: RuleContext,
+  rule: Awaited<ReturnType<typeof getRuleRow>>,
+  record: RecordInput | undefined,
+): Promise<DeliveryRecord> {
+  if (record) return manualRecord(record)
+  const types = rule.event_types
+  if (types.length === 0) {
+    throw errors.validation(
+      'body/record: required, since the rule has no event types to take a sample from',
+    )
+  }
+  const rows = await ctx.db
+    .selectFrom('event_types')
+    .select(['name', 'sample'])
+    .where('workspace_id', '=', ctx.workspaceId)
+    .where('name', 'in', types)
+    .where('sample', 'is not', null)
+    .execute()
+  const samples = new Map(rows.map((row) => [row.name, row.sample]))
+  const name = types.find((type) => isObject(samples.get(type)))
+  if (name === undefined) {
+    throw errors.validation(
+      `body/record: required, since none of the rule's event types (${types.join(', ')}) has a sample`,
+    )
+  }
+  const fields = samples.get(name) as Record<string, unknown>
+  return manualRecord(sampleRecord(name, fields), name)
+}
+
+/**
+ * `lead.created` with `{ lead: { id: 'L-1' } }` is lead L-1: the entity is
+ * the sample's one top-level object, else the event type's first segment;
+ * its id is that object's `id`, else `sample`.
+ */
+export function sampleRecord(eventType: string, fields: Record<string, unknown>): RecordInput {
+  const keys = Object.keys(fields)
+  const only = keys.length === 1 && isObject(fields[keys[0] as string]) ? keys[0] : undefined
+  const entityType = only ?? eventType.split('.')[0] ?? 'record'
+  const entity = fields[entityType]
+  const id = isObject(entity) ? entity.id : undefined
+  const entityId = typeof id === 'string' || typeof id === 'number' ? String(id) : 'sample'
+  return { entity_type: entityType, entity_id: entityId, fields }
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+
 /** The request the rule would send for this record, signed, credentials masked; nothing is sent. */
 export async function previewRule(
   ctx: RuleContext,
   ruleId: string,
-  record: RecordInput,
+  record: RecordInput | undefined,
   limit: number,
 ) {
   const rule = await getRuleRow(ctx, ruleId)
-  const { credentials, request } = render(ctx, rule, manualRecord(record))
+  const { credentials, request } = render(ctx, rule, await recordFor(ctx, rule, record))
   const secrets = await activeSigningSecrets(ctx.db, ctx.box, ctx.workspaceId)
   return {
     request: redactRequest(signOutbound(request, 'msg_preview', secrets), credentials, limit),
@@ -56,10 +109,10 @@ export async function testRule(
   ctx: RuleContext,
   engine: DeliveryEngine,
   ruleId: string,
-  record: RecordInput,
+  record: RecordInput | undefined,
 ) {
   const rule = await getRuleRow(ctx, ruleId)
-  const { credentials, request } = render(ctx, rule, manualRecord(record))
+  const { credentials, request } = render(ctx, rule, await recordFor(ctx, rule, record))
   const secrets = await activeSigningSecrets(ctx.db, ctx.box, ctx.workspaceId)
   const signed = signOutbound(request, newId('msg'), secrets)
   const result = await engine.sender.send(signed, { timeoutMs: rule.execution.timeout_ms })

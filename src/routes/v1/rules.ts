@@ -216,7 +216,9 @@ export const ruleRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       schema: {
         tags,
         summary: 'Preview the request for a record',
-        description: 'Renders and signs the request the rule would send; sends nothing.',
+        description:
+          'Renders and signs the request the rule would send; sends nothing. Without a `record`, ' +
+          'the sample of the first of the rule’s event types that has one is rendered.',
         params: RuleParams,
         body: ref(RecordBody),
         response: {
@@ -229,7 +231,7 @@ export const ruleRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       previewRule(
         ctx(request.workspaceId),
         request.params.ruleId,
-        request.body.record as RecordInput,
+        request.body.record as RecordInput | undefined,
         engine.responseBodyLimit,
       ),
   )
@@ -240,7 +242,9 @@ export const ruleRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       schema: {
         tags,
         summary: 'Send the rule once, now',
-        description: 'Sends inline and answers with the request and response. Not kept in history.',
+        description:
+          'Sends inline and answers with the request and response. Not kept in history. Without a ' +
+          '`record`, the sample of the first of the rule’s event types that has one is sent.',
         params: RuleParams,
         body: ref(RecordBody),
         response: {
@@ -254,7 +258,7 @@ export const ruleRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
         ctx(request.workspaceId),
         engine,
         request.params.ruleId,
-        request.body.record as RecordInput,
+        request.body.record as RecordInput | undefined,
       ),
   )
 
