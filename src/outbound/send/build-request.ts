@@ -145,7 +145,16 @@ export function signOutbound(
   return { ...request, headers: { ...request.headers, ...signature } }
 }
 
-/** The request as history shows it: credential headers masked, body cut at the limit. */
+/**
+ * Header and query names that look like they carry a credential: a user who
+ * typed an API key into a header or URL template instead of the rule's auth
+ * still does not find it in history. Not `signature`: the signing headers
+ * are ours, and a preview shows them so a receiver's check can be tried.
+ */
+const LOOKS_SECRET = /secret|token|passw|api[-_]?key|auth(?!ority)|cookie|session|credential/i
+const REDACTED = '[redacted]'
+
+/** The request as history shows it: credentials masked, body cut at the limit. */
 export function redactRequest(
   request: OutboundRequest,
   credentials: RuleAuthInput,
@@ -155,16 +164,41 @@ export function redactRequest(
   if (credentials.type === 'header') secretHeaders.add(credentials.name.toLowerCase())
   const headers: Record<string, string> = {}
   for (const [name, value] of Object.entries(request.headers)) {
-    headers[name] = secretHeaders.has(name) ? '[redacted]' : value
+    headers[name] = secretHeaders.has(name) || LOOKS_SECRET.test(name) ? REDACTED : value
   }
   const truncated = Buffer.byteLength(request.body) > bodyLimit
   return {
     method: request.method,
-    url: request.url,
+    url: redactUrlQuery(request.url),
     headers,
     body: truncated
       ? Buffer.from(request.body).subarray(0, bodyLimit).toString('utf8')
       : request.body,
     body_truncated: truncated,
   }
+}
+
+/**
+ * The URL with the values of query parameters whose names look secret
+ * masked; everything else is kept byte for byte (no re-encoding).
+ */
+export function redactUrlQuery(url: string): string {
+  const question = url.indexOf('?')
+  if (question < 0) return url
+  const hash = url.indexOf('#', question)
+  const end = hash < 0 ? url.length : hash
+  const pairs = url.slice(question + 1, end).split('&')
+  let changed = false
+  for (const [i, pair] of pairs.entries()) {
+    const equals = pair.indexOf('=')
+    if (equals < 0) continue
+    let name = pair.slice(0, equals)
+    try {
+      name = decodeURIComponent(name.replaceAll('+', ' '))
+    } catch {}
+    if (!LOOKS_SECRET.test(name)) continue
+    pairs[i] = `${pair.slice(0, equals + 1)}${REDACTED}`
+    changed = true
+  }
+  return changed ? `${url.slice(0, question + 1)}${pairs.join('&')}${url.slice(end)}` : url
 }
