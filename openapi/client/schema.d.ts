@@ -2232,7 +2232,7 @@ export interface paths {
         put?: never;
         /**
          * Send one event
-         * @description Records the event, matches it against the enabled rules triggered by its type, and queues a delivery per match. A repeated `idempotency_key` answers the first answer and sends nothing.
+         * @description Records the event, matches it against the enabled rules triggered by its type, and queues a delivery per match. An `idempotency_key` is held for 24 hours: sent again with the same event (type, record and previous fields; key order does not matter), it answers the first answer with `duplicate: true` and sends nothing; sent with a different event, it is refused with 409 `conflict`. After 24 hours the key may name a new event.
          */
         post: {
             parameters: {
@@ -2274,6 +2274,15 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description The request conflicts with the resource’s current state. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
             };
         };
         delete?: never;
@@ -2293,7 +2302,7 @@ export interface paths {
         put?: never;
         /**
          * Send a batch of events
-         * @description Up to 1,000 events in one transaction; answers per event, in order.
+         * @description Up to 1,000 events in one transaction; answers per event, in order. Idempotency keys work as for one event: an event repeating a key (sent earlier, or earlier in this batch) with the same event answers the first answer with `duplicate: true` and sends nothing. An event whose key was used for a different event within 24 hours refuses the whole batch with 409 `conflict`, as an invalid event does with 400: nothing in it is recorded, and the message names `events/<index>/idempotency_key`.
          */
         post: {
             parameters: {
@@ -2328,6 +2337,15 @@ export interface paths {
                 };
                 /** @description Missing or invalid credentials. */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The request conflicts with the resource’s current state. */
+                409: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -5459,7 +5477,7 @@ export interface components {
             previous_fields?: {
                 [key: string]: unknown;
             };
-            /** @description A repeat within 24 hours returns the first answer. */
+            /** @description Held for 24 hours: a repeat with the same event returns the first answer and sends nothing; a different event with the key is refused (409). Then it may be used again. */
             idempotency_key?: string;
         };
         EventBatch: {

@@ -19,7 +19,9 @@ export const EventInput = Type.Object(
       Type.String({
         minLength: 1,
         maxLength: 200,
-        description: 'A repeat within 24 hours returns the first answer.',
+        description:
+          'Held for 24 hours: a repeat with the same event returns the first answer and sends ' +
+          'nothing; a different event with the key is refused (409). Then it may be used again.',
       }),
     ),
   },

@@ -9,7 +9,11 @@ export interface EventsTable {
   entity_id: string
   fields: Json<Record<string, unknown>>
   previous: Json<Record<string, unknown> | null>
+  /** Held for 24 hours; then moved to `released_idempotency_key` when a new event takes it. */
   idempotency_key: string | null
+  released_idempotency_key: ColumnType<string | null, never, never>
+  /** sha256 of the event as sent (see request-hash.ts); compared on a repeated key. */
+  request_hash: string | null
   answer: Json<Record<string, unknown> | null>
   created_at: ColumnType<Date, Date | undefined, never>
 }

@@ -1,7 +1,6 @@
-import { type OnConflictBuilder, sql, type Transaction } from 'kysely'
+import type { Transaction } from 'kysely'
 import { evaluate } from '../../conditions/evaluate.js'
 import type { Database, Db } from '../../db/database.js'
-import { prepared } from '../../db/prepared.js'
 import type { RuleRow } from '../../db/tables/rules.js'
 import { errors } from '../../errors.js'
 import { newId } from '../../ids.js'
@@ -13,16 +12,29 @@ import {
 } from '../deliveries/delivery-repository.js'
 import { type PlannedDelivery, scheduleDeliveries } from '../deliveries/schedule.js'
 import { findTriggeredRules } from '../rules/rule-repository.js'
+import { type EventInsert, findKeyHolders, insertEvents } from './insert-events.js'
+import { eventRequestHash } from './request-hash.js'
+
+interface IngestContext {
+  workspaceId: string
+  webhooksEnabled: boolean
+  now: Date
+  /** Errors name `events/<index>/…` rather than the single event's own fields. */
+  batch: boolean
+}
 
 /**
  * Takes events in (one or a batch) in one transaction: records them, matches
- * each against its type's enabled rules, and queues a delivery per match. A
- * repeated idempotency key answers the first answer and queues nothing.
+ * each against its type's enabled rules, and queues a delivery per match. An
+ * idempotency key repeated within 24 hours with the same event answers the
+ * first answer and queues nothing; with a different event it is a conflict,
+ * which refuses the whole call as any other error does.
  */
 export async function ingestEvents(
   db: Db,
   workspaceId: string,
   inputs: EventInput[],
+  options: { batch?: boolean } = {},
 ): Promise<EventResult[]> {
   return db.transaction().execute(async (trx) => {
     const workspace = await trx
@@ -36,10 +48,17 @@ export async function ingestEvents(
     const results: EventResult[] = []
     const planned: PlannedDelivery[] = []
     const now = new Date()
+    const context: IngestContext = {
+      workspaceId,
+      webhooksEnabled: workspace.webhooks_enabled,
+      now,
+      batch: options.batch ?? false,
+    }
 
     // Ids are random within a millisecond; sorted, they follow the batch's order,
     // which "a newer event for the record" (src/outbound/send/deliver.ts) relies on.
     const ids = inputs.map(() => newId('evt')).sort()
+    const hashes = inputs.map((input) => (input.idempotency_key ? eventRequestHash(input) : null))
     for (const type of new Set(inputs.map((input) => input.type))) {
       rulesByType.set(type, await findTriggeredRules(trx, workspaceId, type))
     }
@@ -49,10 +68,7 @@ export async function ingestEvents(
     const windowed = [...rulesByType.values()].some((rules) =>
       rules.some((rule) => rule.execution.batch_window_seconds > 0),
     )
-    if (!windowed) {
-      const context = { workspaceId, webhooksEnabled: workspace.webhooks_enabled, now }
-      return ingestInBulk(trx, context, inputs, ids, rulesByType)
-    }
+    if (!windowed) return ingestInBulk(trx, context, inputs, ids, hashes, rulesByType)
     await lockBatchingRules(
       trx,
       [...rulesByType.values()]
@@ -62,15 +78,11 @@ export async function ingestEvents(
     )
     for (const [index, input] of inputs.entries()) {
       const id = ids[index] as string
-      const inserted = await trx
-        .insertInto('events')
-        .values(eventRow(workspaceId, input, id))
-        // Not inserted: the key was taken, and we answer with the first answer.
-        .onConflict(firstKeyWins)
-        .returning('id')
-        .executeTakeFirst()
-      if (!inserted) {
-        results.push(await firstAnswer(trx, workspaceId, input.idempotency_key as string))
+      const hash = hashes[index] ?? null
+      const recorded = await insertEvents(trx, [eventRow(workspaceId, input, id, hash, null)])
+      // Not recorded: the key was taken, and we answer with the first answer.
+      if (!recorded.has(id)) {
+        results.push(...(await firstAnswers(trx, context, [{ index, input, hash }])))
         continue
       }
 
@@ -130,9 +142,10 @@ export async function ingestEvents(
  */
 async function ingestInBulk(
   trx: Transaction<Database>,
-  context: { workspaceId: string; webhooksEnabled: boolean; now: Date },
+  context: IngestContext,
   inputs: EventInput[],
   ids: string[],
+  hashes: (string | null)[],
   rulesByType: Map<string, RuleRow[]>,
 ): Promise<EventResult[]> {
   const { workspaceId, now } = context
@@ -162,69 +175,57 @@ async function ingestInBulk(
     }
     return { result, planned }
   })
-  // One JSON document expanded by jsonb_to_recordset: the statement's text
-  // is the same for every batch size (so it is prepared once), where a
-  // 1,000-event VALUES list was 10,000 parameters to build, parse and plan.
-  const document = `[${inputs
-    .map((input, index) =>
-      JSON.stringify({
-        id: ids[index],
-        workspace_id: workspaceId,
-        type: input.type,
-        entity_type: input.record.entity_type,
-        entity_id: input.record.entity_id,
-        fields: input.record.fields,
-        previous: input.previous_fields ?? null,
-        idempotency_key: input.idempotency_key ?? null,
-        answer: answers[index]?.result,
-      }),
-    )
-    .join(',')}]`
-  const { rows: inserted } = await sql<{ id: string }>`${prepared('insert_events')}
-    insert into events (id, workspace_id, type, entity_type, entity_id, fields, previous,
-      idempotency_key, answer)
-    select id, workspace_id, type, entity_type, entity_id, fields, previous, idempotency_key, answer
-    from jsonb_to_recordset(${document}::jsonb) as e(id text, workspace_id text, type text,
-      entity_type text, entity_id text, fields jsonb, previous jsonb, idempotency_key text,
-      answer jsonb)
-    -- A concurrent or earlier event with the same idempotency key wins (see firstKeyWins).
-    on conflict (workspace_id, idempotency_key) where idempotency_key is not null do nothing
-    returning id`.execute(trx)
-  const recorded = new Set(inserted.map((row) => row.id))
+  const recorded = await insertEvents(
+    trx,
+    inputs.map((input, index) =>
+      eventRow(
+        workspaceId,
+        input,
+        ids[index] as string,
+        hashes[index] ?? null,
+        answers[index]?.result,
+      ),
+    ),
+  )
+  const repeats = inputs.flatMap((input, index) =>
+    recorded.has(ids[index] as string) ? [] : [{ index, input, hash: hashes[index] ?? null }],
+  )
+  // One look-up for every repeated key of the call, not one per event.
+  const firsts = await firstAnswers(trx, context, repeats)
   const results: EventResult[] = []
   const planned: PlannedDelivery[] = []
-  for (const [index, input] of inputs.entries()) {
-    const answer = answers[index] as (typeof answers)[number]
+  for (const answer of answers) {
     if (recorded.has(answer.result.id)) {
       results.push(answer.result)
       planned.push(...answer.planned)
     } else {
-      results.push(await firstAnswer(trx, workspaceId, input.idempotency_key as string))
+      results.push(firsts.shift() as EventResult)
     }
   }
   await scheduleDeliveries(trx, planned)
   return results
 }
 
-function eventRow(workspaceId: string, input: EventInput, id: string) {
+function eventRow(
+  workspaceId: string,
+  input: EventInput,
+  id: string,
+  requestHash: string | null,
+  answer: EventResult | undefined | null,
+): EventInsert {
   return {
     id,
     workspace_id: workspaceId,
     type: input.type,
     entity_type: input.record.entity_type,
     entity_id: input.record.entity_id,
-    fields: JSON.stringify(input.record.fields),
-    previous: input.previous_fields ? JSON.stringify(input.previous_fields) : null,
+    fields: input.record.fields,
+    previous: input.previous_fields ?? null,
     idempotency_key: input.idempotency_key ?? null,
+    request_hash: requestHash,
+    answer: answer ?? null,
   }
 }
-
-// A concurrent or earlier event with the same idempotency key wins.
-const firstKeyWins = (oc: OnConflictBuilder<Database, 'events'>) =>
-  oc
-    .columns(['workspace_id', 'idempotency_key'])
-    .where('idempotency_key', 'is not', null)
-    .doNothing()
 
 /** A rule's delivery for one event; with a batching window, a new open batch of one. */
 function plannedDelivery(
@@ -273,24 +274,45 @@ export function recordOf(
   }
 }
 
-async function firstAnswer(
+interface Repeat {
+  index: number
+  input: EventInput
+  hash: string | null
+}
+
+/**
+ * Answers events whose idempotency key was held, in order: the holder's
+ * first answer when the event is the same, a conflict when it is not. A
+ * holder recorded before events kept a request hash answers any repeat.
+ */
+async function firstAnswers(
   trx: Transaction<Database>,
-  workspaceId: string,
-  key: string,
-): Promise<EventResult> {
-  const first = await trx
-    .selectFrom('events')
-    .select(['id', 'type', 'answer'])
-    .where('workspace_id', '=', workspaceId)
-    .where('idempotency_key', '=', key)
-    .executeTakeFirstOrThrow()
-  const answer = (first.answer ?? {}) as Partial<EventResult>
-  return {
-    id: first.id,
-    type: first.type,
-    webhooks_enabled: answer.webhooks_enabled ?? true,
-    matched_rules: answer.matched_rules ?? [],
-    deliveries: answer.deliveries ?? [],
-    duplicate: true,
-  }
+  context: IngestContext,
+  repeats: Repeat[],
+): Promise<EventResult[]> {
+  if (repeats.length === 0) return []
+  const keys = [...new Set(repeats.map((repeat) => repeat.input.idempotency_key as string))]
+  const holders = await findKeyHolders(trx, context.workspaceId, keys)
+  return repeats.map(({ index, input, hash }) => {
+    const key = input.idempotency_key as string
+    const first = holders.get(key)
+    // The insert found the key held in this transaction; a holder moves it
+    // aside only when it is taken over, and that writes the new holder too.
+    if (!first) throw new Error(`idempotency key held, but no event holds it: ${key}`)
+    if (first.request_hash !== null && first.request_hash !== hash) {
+      const path = context.batch ? `events/${index}/idempotency_key` : 'idempotency_key'
+      throw errors.conflict(
+        `${path}: "${key}" was used for a different event (${first.id}) within the last 24 hours; send a new event with a new key`,
+      )
+    }
+    const answer = (first.answer ?? {}) as Partial<EventResult>
+    return {
+      id: first.id,
+      type: first.type,
+      webhooks_enabled: answer.webhooks_enabled ?? true,
+      matched_rules: answer.matched_rules ?? [],
+      deliveries: answer.deliveries ?? [],
+      duplicate: true,
+    }
+  })
 }

@@ -24,11 +24,14 @@ export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
         summary: 'Send one event',
         description:
           'Records the event, matches it against the enabled rules triggered by its type, and queues a ' +
-          'delivery per match. A repeated `idempotency_key` answers the first answer and sends nothing.',
+          'delivery per match. An `idempotency_key` is held for 24 hours: sent again with the same ' +
+          'event (type, record and previous fields; key order does not matter), it answers the first ' +
+          'answer with `duplicate: true` and sends nothing; sent with a different event, it is refused ' +
+          'with 409 `conflict`. After 24 hours the key may name a new event.',
         body: ref(EventInput),
         response: {
           202: ref(EventResult, 'Recorded; deliveries queued.'),
-          ...errorResponses(400, 401),
+          ...errorResponses(400, 401, 409),
         },
       },
     },
@@ -44,16 +47,23 @@ export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
       schema: {
         tags,
         summary: 'Send a batch of events',
-        description: 'Up to 1,000 events in one transaction; answers per event, in order.',
+        description:
+          'Up to 1,000 events in one transaction; answers per event, in order. Idempotency keys work ' +
+          'as for one event: an event repeating a key (sent earlier, or earlier in this batch) with ' +
+          'the same event answers the first answer with `duplicate: true` and sends nothing. An event ' +
+          'whose key was used for a different event within 24 hours refuses the whole batch with 409 ' +
+          '`conflict`, as an invalid event does with 400: nothing in it is recorded, and the message ' +
+          'names `events/<index>/idempotency_key`.',
         body: ref(EventBatch),
         response: {
           202: ref(EventBatchResult, 'One result per event.'),
-          ...errorResponses(400, 401, 413),
+          ...errorResponses(400, 401, 409, 413),
         },
       },
     },
     async (request, reply) => {
-      const data = await ingestEvents(db, request.workspaceId, request.body.events as EventInput[])
+      const events = request.body.events as EventInput[]
+      const data = await ingestEvents(db, request.workspaceId, events, { batch: true })
       return reply.code(202).send({ data })
     },
   )
@@ -99,7 +109,8 @@ export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
           fields: event.fields,
         },
         previous_fields: event.previous,
-        idempotency_key: event.idempotency_key,
+        // A key taken over after 24 hours still shows on the event that had it first.
+        idempotency_key: event.idempotency_key ?? event.released_idempotency_key,
         created_at: event.created_at.toISOString(),
         deliveries: deliveries.map(toDelivery),
       }
