@@ -4,11 +4,12 @@ import { newId } from '../ids.js'
 import { callIdBound } from '../inbound/call-ids.js'
 
 /**
- * Deletes one workspace's history older than its retention, a batch per
- * statement. Ids are time-ordered (src/ids.ts), so "created before the
- * cutoff" is a range of the existing (workspace_id, id) and (handler_id, id)
- * indexes: no created_at index to maintain on the write path. The time column
- * is checked as well, so a row is deleted only when both say it is old.
+ * Deletes one workspace's history older than its retention (deliveries,
+ * events, mass posts, inbound calls), a batch per statement. Ids are
+ * time-ordered (src/ids.ts), so "created before the cutoff" is a range of the
+ * existing (workspace_id, id) and (handler_id, id) indexes: no created_at
+ * index to maintain on the write path. The time column is checked as well,
+ * so a row is deleted only when both say it is old.
  *
  * Each statement is its own transaction and touches at most `batchSize` rows
  * (plus their attempts, by cascade); rows another transaction holds are
@@ -18,6 +19,8 @@ import { callIdBound } from '../inbound/call-ids.js'
 export interface PurgeCounts {
   deliveries: number
   events: number
+  /** Mass posts; their items (up to 100,000 each) go with them, in batches of their own. */
+  massPosts: number
   calls: number
 }
 
@@ -65,6 +68,7 @@ export async function purgeWorkspaceHistory(
       )
       delete from events e using doomed where e.id = doomed.id`.execute(db),
   )
+  const massPosts = await purgeMassPosts(db, workspaceId, cutoff, n, options.signal)
   // The call log, handler by handler along its (handler_id, id) index.
   const calls = await inBatches(n, options.signal, () =>
     sql`
@@ -81,7 +85,53 @@ export async function purgeWorkspaceHistory(
       )
       delete from inbound_calls c using doomed where c.id = doomed.id`.execute(db),
   )
-  return { deliveries, events, calls }
+  return { deliveries, events, massPosts, calls }
+}
+
+/**
+ * Mass posts that finished before the cutoff; a draft or one still posting
+ * stays, whatever its age. One post holds up to 100,000 items, so a batch of
+ * posts could cascade to millions of rows in one statement: the items go
+ * first, `batchSize` rows at a time, and a post goes once it has none left.
+ * Its deliveries are history like any other and go by their own age.
+ */
+async function purgeMassPosts(
+  db: Db,
+  workspaceId: string,
+  cutoff: Date,
+  n: number,
+  signal: AbortSignal | undefined,
+): Promise<number> {
+  const finished = sql`p.workspace_id = ${workspaceId} and p.id < ${idBound('mp', cutoff)}
+    and p.status in ('posted', 'cancelled') and p.finished_at < ${cutoff}`
+  await inBatches(n, signal, () =>
+    sql`
+      with doomed as (
+        select i.mass_post_id, i.idx from mass_posts p
+        cross join lateral (
+          select mass_post_id, idx from mass_post_items
+          where mass_post_id = p.id
+          limit ${n}
+          for update skip locked
+        ) i
+        where ${finished}
+        limit ${n}
+      )
+      delete from mass_post_items i using doomed
+      where i.mass_post_id = doomed.mass_post_id and i.idx = doomed.idx`.execute(db),
+  )
+  return inBatches(n, signal, () =>
+    sql`
+      with doomed as (
+        select p.id from mass_posts p
+        where ${finished}
+          and not exists (select from mass_post_items i where i.mass_post_id = p.id)
+        order by p.id
+        limit ${n}
+        for update skip locked
+      )
+      delete from mass_posts p using doomed where p.id = doomed.id`.execute(db),
+  )
 }
 
 /** Every workspace, by its own `retention_days`. Answers what went, in total. */
@@ -90,7 +140,7 @@ export async function purgeExpiredHistory(
   options: PurgeOptions & { now?: Date } = {},
 ): Promise<PurgeCounts> {
   const now = options.now ?? new Date()
-  const total: PurgeCounts = { deliveries: 0, events: 0, calls: 0 }
+  const total: PurgeCounts = { deliveries: 0, events: 0, massPosts: 0, calls: 0 }
   let after = ''
   for (;;) {
     const page = await db
@@ -106,6 +156,7 @@ export async function purgeExpiredHistory(
       const counts = await purgeWorkspaceHistory(db, id, cutoff, options)
       total.deliveries += counts.deliveries
       total.events += counts.events
+      total.massPosts += counts.massPosts
       total.calls += counts.calls
     }
     if (page.length < 500) return total

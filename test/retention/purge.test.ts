@@ -64,6 +64,83 @@ async function seedHistory(
   }
 }
 
+/** A mass post as the service leaves it, with `items` records. */
+async function seedMassPost(
+  pool: pg.Pool,
+  workspaceId: string,
+  post: { status: string; createdAt: Date; finishedAt?: Date; items: number },
+) {
+  const id = newId('mp', post.createdAt.getTime())
+  const started = post.status === 'draft' ? null : post.createdAt
+  await pool.query(
+    `insert into mass_posts (id, workspace_id, status, total, dispatched, created_at, started_at,
+       finished_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    [
+      id,
+      workspaceId,
+      post.status,
+      post.items,
+      post.finishedAt ? post.items : 0,
+      post.createdAt,
+      started,
+      post.finishedAt ?? null,
+    ],
+  )
+  await pool.query(
+    `insert into mass_post_items (mass_post_id, idx, record)
+     select $1, i, jsonb_build_object('entity_type', 'lead', 'entity_id', 'L-' || i)
+     from generate_series(0, $2 - 1) as i`,
+    [id, post.items],
+  )
+  return id
+}
+
+/** Every kind of mass post: 2 finished before a 30-day cutoff (7 items), 4 that stay (9 items). */
+async function seedMassPosts(pool: pg.Pool, workspaceId: string) {
+  const old = daysAgo(40)
+  await seedMassPost(pool, workspaceId, {
+    status: 'posted',
+    createdAt: old,
+    finishedAt: old,
+    items: 5,
+  })
+  await seedMassPost(pool, workspaceId, {
+    status: 'cancelled',
+    createdAt: old,
+    finishedAt: old,
+    items: 2,
+  })
+  // Old, but still posting or never started: kept.
+  await seedMassPost(pool, workspaceId, { status: 'posting', createdAt: old, items: 4 })
+  await seedMassPost(pool, workspaceId, { status: 'draft', createdAt: old, items: 3 })
+  // Started long ago, finished within the retention (a slow, rate-limited post).
+  await seedMassPost(pool, workspaceId, {
+    status: 'posted',
+    createdAt: old,
+    finishedAt: daysAgo(29),
+    items: 1,
+  })
+  await seedMassPost(pool, workspaceId, {
+    status: 'posted',
+    createdAt: daysAgo(29),
+    finishedAt: daysAgo(29),
+    items: 1,
+  })
+}
+
+async function massPostCounts(pool: pg.Pool, workspaceId: string) {
+  const { rows } = await pool.query(
+    `select
+       (select count(*)::int from mass_posts where workspace_id = $1) as posts,
+       (select count(*)::int from mass_post_items i join mass_posts p on p.id = i.mass_post_id
+        where p.workspace_id = $1) as items,
+       (select array_agg(status order by status) from mass_posts where workspace_id = $1) as statuses`,
+    [workspaceId],
+  )
+  return rows[0] as { posts: number; items: number; statuses: string[] }
+}
+
 async function counts(pool: pg.Pool, workspaceId: string) {
   const one = async (table: string) =>
     Number(
@@ -106,6 +183,7 @@ t.test(
       await seedHistory(pool, ws.id, handler.id, daysAgo(29), 2) // within both
       // Old, but still retrying: kept until it finishes.
       await seedHistory(pool, ws.id, handler.id, daysAgo(40), 1, 'queued')
+      await seedMassPosts(pool, ws.id)
       // Today's, through the API.
       await createRule(app, ws, ruleBody(`${receiver.url}/x`))
       await postEvent(app, ws, 'lead.created', lead({ name: 'Ada' }))
@@ -113,10 +191,12 @@ t.test(
     const before = await counts(pool, short.id)
     t.same(before, { events: 11, deliveries: 11, attempts: 9, calls: 10 })
     t.same(await counts(pool, long.id), before)
+    const massBefore = await massPostCounts(pool, short.id)
+    t.match(massBefore, { posts: 6, items: 16 })
 
     // A batch of 3 makes every table take several statements.
     const purged = await purgeExpiredHistory(database.db, { batchSize: 3 })
-    t.same(purged, { deliveries: 7, events: 8, calls: 8 })
+    t.same(purged, { deliveries: 7, events: 8, massPosts: 2, calls: 8 })
 
     t.same(
       await counts(pool, short.id),
@@ -124,6 +204,17 @@ t.test(
       'the 29-day-old rows, today’s and the unfinished delivery stay; attempts went with their deliveries',
     )
     t.same(await counts(pool, long.id), before, 'a year’s retention keeps everything')
+    t.same(
+      await massPostCounts(pool, short.id),
+      { posts: 4, items: 9, statuses: ['draft', 'posted', 'posted', 'posting'] },
+      'mass posts finished before the cutoff went with their items; running, draft and recent ones stay',
+    )
+    t.same(await massPostCounts(pool, long.id), massBefore, 'a year’s retention keeps mass posts')
+    const orphans = await pool.query(
+      `select count(*)::int as n from mass_post_items i
+       where not exists (select from mass_posts p where p.id = i.mass_post_id)`,
+    )
+    t.equal(orphans.rows[0].n, 0, 'no item outlives its post')
     const oldest = await pool.query(
       `select min(created_at) as at from deliveries where workspace_id = $1 and finished_at is not null`,
       [short.id],
@@ -132,7 +223,7 @@ t.test(
 
     t.same(
       await purgeExpiredHistory(database.db),
-      { deliveries: 0, events: 0, calls: 0 },
+      { deliveries: 0, events: 0, massPosts: 0, calls: 0 },
       'idempotent',
     )
   },
