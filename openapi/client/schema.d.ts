@@ -2232,7 +2232,7 @@ export interface paths {
         put?: never;
         /**
          * Send one event
-         * @description Records the event, matches it against the enabled rules triggered by its type, and queues a delivery per match. An `idempotency_key` is held for 24 hours: sent again with the same event (type, record and previous fields; key order does not matter), it answers the first answer with `duplicate: true` and sends nothing; sent with a different event, it is refused with 409 `conflict`. After 24 hours the key may name a new event.
+         * @description Records the event, matches it against the enabled rules triggered by its type, and queues a delivery per match. An `idempotency_key` is held for 24 hours: sent again with the same event (type, record and previous fields; key order does not matter), it answers the first answer with `duplicate: true` and sends nothing; sent with a different event, it is refused with 409 `conflict`. After 24 hours the key may name a new event. A matched rule in inline mode (no delay, no batching window) is sent before the answer, which then lists its delivery after the first attempt under `inline`; in a batch, inline rules are queued like the others.
          */
         post: {
             parameters: {
@@ -4818,7 +4818,10 @@ export interface components {
         RuleExecution: {
             /** @default 0 */
             delay_seconds: number;
-            /** @default background */
+            /**
+             * @description `inline`: `POST /v1/events` and `execute` send before they answer, and answer with the first attempt (unless the rule has a delay or a batching window); `background`: queued.
+             * @default background
+             */
             mode: "background" | "inline";
             /** @default 15000 */
             timeout_ms: number;
@@ -5001,7 +5004,10 @@ export interface components {
             execution?: {
                 /** @default 0 */
                 delay_seconds?: number;
-                /** @default background */
+                /**
+                 * @description `inline`: `POST /v1/events` and `execute` send before they answer, and answer with the first attempt (unless the rule has a delay or a batching window); `background`: queued.
+                 * @default background
+                 */
                 mode?: "background" | "inline";
                 /** @default 15000 */
                 timeout_ms?: number;
@@ -5066,7 +5072,10 @@ export interface components {
             execution?: {
                 /** @default 0 */
                 delay_seconds?: number;
-                /** @default background */
+                /**
+                 * @description `inline`: `POST /v1/events` and `execute` send before they answer, and answer with the first attempt (unless the rule has a delay or a batching window); `background`: queued.
+                 * @default background
+                 */
                 mode?: "background" | "inline";
                 /** @default 15000 */
                 timeout_ms?: number;
@@ -5506,6 +5515,8 @@ export interface components {
             matched_rules: string[];
             /** @description Deliveries queued (or added to an open batch). */
             deliveries: string[];
+            /** @description `POST /v1/events` only: the deliveries of matched rules in inline mode (no delay, no batching window), after their first attempt, which was made before this answer. Retries, if any, go on in the background. Left out when there are none. */
+            inline?: components["schemas"]["Delivery"][];
         };
         EventBatchResult: {
             data: components["schemas"]["EventResult"][];

@@ -64,6 +64,14 @@ export const EventResult = Type.Object(
     deliveries: Type.Array(Type.String(), {
       description: 'Deliveries queued (or added to an open batch).',
     }),
+    inline: Type.Optional(
+      Type.Array(Type.Ref('Delivery'), {
+        description:
+          '`POST /v1/events` only: the deliveries of matched rules in inline mode (no delay, no ' +
+          'batching window), after their first attempt, which was made before this answer. ' +
+          'Retries, if any, go on in the background. Left out when there are none.',
+      }),
+    ),
   },
   {
     $id: 'EventResult',

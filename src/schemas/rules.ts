@@ -114,6 +114,9 @@ export const RuleExecution = Type.Object(
     delay_seconds: Type.Integer({ minimum: 0, maximum: 30 * 86400, default: 0 }),
     mode: Type.Union([Type.Literal('background'), Type.Literal('inline')], {
       default: 'background',
+      description:
+        '`inline`: `POST /v1/events` and `execute` send before they answer, and answer with the ' +
+        'first attempt (unless the rule has a delay or a batching window); `background`: queued.',
     }),
     timeout_ms: Type.Integer({ minimum: 1000, maximum: 60_000, default: 15_000 }),
     max_attempts: Type.Integer({

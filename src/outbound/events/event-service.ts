@@ -21,6 +21,28 @@ interface IngestContext {
   now: Date
   /** Errors name `events/<index>/…` rather than the single event's own fields. */
   batch: boolean
+  /** Rules in inline mode whose deliveries the caller sends itself (see `isInline`). */
+  inlineRules: ReadonlySet<string>
+}
+
+export interface Ingested {
+  results: EventResult[]
+  /** Deliveries written without a job, for the caller to send before it answers. */
+  inline: string[]
+}
+
+/**
+ * A rule in inline mode makes the caller of POST /v1/events wait for its
+ * response, as the seeds' "Inline" runs a webhook while the user waits. Not
+ * with a delay or a batching window (both mean later, by definition), and not
+ * for batches: a thousand events would hold the caller for a thousand sends.
+ */
+function isInline(rule: RuleRow): boolean {
+  return (
+    rule.execution.mode === 'inline' &&
+    rule.execution.delay_seconds === 0 &&
+    rule.execution.batch_window_seconds === 0
+  )
 }
 
 /**
@@ -28,14 +50,16 @@ interface IngestContext {
  * each against its type's enabled rules, and queues a delivery per match. An
  * idempotency key repeated within 24 hours with the same event answers the
  * first answer and queues nothing; with a different event it is a conflict,
- * which refuses the whole call as any other error does.
+ * which refuses the whole call as any other error does. With `inline`, the
+ * deliveries of rules in inline mode are written without a job and named in
+ * the answer, for the caller to send.
  */
 export async function ingestEvents(
   db: Db,
   workspaceId: string,
   inputs: EventInput[],
-  options: { batch?: boolean } = {},
-): Promise<EventResult[]> {
+  options: { batch?: boolean; inline?: boolean } = {},
+): Promise<Ingested> {
   return db.transaction().execute(async (trx) => {
     const workspace = await trx
       .selectFrom('workspaces')
@@ -47,12 +71,15 @@ export async function ingestEvents(
     const rulesByType = new Map<string, RuleRow[]>()
     const results: EventResult[] = []
     const planned: PlannedDelivery[] = []
+    const inline: string[] = []
     const now = new Date()
+    const inlineRules = new Set<string>()
     const context: IngestContext = {
       workspaceId,
       webhooksEnabled: workspace.webhooks_enabled,
       now,
       batch: options.batch ?? false,
+      inlineRules,
     }
 
     // Ids are random within a millisecond; sorted, they follow the batch's order,
@@ -60,7 +87,9 @@ export async function ingestEvents(
     const ids = inputs.map(() => newId('evt')).sort()
     const hashes = inputs.map((input) => (input.idempotency_key ? eventRequestHash(input) : null))
     for (const type of new Set(inputs.map((input) => input.type))) {
-      rulesByType.set(type, await findTriggeredRules(trx, workspaceId, type))
+      const rules = await findTriggeredRules(trx, workspaceId, type)
+      rulesByType.set(type, rules)
+      if (options.inline) for (const rule of rules) if (isInline(rule)) inlineRules.add(rule.id)
     }
     // Without a batching window no event depends on another (on the batch an
     // earlier one opened), so one INSERT records them all: a round trip per
@@ -118,7 +147,7 @@ export async function ingestEvents(
         result.deliveries.push(delivery.row.id)
         // Later events in this same call must find this batch open.
         if (delivery.row.batch_open) {
-          await scheduleDeliveries(trx, planned.splice(0))
+          inline.push(...(await queue(trx, context, planned.splice(0))))
         }
       }
       await trx
@@ -128,9 +157,37 @@ export async function ingestEvents(
         .execute()
       results.push(result)
     }
-    await scheduleDeliveries(trx, planned)
-    return results
+    inline.push(...(await queue(trx, context, planned)))
+    return { results, inline }
   })
+}
+
+/** Queues planned deliveries: with their jobs, or job-less for the caller to send inline. */
+async function queue(
+  trx: Transaction<Database>,
+  context: IngestContext,
+  planned: PlannedDelivery[],
+): Promise<string[]> {
+  const inline = planned.filter((p) => context.inlineRules.has(p.row.rule_id as string))
+  await scheduleDeliveries(
+    trx,
+    inline.length === 0 ? planned : planned.filter((p) => !inline.includes(p)),
+  )
+  if (inline.length === 0) return []
+  // As the execute endpoint's inline sends: no job, and the process that wrote
+  // them sends them now. One that dies first leaves them to the reconcile job.
+  await trx
+    .insertInto('deliveries')
+    .values(
+      inline.map(({ row }) => ({
+        ...row,
+        status: 'queued' as const,
+        job_id: null,
+        next_attempt_at: context.now,
+      })),
+    )
+    .execute()
+  return inline.map((p) => p.row.id)
 }
 
 /**
@@ -147,7 +204,7 @@ async function ingestInBulk(
   ids: string[],
   hashes: (string | null)[],
   rulesByType: Map<string, RuleRow[]>,
-): Promise<EventResult[]> {
+): Promise<Ingested> {
   const { workspaceId, now } = context
   const answers = inputs.map((input, index) => {
     const id = ids[index] as string
@@ -202,8 +259,7 @@ async function ingestInBulk(
       results.push(firsts.shift() as EventResult)
     }
   }
-  await scheduleDeliveries(trx, planned)
-  return results
+  return { results, inline: await queue(trx, context, planned) }
 }
 
 function eventRow(

@@ -172,6 +172,34 @@ export async function executeRule(
   return { mode, delivery: await getDelivery(ctx.db, ctx.workspaceId, id) }
 }
 
+/**
+ * Sends job-less deliveries now, in parallel (an event's inline rules), and
+ * answers them after their first attempt. An attempt that cannot even be
+ * made (the database is gone) leaves its delivery as it is, for the
+ * reconcile job: the event is recorded either way.
+ */
+export async function sendInline(
+  engine: DeliveryEngine,
+  workspaceId: string,
+  ids: string[],
+  log: { error(obj: object, msg: string): void },
+) {
+  const rows = await engine.db
+    .selectFrom('deliveries')
+    .selectAll()
+    .where('workspace_id', '=', workspaceId)
+    .where('id', 'in', ids)
+    .execute()
+  await Promise.all(
+    rows.map((row) =>
+      runAttempt(engine, row, { jobId: null }).catch((err) =>
+        log.error({ err, delivery: row.id }, 'inline send failed'),
+      ),
+    ),
+  )
+  return Promise.all(ids.map((id) => getDelivery(engine.db, workspaceId, id)))
+}
+
 export async function scheduleManual(ctx: RuleContext, ruleId: string, records: RecordInput[]) {
   const rule = await getRuleRow(ctx, ruleId)
   return scheduleDeliveries(

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errors } from '../../errors.js'
 import { toDelivery } from '../../outbound/deliveries/delivery-service.js'
 import { ingestEvents } from '../../outbound/events/event-service.js'
+import { sendInline } from '../../outbound/rules/rule-actions.js'
 import { errorResponses, ref } from '../../schemas/common.js'
 import {
   EventBatch,
@@ -15,7 +16,7 @@ import type { RouteDeps } from '../deps.js'
 
 const tags = ['events']
 
-export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db }) => {
+export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, engine }) => {
   app.post(
     '/events',
     {
@@ -27,7 +28,10 @@ export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
           'delivery per match. An `idempotency_key` is held for 24 hours: sent again with the same ' +
           'event (type, record and previous fields; key order does not matter), it answers the first ' +
           'answer with `duplicate: true` and sends nothing; sent with a different event, it is refused ' +
-          'with 409 `conflict`. After 24 hours the key may name a new event.',
+          'with 409 `conflict`. After 24 hours the key may name a new event. A matched rule in ' +
+          'inline mode (no delay, no batching window) is sent before the answer, which then lists ' +
+          'its delivery after the first attempt under `inline`; in a batch, inline rules are queued ' +
+          'like the others.',
         body: ref(EventInput),
         response: {
           202: ref(EventResult, 'Recorded; deliveries queued.'),
@@ -36,8 +40,16 @@ export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
       },
     },
     async (request, reply) => {
-      const [result] = await ingestEvents(db, request.workspaceId, [request.body as EventInput])
-      return reply.code(202).send(result as EventResult)
+      const { results, inline } = await ingestEvents(
+        db,
+        request.workspaceId,
+        [request.body as EventInput],
+        { inline: true },
+      )
+      const result = results[0] as EventResult
+      if (inline.length === 0) return reply.code(202).send(result)
+      const sent = await sendInline(engine, request.workspaceId, inline, request.log)
+      return reply.code(202).send({ ...result, inline: sent })
     },
   )
 
@@ -63,7 +75,9 @@ export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
     },
     async (request, reply) => {
       const events = request.body.events as EventInput[]
-      const data = await ingestEvents(db, request.workspaceId, events, { batch: true })
+      const { results: data } = await ingestEvents(db, request.workspaceId, events, {
+        batch: true,
+      })
       return reply.code(202).send({ data })
     },
   )
