@@ -30,6 +30,7 @@ const ConfigSchema = Type.Object({
   encryptionKey: Type.Optional(Type.String({ minLength: 44 })),
   outboundAllowList: Type.String(),
   workerConcurrency: Type.Integer({ minimum: 1, maximum: 2000 }),
+  workerConcurrencyPerHost: Type.Integer({ minimum: 1, maximum: 2000 }),
   queueLeaseMs: Type.Integer({ minimum: 500, maximum: 10 * 60_000 }),
   responseBodyLimitBytes: Type.Integer({ minimum: 0, maximum: 10 * 1024 * 1024 }),
   ruleAutoDisableHours: Type.Integer({ minimum: 1 }),
@@ -74,6 +75,7 @@ const variables = {
   ENCRYPTION_KEY: ['encryptionKey', str],
   OUTBOUND_ALLOW_LIST: ['outboundAllowList', str],
   WORKER_CONCURRENCY: ['workerConcurrency', int],
+  WORKER_CONCURRENCY_PER_HOST: ['workerConcurrencyPerHost', int],
   QUEUE_LEASE_MS: ['queueLeaseMs', int],
   RESPONSE_BODY_LIMIT_BYTES: ['responseBodyLimitBytes', int],
   RULE_AUTO_DISABLE_HOURS: ['ruleAutoDisableHours', int],
@@ -136,6 +138,13 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
   }
   const candidate: Record<string, unknown> = { ...defaults, ...fromEnv, ...overrides }
   candidate.publicBaseUrl ??= `http://${candidate.host}:${candidate.port}`
+  // A third of the slots: more than a rule may hold (a fifth), less than a
+  // workspace (half), so several rules sending to one hanging host, in one
+  // workspace or several, leave the rest of the slots to everyone else.
+  candidate.workerConcurrencyPerHost ??= Math.max(
+    1,
+    Math.floor((candidate.workerConcurrency as number) / 3),
+  )
   for (const error of Value.Errors(ConfigSchema, candidate)) {
     const key = error.instancePath.split('/')[1] ?? ''
     const name = Object.keys(variables).find(

@@ -23,3 +23,20 @@ t.test('a bad variable fails fast and is named', async (t) => {
   t.throws(() => loadConfig({ OPERATOR_TOKEN: 'short' }), { message: /^OPERATOR_TOKEN:/ })
   t.throws(() => loadConfig({ PORT: '70000' }), { message: /^PORT:/ })
 })
+
+t.test('the per-host cap defaults to a third of the worker’s sends', async (t) => {
+  t.equal(loadConfig({}).workerConcurrencyPerHost, 16, 'a third of 50')
+  t.equal(loadConfig({ WORKER_CONCURRENCY: '10' }).workerConcurrencyPerHost, 3)
+  t.equal(loadConfig({ WORKER_CONCURRENCY: '2' }).workerConcurrencyPerHost, 1, 'never none')
+  t.equal(
+    loadConfig({ WORKER_CONCURRENCY: '10', WORKER_CONCURRENCY_PER_HOST: '8' })
+      .workerConcurrencyPerHost,
+    8,
+  )
+  t.throws(() => loadConfig({ WORKER_CONCURRENCY_PER_HOST: '0' }), {
+    message: /^WORKER_CONCURRENCY_PER_HOST:/,
+  })
+  t.throws(() => loadConfig({ WORKER_CONCURRENCY_PER_HOST: 'many' }), {
+    message: /^WORKER_CONCURRENCY_PER_HOST:/,
+  })
+})
