@@ -68,7 +68,9 @@ t.test(
     const engine = createDeliveryEngine({ ...testApp, db: database.db, log: silent })
     t.teardown(() => engine.sender.close())
     // The rule is at its cap (a hanging receiver holds every slot).
-    for (let i = 0; i < 10; i++) engine.limiter.acquire(rule.id, ws.id)
+    for (let i = 0; i < 10; i++) {
+      engine.limiter.acquire({ rule: rule.id, workspace: ws.id, host: '127.0.0.1:9' })
+    }
 
     await deliveryJobHandler(engine)(jobFor(id!, jobId, 2))
     const after = await getDelivery(app, ws, id!)

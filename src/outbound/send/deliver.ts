@@ -18,7 +18,7 @@ import {
   signOutbound,
 } from './build-request.js'
 import { observeDelivery } from './delivery-metrics.js'
-import type { FairnessLimiter } from './fairness.js'
+import { destinationHost, type FairnessLimiter } from './fairness.js'
 import type { Sender, SendResult } from './http-sender.js'
 import { noticeRequest } from './notices.js'
 import { putOffAtCap, putOffAtRate } from './put-off.js'
@@ -38,7 +38,7 @@ export interface DeliveryEngine {
   metrics?: Metrics
 }
 
-// How long a send that found its rule or workspace at its cap may wait in
+// How long a send that found its rule, host or workspace at its cap may wait in
 // memory for a slot, and about how long a deferred one waits before trying again.
 const DEFER_MS = 250
 const NOTICE_TIMEOUT_MS = 10_000
@@ -187,7 +187,6 @@ export async function runAttempt(
     return cancel(engine, delivery, 'no CRM callback URL is set')
   }
 
-  const capKey = rule?.id ?? `notice:${delivery.workspace_id}`
   const wait =
     options.jobId && rule
       ? engine.limiter.rateWaitMs(rule.id, rule.execution.rate_limit_per_second)
@@ -233,22 +232,30 @@ export async function runAttempt(
   }
   const signed = signOutbound(unsigned, delivery.id, secrets)
   const timeoutMs = rule?.execution.timeout_ms ?? NOTICE_TIMEOUT_MS
+  // The host is taken from the rendered URL (a template may put it there). A
+  // notice counts under its callback's host, like any request that goes there:
+  // a CRM that hangs holds its share of the slots, not every one.
+  const slot = {
+    rule: rule?.id ?? `notice:${delivery.workspace_id}`,
+    workspace: delivery.workspace_id,
+    host: destinationHost(signed.url),
+  }
 
   // The caps count requests at the receiver, so the slot is taken just for the
   // HTTP exchange: our reads and writes around it do not hold it.
   if (!options.jobId) {
     // A person is waiting on an inline send: it goes now, but counts against the caps.
-    engine.limiter.acquire(capKey, delivery.workspace_id)
-  } else if (!(await engine.limiter.acquireSoon(capKey, delivery.workspace_id, DEFER_MS))) {
+    engine.limiter.acquire(slot)
+  } else if (!(await engine.limiter.acquireSoon(slot, DEFER_MS))) {
     // Back to queued for later; a cap held for long takes its due backlog along.
-    await putOffAtCap(engine, delivery, options.jobId, capKey, DEFER_MS)
+    await putOffAtCap(engine, delivery, options.jobId, slot, DEFER_MS)
     return { delivery, request: null, result: null }
   }
   let result: SendResult
   try {
     result = await engine.sender.send(signed, { timeoutMs })
   } finally {
-    engine.limiter.release(capKey, delivery.workspace_id)
+    engine.limiter.release(slot)
   }
   const redacted = redactRequest(signed, credentials, engine.responseBodyLimit)
   const updated = await recordOutcome(engine, claimed, rule, redacted, result, { final: false })

@@ -27,10 +27,12 @@ export function createDeliveryEngine(options: {
       responseBodyLimit: config.responseBodyLimitBytes,
       proxyUrl: config.outboundProxyUrl,
     }),
-    // A fifth of the workers per rule, half per workspace: one stuck receiver
-    // or one busy tenant can never take every slot.
+    // A fifth of the workers per rule, a third per destination host (by
+    // default), half per workspace: one stuck receiver, however many rules
+    // send to it, or one busy tenant can never take every slot.
     limiter: new FairnessLimiter({
       perRule: Math.max(1, Math.floor(config.workerConcurrency / 5)),
+      perHost: config.workerConcurrencyPerHost,
       perWorkspace: Math.max(1, Math.floor(config.workerConcurrency / 2)),
     }),
     responseBodyLimit: config.responseBodyLimitBytes,

@@ -3,47 +3,48 @@
  *
  * A receiver that hangs until the timeout must not take every worker slot:
  * each rule (for notices: each workspace's callback) may hold at most
- * `perRule` slots and each workspace `perWorkspace`. A send over a cap is
- * deferred a little (a new job), so the slot goes to other rules' and
- * workspaces' jobs — unless the rule's slots come back so fast that one is
- * due within that little while, when it waits in memory for it instead
- * (`acquireSoon`). A cap whose slots are held for long puts the rest of its
- * backlog off with the deferred send (`putOff`), so the queue does not take
- * that backlog job by job only to defer each. Caps are per process; with N
- * worker processes a rule may hold N × perRule connections.
+ * `perRule` slots, each destination host `perHost` (several rules, of one
+ * workspace or several, may send to one receiver) and each workspace
+ * `perWorkspace`. A send over a cap is deferred a little (a new job), so the
+ * slot goes to other rules', hosts' and workspaces' jobs — unless the cap's
+ * slots come back so fast that one is due within that little while, when it
+ * waits in memory for it instead (`acquireSoon`). A cap whose slots are held
+ * for long puts the rest of its backlog off with the deferred send
+ * (`putOff`), so the queue does not take that backlog job by job only to
+ * defer each. Caps are per process; with N worker processes a rule may hold
+ * N × perRule connections.
  */
 export class FairnessLimiter {
   readonly #perRule: number
+  readonly #perHost: number
   readonly #perWorkspace: number
   readonly #running = new Map<string, number>()
   readonly #buckets = new Map<string, { tokens: number; at: number }>()
-  /** How each busy cap's slots have been moving lately, by `r:rule` and `w:workspace`. */
+  /** How each busy cap's slots have been moving lately, by `r:rule`, `h:host` and `w:workspace`. */
   readonly #pace = new Map<string, Pace>()
   /** When each rate-limited rule's backlog was last spaced, and up to when. */
   readonly #spaced = new Map<string, { at: number; until: number }>()
-  /** Until when a cap's backlog is already put off, by the same keys. */
+  /** Until when a rule's or workspace's backlog is already put off, by `r:rule` and `w:workspace`. */
   readonly #putOffUntil = new Map<string, number>()
-  /** Sends waiting in memory for a cap's next free slot, oldest first, by `r:rule` and `w:workspace`. */
+  /** Sends waiting in memory for a cap's next free slot, oldest first, by the caps' keys. */
   readonly #waiting = new Map<string, Waiter[]>()
 
-  constructor(options: { perRule: number; perWorkspace: number }) {
+  constructor(options: { perRule: number; perHost: number; perWorkspace: number }) {
     this.#perRule = options.perRule
+    this.#perHost = options.perHost
     this.#perWorkspace = options.perWorkspace
   }
 
-  /** Takes a slot for (rule, workspace) or answers false when either is at its cap. */
-  tryAcquire(ruleKey: string, workspaceId: string): boolean {
-    const rule = `r:${ruleKey}`
-    const workspace = `w:${workspaceId}`
-    if ((this.#running.get(rule) ?? 0) >= this.#perRule) return false
-    if ((this.#running.get(workspace) ?? 0) >= this.#perWorkspace) return false
-    this.acquire(ruleKey, workspaceId)
+  /** Takes a slot for the send or answers false when its rule, host or workspace is at its cap. */
+  tryAcquire(slot: Slot): boolean {
+    if (this.#fullCap(slot)) return false
+    this.acquire(slot)
     return true
   }
 
   /** Takes a slot whatever the caps say (inline sends); release it the same way. */
-  acquire(ruleKey: string, workspaceId: string, now = Date.now()): void {
-    for (const key of [`r:${ruleKey}`, `w:${workspaceId}`]) {
+  acquire(slot: Slot, now = Date.now()): void {
+    for (const [key] of this.#caps(slot)) {
       this.#running.set(key, (this.#running.get(key) ?? 0) + 1)
       const pace = this.#pace.get(key) ?? { movedAt: now, starts: [], holdMs: undefined }
       pace.movedAt = now
@@ -52,8 +53,9 @@ export class FairnessLimiter {
     }
   }
 
-  release(ruleKey: string, workspaceId: string, now = Date.now()): void {
-    for (const key of [`r:${ruleKey}`, `w:${workspaceId}`]) {
+  release(slot: Slot, now = Date.now()): void {
+    const caps = this.#caps(slot)
+    for (const [key] of caps) {
       const n = (this.#running.get(key) ?? 1) - 1
       if (n <= 0) this.#running.delete(key)
       else this.#running.set(key, n)
@@ -70,41 +72,33 @@ export class FairnessLimiter {
       }
     }
     // The freed slot goes to the oldest send waiting on this rule, else on
-    // this workspace (one whose own rule is not at its cap).
-    const forRule = this.#waiting.get(`r:${ruleKey}`)?.[0]
-    if (forRule && this.tryAcquire(forRule.ruleKey, forRule.workspaceId)) {
-      this.#settle(`r:${ruleKey}`, forRule, true)
-      return
-    }
-    const forWorkspace = this.#waiting
-      .get(`w:${workspaceId}`)
-      ?.find((waiter) => (this.#running.get(`r:${waiter.ruleKey}`) ?? 0) < this.#perRule)
-    if (forWorkspace && this.tryAcquire(forWorkspace.ruleKey, workspaceId)) {
-      this.#settle(`w:${workspaceId}`, forWorkspace, true)
+    // this host, else on this workspace, that none of its own caps stops.
+    for (const [key] of caps) {
+      for (const waiter of this.#waiting.get(key) ?? []) {
+        if (this.tryAcquire(waiter.slot)) {
+          this.#settle(key, waiter, true)
+          return
+        }
+      }
     }
   }
 
   /**
-   * Like `tryAcquire`, but a send that finds its rule (or else its
-   * workspace) at the cap waits in memory for the next free slot when one is
-   * due within `maxWaitMs`. While a cap is full a slot comes back every
-   * hold ÷ cap ms (hold:
-   * how long its sends have been taking, or the oldest one has been going if
-   * that is longer), so the n-th waiter expects one after n × that. With a
-   * receiver that answers quickly that is nearly every send, each waiting a
-   * few milliseconds instead of paying a deferral through the database. A
-   * slow receiver's backlog still mostly defers, which moves its jobs behind
-   * other rules' in the queue; a hanging receiver's oldest send only ages, so
-   * its sends are deferred at once. A waiter gives up after `maxWaitMs`.
+   * Like `tryAcquire`, but a send that finds its rule (or else its host, or
+   * else its workspace) at the cap waits in memory for the next free slot
+   * when one is due within `maxWaitMs`. While a cap is full a slot comes back
+   * every hold ÷ cap ms (hold: how long its sends have been taking, or the
+   * oldest one has been going if that is longer), so the n-th waiter expects
+   * one after n × that. With a receiver that answers quickly that is nearly
+   * every send, each waiting a few milliseconds instead of paying a deferral
+   * through the database. A slow receiver's backlog still mostly defers,
+   * which moves its jobs behind other rules' in the queue; a hanging
+   * receiver's oldest send only ages, so its sends are deferred at once. A
+   * waiter gives up after `maxWaitMs`.
    */
-  acquireSoon(
-    ruleKey: string,
-    workspaceId: string,
-    maxWaitMs: number,
-    now = Date.now(),
-  ): Promise<boolean> {
-    if (this.tryAcquire(ruleKey, workspaceId)) return Promise.resolve(true)
-    const full = this.#fullCap(ruleKey, workspaceId)
+  acquireSoon(slot: Slot, maxWaitMs: number, now = Date.now()): Promise<boolean> {
+    if (this.tryAcquire(slot)) return Promise.resolve(true)
+    const full = this.#fullCap(slot)
     if (!full) return Promise.resolve(false)
     const { key, cap } = full
     const pace = this.#pace.get(key)
@@ -113,7 +107,7 @@ export class FairnessLimiter {
     const ahead = this.#waiting.get(key)?.length ?? 0
     if (((ahead + 1) * hold) / cap > maxWaitMs) return Promise.resolve(false)
     return new Promise((resolve) => {
-      const waiter: Waiter = { ruleKey, workspaceId, resolve, timer: undefined }
+      const waiter: Waiter = { slot, resolve, timer: undefined }
       waiter.timer = setTimeout(() => this.#settle(key, waiter, false), maxWaitMs)
       const waiting = this.#waiting.get(key) ?? []
       waiting.push(waiter)
@@ -122,8 +116,8 @@ export class FairnessLimiter {
   }
 
   /**
-   * A send found its rule or workspace at its cap and goes back to the queue:
-   * for how long, and whether that cap's whole backlog should go with it.
+   * A send found its rule, host or workspace at its cap and goes back to the
+   * queue: for how long, and whether that cap's whole backlog should go with it.
    *
    * While the cap's slots come back within about a second (a receiver that
    * answers, however busy), the send is put off by `minMs` as ever and
@@ -135,27 +129,44 @@ export class FairnessLimiter {
    * that hold (at most `MAX_PUT_OFF_MS`). Half, not all of it: slots that come
    * back meanwhile stay empty until the backlog does (a rule whose receiver
    * takes 1.5 s sent 75% as fast as before when put off by the whole hold,
-   * 90% by half). The backlog is named at most once per such delay: the jobs
-   * it moved come back no sooner.
+   * 90% by half). A host's backlog cannot be named in the queue (its jobs
+   * know their rule, not where its URL renders to), so a full host puts off
+   * the backlog of the send's rule, whose requests go there. A backlog is
+   * named at most once per such delay: the jobs it moved come back no sooner.
    */
-  putOff(ruleKey: string, workspaceId: string, minMs: number, now = Date.now()): PutOff {
-    const full = this.#fullCap(ruleKey, workspaceId)
+  putOff(slot: Slot, minMs: number, now = Date.now()): PutOff {
+    const full = this.#fullCap(slot)
     const pace = full ? this.#pace.get(full.key) : undefined
     const hold = pace ? holdMs(pace, now) : 0
     if (!full || hold < HELD_MS) return { delayMs: minMs, backlog: null }
     const delayMs = Math.round(Math.max(minMs, Math.min(hold / 2, MAX_PUT_OFF_MS)))
-    if ((this.#putOffUntil.get(full.key) ?? 0) > now) return { delayMs, backlog: null }
-    this.#putOffUntil.set(full.key, now + delayMs)
-    return { delayMs, backlog: full.key.startsWith('r:') ? { ruleKey } : { workspaceId } }
+    const ofRule = !full.key.startsWith('w:')
+    const target = ofRule ? `r:${slot.rule}` : full.key
+    if ((this.#putOffUntil.get(target) ?? 0) > now) return { delayMs, backlog: null }
+    this.#putOffUntil.set(target, now + delayMs)
+    return { delayMs, backlog: ofRule ? { ruleKey: slot.rule } : { workspaceId: slot.workspace } }
   }
 
-  /** The cap that stops a send: the rule's if it is full, else the workspace's if that is. */
-  #fullCap(ruleKey: string, workspaceId: string): { key: string; cap: number } | undefined {
-    if ((this.#running.get(`r:${ruleKey}`) ?? 0) >= this.#perRule)
-      return { key: `r:${ruleKey}`, cap: this.#perRule }
-    if ((this.#running.get(`w:${workspaceId}`) ?? 0) >= this.#perWorkspace)
-      return { key: `w:${workspaceId}`, cap: this.#perWorkspace }
+  /**
+   * The cap that stops a send: the first full one of its rule, host and
+   * workspace. In that order, so the backlog put off is the smallest that
+   * holds the trouble: a full host puts off its rule's, not the whole
+   * workspace's, which may go to healthy hosts.
+   */
+  #fullCap(slot: Slot): { key: string; cap: number } | undefined {
+    for (const [key, cap] of this.#caps(slot)) {
+      if ((this.#running.get(key) ?? 0) >= cap) return { key, cap }
+    }
     return undefined
+  }
+
+  /** The caps a send counts against, each by its key, in the order `#fullCap` checks them. */
+  #caps(slot: Slot): [key: string, cap: number][] {
+    return [
+      [`r:${slot.rule}`, this.#perRule],
+      [`h:${slot.host}`, this.#perHost],
+      [`w:${slot.workspace}`, this.#perWorkspace],
+    ]
   }
 
   /**
@@ -201,6 +212,28 @@ export class FairnessLimiter {
   }
 }
 
+/**
+ * What a send counts against: its rule (for notices, `notice:<workspace>`),
+ * its workspace, and its destination host (`destinationHost`).
+ */
+export interface Slot {
+  rule: string
+  workspace: string
+  host: string
+}
+
+/**
+ * A send's host, for its cap: the rendered URL's hostname (URL lowercases
+ * it) and port, the scheme's default filled in, so `https://a.example` and
+ * `https://A.example:443` are one host. Two ports of one address are two
+ * hosts: two servers, each hanging or not on its own (and undici pools
+ * connections by origin too).
+ */
+export function destinationHost(url: string): string {
+  const { hostname, port, protocol } = new URL(url)
+  return `${hostname}:${port || (protocol === 'https:' ? '443' : '80')}`
+}
+
 /** A cap whose slots are held longer than this puts its backlog off with a deferred send. */
 export const HELD_MS = 1000
 /** The longest delay a backlog is put off by: a receiver that recovers is tried again soon. */
@@ -217,8 +250,7 @@ const holdMs = (pace: Pace, now: number) =>
   Math.max(pace.holdMs ?? 0, now - (pace.starts[0] ?? now))
 
 interface Waiter {
-  ruleKey: string
-  workspaceId: string
+  slot: Slot
   resolve: (acquired: boolean) => void
   timer: NodeJS.Timeout | undefined
 }

@@ -3,23 +3,25 @@ import type { RuleRow } from '../../db/tables/rules.js'
 import { postponeBacklog, spaceRuleBacklog } from '../deliveries/postpone-backlog.js'
 import { deferDelivery } from '../deliveries/schedule.js'
 import type { DeliveryEngine } from './deliver.js'
+import type { Slot } from './fairness.js'
 
 /**
- * A job's send found its rule or workspace at its cap: the delivery goes back
- * to queued with a new job for later (it can still be cancelled meanwhile).
- * When the cap's slots are held for long (`FairnessLimiter.putOff`), the
- * rest of the cap's backlog due within the delay is put off with it, in one
- * statement, so the queue reaches other rules' and workspaces' jobs instead
- * of taking this backlog job by job only to defer each. Answers the delay.
+ * A job's send found its rule, host or workspace at its cap: the delivery
+ * goes back to queued with a new job for later (it can still be cancelled
+ * meanwhile). When the cap's slots are held for long
+ * (`FairnessLimiter.putOff`), the rest of the cap's backlog (a host's: the
+ * rule's) due within the delay is put off with it, in one statement, so the
+ * queue reaches other rules' and workspaces' jobs instead of taking this
+ * backlog job by job only to defer each. Answers the delay.
  */
 export async function putOffAtCap(
   engine: DeliveryEngine,
   delivery: DeliveryRow,
   jobId: string,
-  capKey: string,
+  slot: Slot,
   minMs: number,
 ): Promise<number> {
-  const { delayMs, backlog } = engine.limiter.putOff(capKey, delivery.workspace_id, minMs)
+  const { delayMs, backlog } = engine.limiter.putOff(slot, minMs)
   // A rule's jobs carry its id as queue_key; a notice's cap key names no jobs.
   const target =
     backlog && 'ruleKey' in backlog
