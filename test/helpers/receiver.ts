@@ -13,7 +13,8 @@ export type Responder = (req: Received, res: ServerResponse) => void
 
 /**
  * A real HTTP receiver on 127.0.0.1: records every request and answers with
- * `respond` (default 200 `{"ok":true}`). `waitFor(n)` resolves once n requests arrived.
+ * `respond` (default 200 `{"ok":true}`). `waitFor(n)` resolves once n requests arrived;
+ * `open()` and `mostOpen()` count requests not yet answered (or dropped), now and at most.
  */
 export async function startReceiver(t: Test, respond?: Responder) {
   const received: Received[] = []
@@ -25,7 +26,12 @@ export async function startReceiver(t: Test, respond?: Responder) {
       res.end('{"ok":true}')
     })
   let connections = 0
+  let open = 0
+  let mostOpen = 0
   const server = createServer((req, res) => {
+    open++
+    mostOpen = Math.max(mostOpen, open)
+    res.on('close', () => open--)
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {
@@ -59,6 +65,8 @@ export async function startReceiver(t: Test, respond?: Responder) {
     url: `http://127.0.0.1:${port}`,
     received,
     connections: () => connections,
+    open: () => open,
+    mostOpen: () => mostOpen,
     respondWith(next: Responder) {
       responder = next
     },

@@ -1,4 +1,6 @@
+import type { ServerResponse } from 'node:http'
 import t from 'tap'
+import type { RuleView } from '../../src/schemas/rules.js'
 import { build, createWorkspace, startWorkers } from '../helpers/app.js'
 import {
   createRule,
@@ -12,8 +14,31 @@ import {
 import { eventually, startReceiver } from '../helpers/receiver.js'
 
 // One app and database for the file; each test has its own workspaces, receivers and workers.
-// Ten workers: a rule may hold two of them at once, a workspace five.
+// Ten workers: a rule may hold two of them at once, a host three, a workspace five.
 const testApp = await build(t, { workerConcurrency: 10 })
+
+/** Posts `n` events of `type` for `ws`; answers the deliveries queued. */
+const send = async (ws: Workspace, type: string, n: number) => {
+  const events = Array.from({ length: n }, (_, i) => ({ type, record: lead({}, `L-${i}`) }))
+  const res = await testApp.app.inject({
+    method: 'POST',
+    url: '/v1/events/batch',
+    headers: ws.auth,
+    payload: { events },
+  })
+  return res.json<{ data: EventAnswer[] }>().data.flatMap((e) => e.deliveries)
+}
+const statuses = async (ws: Workspace, ruleId: string) => {
+  const res = await testApp.app.inject({
+    url: `/v1/deliveries?rule_id=${ruleId}&limit=200`,
+    headers: ws.auth,
+  })
+  return res.json<{ data: DeliveryJson[] }>().data.map((d) => d.status)
+}
+const allSucceeded = async (ws: Workspace, ruleId: string, n: number) => {
+  const list = await statuses(ws, ruleId)
+  return list.length === n && list.every((s) => s === 'succeeded')
+}
 
 t.test('a hanging receiver does not hold up other rules and workspaces', async (t) => {
   const { app } = testApp
@@ -42,16 +67,6 @@ t.test('a hanging receiver does not hold up other rules and workspaces', async (
     ruleBody(`${fast.url}/b`, { title: 'other tenant', event_types: ['lead.other'] }),
   )
 
-  const send = async (ws: Workspace, type: string, n: number) => {
-    const events = Array.from({ length: n }, (_, i) => ({ type, record: lead({}, `L-${i}`) }))
-    const res = await app.inject({
-      method: 'POST',
-      url: '/v1/events/batch',
-      headers: ws.auth,
-      payload: { events },
-    })
-    return res.json<{ data: EventAnswer[] }>().data.flatMap((e) => e.deliveries)
-  }
   // The stuck rule's deliveries are queued first, so they are ahead in the queue.
   const stuckIds = await send(a, 'lead.stuck', 50)
   const neighbourIds = await send(a, 'lead.neighbour', 5)
@@ -59,18 +74,6 @@ t.test('a hanging receiver does not hold up other rules and workspaces', async (
   t.equal(stuckIds.length, 50)
 
   await startWorkers(t, testApp)
-
-  const statuses = async (ws: Workspace, ruleId: string) => {
-    const res = await app.inject({
-      url: `/v1/deliveries?rule_id=${ruleId}&limit=200`,
-      headers: ws.auth,
-    })
-    return res.json<{ data: DeliveryJson[] }>().data.map((d) => d.status)
-  }
-  const allSucceeded = async (ws: Workspace, ruleId: string, n: number) => {
-    const list = await statuses(ws, ruleId)
-    return list.length === n && list.every((s) => s === 'succeeded')
-  }
 
   await eventually(() => allSucceeded(b, otherWorkspace.id, 5), 30_000)
   await eventually(() => allSucceeded(a, sameWorkspace.id, 5), 30_000)
@@ -216,4 +219,64 @@ t.test('a rate limit paces its rule, and its burst does not hold up others', asy
     (at, i) => i + 1 > RATE + Math.floor(((at - first + JITTER_MS) / 1000) * RATE) + 1,
   )
   t.same(ahead, [], 'never ahead of the rate')
+})
+
+t.test('rules of several workspaces at one hanging host hold only its share', async (t) => {
+  const { app, config } = testApp
+  const hostCap = config.workerConcurrencyPerHost
+  t.equal(hostCap, 3, 'a third of the ten workers')
+  const held: ServerResponse[] = []
+  const hanging = await startReceiver(t, (_req, res) => held.push(res)) // never answers
+  const healthy = await startReceiver(t) // another port of 127.0.0.1: another host
+  const a = await createWorkspace(app, 'A')
+  const b = await createWorkspace(app, 'B')
+  const c = await createWorkspace(app, 'C')
+
+  // Three rules in each of A and B at the hanging host: under their rule and
+  // workspace caps alone they would hold five slots each, all ten between
+  // them, until their sends time out (a minute, longer than this test waits).
+  const stuck: { ws: Workspace; rule: RuleView }[] = []
+  for (const ws of [a, b]) {
+    for (let i = 0; i < 3; i++) {
+      const body = ruleBody(`${hanging.url}/${ws.id}/${i}`, {
+        title: `stuck ${i}`,
+        event_types: ['lead.stuck'],
+        execution: { timeout_ms: 60_000, max_attempts: 1 },
+      })
+      stuck.push({ ws, rule: await createRule(app, ws, body) })
+    }
+  }
+  const neighbour = await createRule(
+    app,
+    a,
+    ruleBody(`${healthy.url}/a`, { title: 'neighbour', event_types: ['lead.neighbour'] }),
+  )
+  const otherTenant = await createRule(
+    app,
+    c,
+    ruleBody(`${healthy.url}/c`, { title: 'other tenant', event_types: ['lead.other'] }),
+  )
+  // The hanging host's deliveries are queued first, so they are ahead in the queue.
+  const stuckIds = [...(await send(a, 'lead.stuck', 4)), ...(await send(b, 'lead.stuck', 4))]
+  t.equal(stuckIds.length, 24)
+  await send(a, 'lead.neighbour', 5)
+  await send(c, 'lead.other', 5)
+
+  await startWorkers(t, testApp)
+  // Stopping, the workers wait for their sends: the hanging ones are cut first.
+  t.teardown(() => {
+    for (const res of held) res.destroy()
+  })
+  await eventually(() => hanging.open() >= hostCap)
+  await eventually(async () => {
+    return (await allSucceeded(a, neighbour.id, 5)) && (await allSucceeded(c, otherTenant.id, 5))
+  }, 30_000)
+  t.equal(healthy.received.length, 10, 'the healthy host was served')
+  t.equal(hanging.mostOpen(), hostCap, 'the hanging host never held more than its cap')
+  let pending = 0
+  for (const { ws, rule } of stuck) {
+    const list = await statuses(ws, rule.id)
+    pending += list.filter((s) => s === 'queued' || s === 'delivering').length
+  }
+  t.equal(pending, 24, 'none of the hanging host’s sends had timed out meanwhile')
 })
