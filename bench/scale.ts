@@ -269,6 +269,8 @@ function spawnWorker(databaseUrl: string, dataDir: string): ChildProcess {
       ENCRYPTION_KEY,
       OUTBOUND_ALLOW_LIST: '127.0.0.1/32',
       WORKER_CONCURRENCY: String(CONCURRENCY),
+      // The tenants' one receiver stands for one each: no host cap.
+      WORKER_CONCURRENCY_PER_HOST: String(CONCURRENCY),
       DATABASE_POOL_SIZE: '20',
       BOOTSTRAP_WORKSPACE: 'false',
       LOG_LEVEL: 'warn',

@@ -96,6 +96,9 @@ async function main() {
       OPERATOR_TOKEN,
       ENCRYPTION_KEY: randomBytes(32).toString('base64'),
       OUTBOUND_ALLOW_LIST: '127.0.0.1/32',
+      // The rules' one receiver stands for one each: no host cap (50 is
+      // WORKER_CONCURRENCY's default), so figures compare with earlier runs.
+      WORKER_CONCURRENCY_PER_HOST: '50',
       BOOTSTRAP_WORKSPACE: 'false',
       LOG_LEVEL: 'warn',
     },

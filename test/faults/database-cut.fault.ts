@@ -69,6 +69,8 @@ t.test('connections cut during claims, result writes and at random', async (t) =
   const service = startService(t, database.url, {
     QUEUE_LEASE_MS: '2000',
     WORKER_CONCURRENCY: '20',
+    // The five rules' one receiver stands for five: no host cap.
+    WORKER_CONCURRENCY_PER_HOST: '20',
   })
   const ids: string[] = []
 

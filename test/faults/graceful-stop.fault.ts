@@ -18,7 +18,12 @@ t.test('SIGTERM under load: in-flight sends finish, the rest is handed back', as
   const ids = await postLeads(app, ws, 60)
   t.equal(ids.length, 300, 'events in: 60 events × 5 rules')
 
-  const env = { QUEUE_LEASE_MS: '2000', WORKER_CONCURRENCY: '20' }
+  // The five rules' one receiver stands for five: no host cap, every slot in use.
+  const env = {
+    QUEUE_LEASE_MS: '2000',
+    WORKER_CONCURRENCY: '20',
+    WORKER_CONCURRENCY_PER_HOST: '20',
+  }
   const a = startService(t, database.url, env)
   await receiver.waitFor(60, 120_000)
   const receivedAtSignal = receiver.received.length

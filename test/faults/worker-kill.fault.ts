@@ -135,18 +135,20 @@ t.test('kill -9 in the middle of a stream: every delivery ends succeeded', async
     setTimeout(() => res.writeHead(200).end('ok'), 20)
   })
   const ws = await createWorkspace(app)
-  // Five rules, so the per-rule cap (a fifth of the slots) does not throttle the stream.
+  // Five rules, so the per-rule cap (a fifth of the slots) does not throttle
+  // the stream; their one receiver stands for five, so no host cap either.
   for (let i = 0; i < 5; i++) await createRule(app, ws, ruleBody(`${receiver.url}/r${i}`))
   const ids = await postLeads(app, ws, 100)
   t.equal(ids.length, 500, 'events in: 100 events × 5 rules')
 
-  const a = startService(t, database.url, { ...worker, WORKER_CONCURRENCY: '20' })
+  const slots = { WORKER_CONCURRENCY: '20', WORKER_CONCURRENCY_PER_HOST: '20' }
+  const a = startService(t, database.url, { ...worker, ...slots })
   await receiver.waitFor(150, 120_000)
   await kill9(a)
   const atKill = await deliveryCounts(database)
   t.ok(atKill.succeeded < 500, 'killed midway')
   const killedAt = Date.now()
-  startService(t, database.url, { ...worker, WORKER_CONCURRENCY: '20' })
+  startService(t, database.url, { ...worker, ...slots })
 
   await eventually(async () => (await deliveryCounts(database)).succeeded === 500, 120_000)
   const recoveryMs = Date.now() - killedAt
