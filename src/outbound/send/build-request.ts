@@ -1,5 +1,6 @@
 import type { RuleRow } from '../../db/tables/rules.js'
 import type { RuleAuthInput } from '../../schemas/rules.js'
+import { LOOKS_LIKE_CREDENTIAL, REDACTED } from '../../security/credential-names.js'
 import { signRequest } from '../../signing/signatures.js'
 import {
   renderFormPairs,
@@ -145,14 +146,10 @@ export function signOutbound(
   return { ...request, headers: { ...request.headers, ...signature } }
 }
 
-/**
- * Header and query names that look like they carry a credential: a user who
- * typed an API key into a header or URL template instead of the rule's auth
- * still does not find it in history. Not `signature`: the signing headers
- * are ours, and a preview shows them so a receiver's check can be tried.
- */
-const LOOKS_SECRET = /secret|token|passw|api[-_]?key|auth(?!ority)|cookie|session|credential/i
-const REDACTED = '[redacted]'
+// Names that look like credentials are masked too: a user who typed an API
+// key into a header or URL template instead of the rule's auth still does
+// not find it in history. Signatures stay: they are ours, and a preview shows
+// them so a receiver's check can be tried.
 
 /** The request as history shows it: credentials masked, body cut at the limit. */
 export function redactRequest(
@@ -164,7 +161,7 @@ export function redactRequest(
   if (credentials.type === 'header') secretHeaders.add(credentials.name.toLowerCase())
   const headers: Record<string, string> = {}
   for (const [name, value] of Object.entries(request.headers)) {
-    headers[name] = secretHeaders.has(name) || LOOKS_SECRET.test(name) ? REDACTED : value
+    headers[name] = secretHeaders.has(name) || LOOKS_LIKE_CREDENTIAL.test(name) ? REDACTED : value
   }
   const truncated = Buffer.byteLength(request.body) > bodyLimit
   return {
@@ -196,7 +193,7 @@ export function redactUrlQuery(url: string): string {
     try {
       name = decodeURIComponent(name.replaceAll('+', ' '))
     } catch {}
-    if (!LOOKS_SECRET.test(name)) continue
+    if (!LOOKS_LIKE_CREDENTIAL.test(name)) continue
     pairs[i] = `${pair.slice(0, equals + 1)}${REDACTED}`
     changed = true
   }
