@@ -20,6 +20,7 @@ import { startEmbeddedPostgres } from '../src/db/embedded-postgres.js'
 import { migrate } from '../src/db/migrate.js'
 import { SecretBox } from '../src/security/secret-box.js'
 import type { LoadResult, LoadSpec } from './lib/inbound-load.js'
+import { clusterCpuSeconds } from './lib/postgres.js'
 import { median, percentile, round } from './lib/stats.js'
 
 const OPERATOR = 'bench-operator-token-0123456789'
@@ -64,6 +65,44 @@ function load(spec: LoadSpec): Promise<LoadResult> {
     })
   })
 }
+
+/** CPU per answered call (µs) of each party over one closed-loop run. */
+interface CallCpu {
+  server: number
+  postgres: number
+  load: number
+}
+
+/**
+ * A closed-loop run with the CPU each party spent on it: the server (this
+ * process, where both apps run; the idle one costs nothing), the whole
+ * PostgreSQL cluster, and the load generator. On a shared two-core host
+ * wall-clock rates swing with the neighbours; CPU per call barely does, and
+ * its sum says what rate the cores allow at all.
+ */
+async function measuredLoad(
+  spec: LoadSpec,
+  dataDir: string,
+): Promise<{ result: LoadResult; cpu: CallCpu }> {
+  const server0 = process.cpuUsage()
+  const postgres0 = clusterCpuSeconds(dataDir)
+  const result = await load(spec)
+  const server = process.cpuUsage(server0)
+  const postgres = clusterCpuSeconds(dataDir) - postgres0
+  const calls = Math.max(1, result.statuses['200'] ?? 0)
+  const perCall = (seconds: number) => round((seconds * 1e6) / calls)
+  return {
+    result,
+    cpu: {
+      server: perCall((server.user + server.system) / 1e6),
+      postgres: perCall(postgres),
+      load: perCall(result.cpuSeconds),
+    },
+  }
+}
+
+const cpuLine = (cpu: CallCpu) =>
+  `CPU µs per call: server ${cpu.server}, PostgreSQL ${cpu.postgres}, load generator ${cpu.load}`
 
 async function main() {
   const began = Date.now()
@@ -191,36 +230,55 @@ async function main() {
   )
   const hooklineRates: number[] = []
   const bareRates: number[] = []
+  const hooklineCpu: CallCpu[] = []
+  const bareCpu: CallCpu[] = []
+  const closedLoop = {
+    mode: 'closed',
+    connections: CONNECTIONS,
+    durationMs: MAX_SECONDS * 1000,
+  } as const
   for (let round_ = 1; round_ <= ROUNDS; round_++) {
-    const b = await load({
-      origin: bareOrigin,
-      mode: 'closed',
-      connections: CONNECTIONS,
-      durationMs: MAX_SECONDS * 1000,
-      target: 'bare',
-      path: '/',
-    })
-    bareRates.push((b.statuses['200'] ?? 0) / b.seconds)
-    const h = await load({
-      origin,
-      mode: 'closed',
-      connections: CONNECTIONS,
-      durationMs: MAX_SECONDS * 1000,
-      target: 'lead',
-      path: handlerPath,
-    })
-    hooklineRates.push((h.statuses['200'] ?? 0) / h.seconds)
+    const b = await measuredLoad(
+      { ...closedLoop, origin: bareOrigin, target: 'bare', path: '/' },
+      dataDir,
+    )
+    bareRates.push((b.result.statuses['200'] ?? 0) / b.result.seconds)
+    bareCpu.push(b.cpu)
+    const h = await measuredLoad(
+      { ...closedLoop, origin, target: 'lead', path: handlerPath },
+      dataDir,
+    )
+    hooklineRates.push((h.result.statuses['200'] ?? 0) / h.result.seconds)
+    hooklineCpu.push(h.cpu)
 
     log(
-      `round ${round_}: bare fastify ${round(bareRates.at(-1)!)} req/s; hookline ${round(hooklineRates.at(-1)!)} accepted/s ` +
-        `(p50 ${round(h.p50, 1)} ms, p99 ${round(h.p99, 1)} ms, statuses ${JSON.stringify(h.statuses)}, errors ${h.errors})`,
+      `round ${round_}: bare fastify ${round(bareRates.at(-1)!)} req/s (${cpuLine(b.cpu)}); ` +
+        `hookline ${round(hooklineRates.at(-1)!)} accepted/s (p50 ${round(h.result.p50, 1)} ms, ` +
+        `p99 ${round(h.result.p99, 1)} ms, statuses ${JSON.stringify(h.result.statuses)}, ` +
+        `errors ${h.result.errors}; ${cpuLine(h.cpu)})`,
     )
   }
   const accepted = median(hooklineRates)
   const bareRps = median(bareRates)
   log(
-    `median: hookline ${round(accepted)} accepted/s, bare ${round(bareRps)} req/s = ${round((accepted / bareRps) * 100, 1)} %\n`,
+    `median: hookline ${round(accepted)} accepted/s, bare ${round(bareRps)} req/s = ${round((accepted / bareRps) * 100, 1)} %`,
   )
+  const cpuMedian = (runs: CallCpu[]): CallCpu => ({
+    server: median(runs.map((c) => c.server)),
+    postgres: median(runs.map((c) => c.postgres)),
+    load: median(runs.map((c) => c.load)),
+  })
+  const hooklineCall = cpuMedian(hooklineCpu)
+  const bareCall = cpuMedian(bareCpu)
+  // What the cores allow: every party of a call shares them, so no rate can
+  // exceed cores ÷ (CPU per call), however the work is scheduled.
+  const ceiling = (cpu: CallCpu) =>
+    round((cpus().length * 1e6) / (cpu.server + cpu.postgres + cpu.load))
+  log(
+    `median ${cpuLine(hooklineCall)}: at most ${ceiling(hooklineCall)} calls/s on ${cpus().length} cores; ` +
+      `without the load generator's share ${round((cpus().length * 1e6) / (hooklineCall.server + hooklineCall.postgres))}/s`,
+  )
+  log(`bare route: median ${cpuLine(bareCall)}: at most ${ceiling(bareCall)} req/s\n`)
 
   const half = Math.max(1, Math.round(accepted / 2))
   log(`## 2. Latency at half the peak rate (${half} calls/s, open loop, ${LATENCY_SECONDS} s)`)
@@ -327,6 +385,11 @@ async function main() {
     p50_ms: round(steady.p50, 2),
     p99_ms: round(steady.p99, 2),
     flood_valid_p99_ms: round(flooded.p99, 2),
+    cpu_us_per_call_server: hooklineCall.server,
+    cpu_us_per_call_postgres: hooklineCall.postgres,
+    cpu_us_per_call_load: hooklineCall.load,
+    bare_cpu_us_per_call_server: bareCall.server,
+    bare_cpu_us_per_call_load: bareCall.load,
   }
   await mkdir(new URL('./results/', import.meta.url), { recursive: true })
   await writeFile(
@@ -387,6 +450,7 @@ async function loadFromSenders(spec: LoadSpec, senders: number): Promise<LoadRes
     completed: sum('completed'),
     errors: sum('errors'),
     seconds: Math.max(...parts.map((p) => p.seconds)),
+    cpuSeconds: parts.reduce((total, part) => total + part.cpuSeconds, 0),
     statuses,
     p50: at(50),
     p99: at(99),

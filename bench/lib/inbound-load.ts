@@ -36,6 +36,8 @@ export interface LoadResult {
   errors: number
   p50: number
   p99: number
+  /** CPU seconds the generator itself used while sending (user + system). */
+  cpuSeconds: number
   latencies?: number[]
 }
 
@@ -124,10 +126,12 @@ async function open(end: number) {
   await Promise.all(inFlight)
 }
 
+const cpuAtStart = process.cpuUsage()
 const started = performance.now()
 const end = started + spec.durationMs
 await (spec.mode === 'closed' ? closed(end) : open(end))
 const seconds = (performance.now() - started) / 1000
+const cpu = process.cpuUsage(cpuAtStart)
 latencies.sort((a, b) => a - b)
 const at = (p: number) =>
   latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)] ?? 0
@@ -140,6 +144,7 @@ const result: LoadResult = {
   errors,
   p50: at(50),
   p99: at(99),
+  cpuSeconds: (cpu.user + cpu.system) / 1e6,
   ...(spec.keepLatencies ? { latencies } : {}),
 }
 await pool.close()

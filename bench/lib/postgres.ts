@@ -66,19 +66,7 @@ export async function startBenchPostgres(): Promise<BenchPostgres> {
       await query(database, 'vacuum analyze')
       await query(database, 'checkpoint')
     },
-    cpuSeconds() {
-      const postmaster = readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split(
-        '\n',
-      )[0]!
-      const own = processTicks(postmaster)
-      let ticks = own.self + own.children
-      for (const pid of readdirSync('/proc')) {
-        if (!/^\d+$/.test(pid)) continue
-        const stat = processTicks(pid)
-        if (stat.parent === postmaster) ticks += stat.self
-      }
-      return ticks / CLOCK_TICKS
-    },
+    cpuSeconds: () => clusterCpuSeconds(dataDir),
     async stop() {
       await server.stop()
       await rm(dataDir, { recursive: true, force: true })
@@ -95,6 +83,25 @@ function freePort(): Promise<number> {
       server.close(() => resolve(port))
     })
   })
+}
+
+/**
+ * CPU seconds an embedded cluster (started with this `dataDir`) has used so
+ * far: every server process, plus the backends that already exited (their
+ * time is added to the postmaster's).
+ */
+export function clusterCpuSeconds(dataDir: string): number {
+  const postmaster = readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split(
+    '\n',
+  )[0]!
+  const own = processTicks(postmaster)
+  let ticks = own.self + own.children
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue
+    const stat = processTicks(pid)
+    if (stat.parent === postmaster) ticks += stat.self
+  }
+  return ticks / CLOCK_TICKS
 }
 
 // USER_HZ: 100 on every Linux this runs on.
