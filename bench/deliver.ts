@@ -136,6 +136,7 @@ async function endToEnd(pg: BenchPostgres, receiver: Receiver) {
     graphile: (r) => e2eGraphile(run, `bench_deliver_graphile_${r}`),
   }
   const figures: Record<string, number[]> = { hookline: [], bare: [], graphile: [] }
+  const cpu: Record<string, number[]> = { hookline: [], bare: [], graphile: [] }
   let graphileConditions = ''
   for (let r = 0; r < size.rounds; r++) {
     // Rotate the order, so no sender always runs first (or last) in a round.
@@ -143,6 +144,7 @@ async function endToEnd(pg: BenchPostgres, receiver: Receiver) {
     for (const name of [...order.slice(r % 3), ...order.slice(0, r % 3)]) {
       const result = await senders[name]!(r)
       figures[name]!.push(result.dps)
+      cpu[name]!.push(result.cpu.total)
       if (result.conditions) graphileConditions = result.conditions
       log(
         `round ${r + 1} ${name.padEnd(9)} ${String(result.dps).padStart(6)} deliveries/s (${result.detail})`,
@@ -156,9 +158,24 @@ async function endToEnd(pg: BenchPostgres, receiver: Receiver) {
   log(
     `medians: hookline ${hook}, bare undici ${bare}, graphile ${graphile} deliveries/s; ` +
       `hookline/bare ${round(hook / bare, 3)} (target ≥ 0.30), ` +
-      `hookline/graphile ${round(hook / graphile, 2)}× (target ≥ 1.2)\n`,
+      `hookline/graphile ${round(hook / graphile, 2)}× (target ≥ 1.2)`,
   )
-  return { e2e_dps_hookline: hook, e2e_dps_bare_undici: bare, e2e_dps_graphile: graphile }
+  const cpuOf = (name: string) => median(cpu[name]!)
+  // Every process shares the machine's cores, so CPU per delivery bounds the rate.
+  const ceiling = (us: number) => Math.round((cpus().length * 1e6) / us)
+  log(
+    `CPU per delivery, whole machine, medians: hookline ${cpuOf('hookline')} µs, bare undici ${cpuOf('bare')} µs, ` +
+      `graphile ${cpuOf('graphile')} µs; what ${cpus().length} cores allow at most: ` +
+      `${ceiling(cpuOf('hookline'))}, ${ceiling(cpuOf('bare'))}, ${ceiling(cpuOf('graphile'))} deliveries/s\n`,
+  )
+  return {
+    e2e_dps_hookline: hook,
+    e2e_dps_bare_undici: bare,
+    e2e_dps_graphile: graphile,
+    e2e_cpu_us_per_delivery_hookline: cpuOf('hookline'),
+    e2e_cpu_us_per_delivery_bare_undici: cpuOf('bare'),
+    e2e_cpu_us_per_delivery_graphile: cpuOf('graphile'),
+  }
 }
 
 /**

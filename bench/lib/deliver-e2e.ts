@@ -4,7 +4,7 @@ import { type Hookline, type HooklineOptions, startHookline } from './deliver-ho
 import { runBare, startGraphile } from './deliver-peers.js'
 import { type Receiver, sleep } from './deliver-receiver-client.js'
 import { type LeadEvent, leadEvent } from './deliver-workload.js'
-import type { BenchPostgres } from './postgres.js'
+import { type BenchPostgres, machineBusySeconds } from './postgres.js'
 import { round } from './stats.js'
 
 /**
@@ -28,11 +28,32 @@ export interface E2eRun {
 
 export interface E2eResult {
   dps: number
+  /** CPU µs per delivery over the timed part: every process on the machine, and PostgreSQL's share of it. */
+  cpu: { total: number; postgres: number }
   detail: string
   conditions?: string
 }
 
 export const dps = (n: number, seconds: number) => Math.round(n / seconds)
+
+/**
+ * CPU spent from now until `stop` is called, per delivery: the whole
+ * machine's busy time (sender, receiver, PostgreSQL, this process) and
+ * PostgreSQL's part. Wall-clock rates on a shared host swing with the
+ * neighbours; CPU per delivery barely does, and on two cores it is what
+ * sets the ratio between the senders.
+ */
+function cpuMeter(pg: BenchPostgres) {
+  const machine0 = machineBusySeconds()
+  const postgres0 = pg.cpuSeconds()
+  return (n: number) => ({
+    total: Math.round(((machineBusySeconds() - machine0) * 1e6) / n),
+    postgres: Math.round(((pg.cpuSeconds() - postgres0) * 1e6) / n),
+  })
+}
+
+const cpuDetail = (cpu: E2eResult['cpu']) =>
+  `; CPU ${cpu.total} µs/delivery, PostgreSQL ${cpu.postgres} of it`
 
 /** Sends items `[0, total)` through `send`, `inFlight` batches at a time, in order. */
 export async function inBatches(
@@ -91,20 +112,23 @@ export async function e2eHookline(
     await finished(receiver, run.warmup, () => deliveryJobsGone(hl))
     await pg.settle(name)
     await receiver.reset()
+    const meter = cpuMeter(pg)
     const started = performance.now()
     await inBatches(n, run, (from, to) => hl.postBatch(events(from, to)))
     const ingested = performance.now()
     const seconds = ((await finished(receiver, n, () => deliveryJobsGone(hl))) - started) / 1000
+    const cpu = meter(n)
     const { rows } = await hl.query(
       'select status, count(*)::int as n from deliveries group by status order by status',
     )
     const { seen } = await receiver.count()
     return {
       dps: dps(n, seconds),
+      cpu,
       detail:
         `${round(seconds, 2)} s; ingest ${dps(n, (ingested - started) / 1000)} events/s; ` +
         `receiver saw ${seen}; deliveries ${rows.map((x) => `${x.status} ${x.n}`).join(', ')} ` +
-        `(${run.warmup} of them warm-up)`,
+        `(${run.warmup} of them warm-up)${cpuDetail(cpu)}`,
     }
   } finally {
     await hl.stop()
@@ -115,15 +139,20 @@ export async function e2eHookline(
 /** The bare loop: the physical limit of this receiver on this machine. */
 export async function e2eBare(run: E2eRun): Promise<E2eResult> {
   const { receiver, n } = run
+  let meter: ReturnType<typeof cpuMeter> | undefined
   const bare = await runBare(receiver.url, run.concurrency, { warmup: run.warmup, total: n }, () =>
-    receiver.reset(),
+    receiver.reset().then(() => {
+      meter = cpuMeter(run.pg)
+    }),
   )
+  const cpu = (meter as ReturnType<typeof cpuMeter>)(n)
   const { seen } = await receiver.count()
   return {
     dps: dps(n, bare.seconds),
+    cpu,
     detail:
       `${round(bare.seconds, 2)} s; undici.request loop, ${run.concurrency} at a time; ` +
-      `receiver saw ${seen}, failed ${bare.failed}`,
+      `receiver saw ${seen}, failed ${bare.failed}${cpuDetail(cpu)}`,
   }
 }
 
@@ -151,17 +180,21 @@ export async function e2eGraphile(run: E2eRun, name: string): Promise<E2eResult>
     await finished(receiver, run.warmup, queueEmpty)
     await pg.settle(name)
     await receiver.reset()
+    const meter = cpuMeter(pg)
     const started = performance.now()
     await inBatches(n, run, add)
     const ingested = performance.now()
     const seconds = ((await finished(receiver, n, queueEmpty)) - started) / 1000
+    const cpu = meter(n)
     const { seen } = await receiver.count()
     stopped = await runner.stop()
     return {
       dps: dps(n, seconds),
+      cpu,
       detail:
         `${round(seconds, 2)} s; addJobs ${dps(n, (ingested - started) / 1000)} jobs/s; ` +
-        `receiver saw ${seen}; tasks ran ${stopped.ran} (${run.warmup} warm-up), failed ${stopped.failed}`,
+        `receiver saw ${seen}; tasks ran ${stopped.ran} (${run.warmup} warm-up), failed ${stopped.failed}` +
+        cpuDetail(cpu),
       conditions: runner.conditions,
     }
   } finally {

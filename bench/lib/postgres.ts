@@ -104,6 +104,26 @@ export function clusterCpuSeconds(dataDir: string): number {
   return ticks / CLOCK_TICKS
 }
 
+/**
+ * CPU seconds the whole machine has been busy so far, every core and process
+ * (all of /proc/stat's time but idle and iowait). Over a timed run on an
+ * otherwise quiet machine, that is what the run cost, whichever processes did
+ * the work.
+ */
+export function machineBusySeconds(): number {
+  const fields = readFileSync('/proc/stat', 'utf8')
+    .split('\n')[0]!
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number)
+  const [user, nice, system, , , irq, softirq, steal] = fields as number[]
+  return (
+    ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) /
+    CLOCK_TICKS
+  )
+}
+
 // USER_HZ: 100 on every Linux this runs on.
 const CLOCK_TICKS = 100
 
