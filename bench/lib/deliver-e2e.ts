@@ -37,7 +37,7 @@ export interface E2eResult {
 export const dps = (n: number, seconds: number) => Math.round(n / seconds)
 
 /**
- * CPU spent from now until `stop` is called, per delivery: the whole
+ * CPU spent from now until the returned function is called, per delivery: the whole
  * machine's busy time (sender, receiver, PostgreSQL, this process) and
  * PostgreSQL's part. Wall-clock rates on a shared host swing with the
  * neighbours; CPU per delivery barely does, and on two cores it is what
@@ -145,7 +145,8 @@ export async function e2eBare(run: E2eRun): Promise<E2eResult> {
       meter = cpuMeter(run.pg)
     }),
   )
-  const cpu = (meter as ReturnType<typeof cpuMeter>)(n)
+  if (!meter) throw new Error('bare peer: the timed run started without its CPU meter')
+  const cpu = meter(n)
   const { seen } = await receiver.count()
   return {
     dps: dps(n, bare.seconds),
