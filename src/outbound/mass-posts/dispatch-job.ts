@@ -26,7 +26,7 @@ export function massPostDispatchHandler(db: Db): JobHandler {
         .where('id', '=', massPostId)
         .forUpdate()
         .executeTakeFirst()
-      if (!post || post.status !== 'posting' || !post.rule_id) return
+      if (post?.status !== 'posting' || !post.rule_id) return
       const rule = await trx
         .selectFrom('rules')
         .selectAll()

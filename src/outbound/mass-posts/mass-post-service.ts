@@ -1,5 +1,4 @@
 import { sql } from 'kysely'
-import type { Db } from '../../db/database.js'
 import type { MassPostRow } from '../../db/tables/mass-posts.js'
 import { errors } from '../../errors.js'
 import { decodeCursor, encodeCursor } from '../../http/pagination.js'
