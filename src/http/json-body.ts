@@ -6,8 +6,10 @@ import { errors } from '../errors.js'
  * The JSON body parser: Fastify's own (which refuses `__proto__` and
  * `constructor.prototype` keys), with checks of ours. Bytes that are not
  * UTF-8 are refused rather than decoded to U+FFFD and stored; a body refused
- * for a prototype key is told so, not that it is not JSON; and text holding
- * U+0000, which Postgres cannot store, is refused before anything is written.
+ * for a prototype key is told so, not that it is not JSON; and text Postgres
+ * cannot store is refused before anything is written: U+0000, and a lone
+ * surrogate (`"\ud800"` without its pair, which JSON's escapes can spell but
+ * no UTF-8 can).
  */
 export function registerJsonParser(app: FastifyInstance): void {
   const parse = app.getDefaultJsonParser('error', 'error')
@@ -23,29 +25,40 @@ export function registerJsonParser(app: FastifyInstance): void {
           undefined,
         )
       }
-      // Postgres stores no U+0000 in text or jsonb: refused here, before anything is written.
-      if (!err && holdsNul(value)) {
-        return done(errors.invalidJson('body: text may not hold U+0000 (NUL)'), undefined)
-      }
+      const unstorable = err ? null : unstorableText(value)
+      if (unstorable)
+        return done(errors.invalidJson(`body: text may not hold ${unstorable}`), undefined)
       done(err, value)
     })
   })
 }
 
-function holdsNul(value: unknown): boolean {
+// A UTF-16 surrogate not part of a pair: in `u` mode a pair is one code point, not two.
+const LONE_SURROGATE = /\p{Cs}/u
+
+/** What in a parsed body Postgres cannot store in text or jsonb, described; null when nothing. */
+function unstorableText(value: unknown): string | null {
   const stack = [value]
   while (stack.length > 0) {
     const next = stack.pop()
     if (typeof next === 'string') {
-      if (next.includes('\u0000')) return true
+      const found = unstorable(next)
+      if (found) return found
     } else if (next && typeof next === 'object') {
       for (const [key, child] of Object.entries(next)) {
-        if (key.includes('\u0000')) return true
+        const found = unstorable(key)
+        if (found) return found
         stack.push(child)
       }
     }
   }
-  return false
+  return null
+}
+
+function unstorable(text: string): string | null {
+  if (text.includes('\u0000')) return 'U+0000 (NUL)'
+  if (LONE_SURROGATE.test(text)) return 'a lone UTF-16 surrogate (\\ud800-\\udfff without its pair)'
+  return null
 }
 
 function parsesPlainly(text: string): boolean {

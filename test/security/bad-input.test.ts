@@ -305,6 +305,42 @@ t.test('U+0000, which Postgres cannot store, is refused wherever it comes', asyn
   t.same(await snapshot(database), before, 'nothing changed')
 })
 
+t.test(
+  'a lone surrogate, which Postgres cannot store either, is refused; a pair is kept',
+  async (t) => {
+    const { app, database } = testApp
+    const ws = await createWorkspace(app)
+    const rule = await app.inject({
+      method: 'POST',
+      url: '/v1/rules',
+      headers: ws.auth,
+      payload: ruleBody(url, { title: 'Smile \ud83d\ude00' }),
+    })
+    t.equal(rule.statusCode, 201, 'a surrogate pair (an emoji) is stored')
+    t.equal(rule.json().title, 'Smile \ud83d\ude00', 'and read back as sent')
+    const before = await snapshot(database)
+    const lone = { entity_type: '\ud800', entity_id: 'L-1', fields: {} }
+    const cases: [string, string, object][] = [
+      ['a rule title', '/v1/rules', ruleBody(url, { title: 'a\udfffb' })],
+      [
+        'an event field',
+        '/v1/events',
+        {
+          type: 'lead.created',
+          record: { ...lone, entity_type: 'lead', fields: { note: 'x\ud800' } },
+        },
+      ],
+      ['a mass post record', `/v1/rules/${rule.json().id}/mass-posts`, { records: [lone] }],
+    ]
+    for (const [what, path, payload] of cases) {
+      // JSON.stringify writes a lone surrogate as its escape, as any JSON sender may.
+      const res = await app.inject({ method: 'POST', url: path, headers: ws.auth, payload })
+      assertError(t, res, 400, /lone UTF-16 surrogate/, what)
+    }
+    t.same(await snapshot(database), before, 'nothing changed')
+  },
+)
+
 t.test('over a real socket: oversized, lying and slow requests', async (t) => {
   const { app, database } = testApp
   const ws = await createWorkspace(app)
