@@ -25,9 +25,8 @@ export function registerJsonParser(app: FastifyInstance): void {
           undefined,
         )
       }
-      const unstorable = err ? null : unstorableText(value)
-      if (unstorable)
-        return done(errors.invalidJson(`body: text may not hold ${unstorable}`), undefined)
+      const refused = err ? null : unstorableText(value)
+      if (refused) return done(errors.invalidJson(`body: text may not hold ${refused}`), undefined)
       done(err, value)
     })
   })
@@ -42,11 +41,11 @@ function unstorableText(value: unknown): string | null {
   while (stack.length > 0) {
     const next = stack.pop()
     if (typeof next === 'string') {
-      const found = unstorable(next)
+      const found = unstorableIn(next)
       if (found) return found
     } else if (next && typeof next === 'object') {
       for (const [key, child] of Object.entries(next)) {
-        const found = unstorable(key)
+        const found = unstorableIn(key)
         if (found) return found
         stack.push(child)
       }
@@ -55,7 +54,7 @@ function unstorableText(value: unknown): string | null {
   return null
 }
 
-function unstorable(text: string): string | null {
+function unstorableIn(text: string): string | null {
   if (text.includes('\u0000')) return 'U+0000 (NUL)'
   if (LONE_SURROGATE.test(text)) return 'a lone UTF-16 surrogate (\\ud800-\\udfff without its pair)'
   return null
