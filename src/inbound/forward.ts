@@ -25,6 +25,7 @@ type ActionRule = {
   enabled: boolean
   max_attempts: number
   delay_seconds: number
+  rate_limit_per_second: number | null
 }
 
 /**
@@ -71,6 +72,8 @@ export async function planForwards(
         max_attempts: NOTICE_MAX_ATTEMPTS,
       },
       runAt: now,
+      // One job may carry the notices of a whole settle round to the CRM.
+      shareJob: true,
     })
     const actions = handler.actions.map((action): ForwardedAction => {
       const rule = rules.get(action.rule_id)
@@ -100,6 +103,7 @@ export async function planForwards(
           max_attempts: rule.max_attempts,
         },
         runAt: new Date(now.getTime() + rule.delay_seconds * 1000),
+        shareJob: !rule.rate_limit_per_second,
       })
       return { rule_id: action.rule_id, delivery_id: deliveryId, skipped: null }
     })
@@ -125,6 +129,7 @@ async function loadActionRules(db: Db, forwards: Forward[]): Promise<Map<string,
         enabled: row.enabled,
         max_attempts: row.execution.max_attempts,
         delay_seconds: row.execution.delay_seconds,
+        rate_limit_per_second: row.execution.rate_limit_per_second,
       },
     ]),
   )

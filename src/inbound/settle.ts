@@ -2,7 +2,12 @@ import { sql } from 'kysely'
 import type { Db } from '../db/database.js'
 import { prepared } from '../db/prepared.js'
 import type { ForwardedAction, NewInboundCallRow } from '../db/tables/inbound-calls.js'
-import { PLANNED_COLUMNS, plannedJson, queuePlanned } from '../outbound/deliveries/schedule.js'
+import {
+  jobGroups,
+  PLANNED_COLUMNS,
+  plannedJson,
+  queuePlanned,
+} from '../outbound/deliveries/schedule.js'
 import { notifyWorkers } from '../queue/enqueue.js'
 import { type Forward, planForwards } from './forward.js'
 import type { LoadedHandler } from './loaded-handler.js'
@@ -106,7 +111,10 @@ async function forwardCalls(
       forwarded: plan.actions,
     })
   })
-  const deliveries = planned.map((p, n) => plannedJson(p, n, { call_id: callOf.get(p.row.id) }))
+  const groups = jobGroups(planned)
+  const deliveries = planned.map((p, n) =>
+    plannedJson(p, n, groups[n]!, { call_id: callOf.get(p.row.id) }),
+  )
 
   const { rows } = await sql<{
     id: string

@@ -20,6 +20,7 @@ export async function enqueue(db: Db, jobs: JobSpec[]): Promise<string[]> {
   const keys = new Array<string | null>(n)
   const runAts = new Array<number | null>(n)
   const maxAttempts = new Array<number>(n)
+  const weights = new Array<number>(n)
   for (let i = 0; i < n; i++) {
     const job = jobs[i]!
     kinds[i] = job.kind
@@ -29,16 +30,17 @@ export async function enqueue(db: Db, jobs: JobSpec[]): Promise<string[]> {
     // Epoch ms travel as plain numbers: cheaper to send than dates, no time zone to get wrong.
     runAts[i] = job.runAt ? job.runAt.getTime() : null
     maxAttempts[i] = job.maxAttempts ?? 3
+    weights[i] = job.weight ?? 1
   }
   const { rows } = await sql<{ ids: string[] }>`${prepared('enqueue')}
     with inserted as (
-      insert into jobs (kind, payload, workspace_id, queue_key, run_at, max_attempts)
+      insert into jobs (kind, payload, workspace_id, queue_key, run_at, max_attempts, weight)
       select kind, payload, workspace_id, queue_key,
-        coalesce(to_timestamp(run_at / 1000.0), now()), max_attempts
+        coalesce(to_timestamp(run_at / 1000.0), now()), max_attempts, weight
       from unnest(
         ${kinds}::text[], ${payloads}::jsonb[], ${workspaces}::text[], ${keys}::text[],
-        ${runAts}::float8[], ${maxAttempts}::int[]
-      ) as j(kind, payload, workspace_id, queue_key, run_at, max_attempts)
+        ${runAts}::float8[], ${maxAttempts}::int[], ${weights}::int[]
+      ) as j(kind, payload, workspace_id, queue_key, run_at, max_attempts, weight)
       returning id, run_at
     )
     select array_agg(id order by id)::text[] as ids, ${notifyWorkers}

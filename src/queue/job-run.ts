@@ -15,10 +15,15 @@ export class JobRun implements Job {
   readonly attempt: number
   readonly maxAttempts: number
   readonly queueKey: string | null
+  readonly weight: number
+  /** Slots still held: the weight less the pieces done. */
+  held: number
+  readonly #onPieceDone: (run: JobRun) => void
   #controller: AbortController | undefined
   #cut = false
 
-  constructor(row: ClaimedRow) {
+  /** `onPieceDone` runs after a piece gave its slot back (see Job.pieceDone). */
+  constructor(row: ClaimedRow, onPieceDone: (run: JobRun) => void) {
     this.id = row.id
     this.kind = row.kind
     this.payload = row.payload
@@ -26,6 +31,15 @@ export class JobRun implements Job {
     this.attempt = row.attempts
     this.maxAttempts = row.max_attempts
     this.queueKey = row.queue_key
+    this.weight = row.weight
+    this.held = row.weight
+    this.#onPieceDone = onPieceDone
+  }
+
+  pieceDone(): void {
+    if (this.held === 0) return
+    this.held--
+    this.#onPieceDone(this)
   }
 
   get signal(): AbortSignal {

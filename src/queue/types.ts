@@ -14,6 +14,11 @@ export interface JobSpec {
   maxAttempts?: number
   /** Optional grouping key (e.g. a rule id) to find or cancel a group's jobs later. */
   queueKey?: string | null
+  /**
+   * How many of a worker's concurrency slots the job takes while it runs: a
+   * job that does several pieces of work at once weighs as many; default 1.
+   */
+  weight?: number
 }
 
 /** What a handler receives: one run of one job. */
@@ -27,6 +32,14 @@ export interface Job {
   attempt: number
   maxAttempts: number
   queueKey: string | null
+  /** Concurrency slots the job takes (JobSpec.weight). */
+  weight: number
+  /**
+   * One piece of a weighted job is done: its slot goes back to the worker now,
+   * not when the whole job settles, so a straggling piece does not hold the
+   * slots of the ones that finished. Calls past the weight are ignored.
+   */
+  pieceDone(): void
   /** Aborted when the worker's stop deadline passes or the worker lost the lease. */
   signal: AbortSignal
 }
@@ -52,11 +65,11 @@ export interface WorkerOptions {
   /** For the dedicated LISTEN connection, which must live outside the pool. */
   connectionString: string
   handlers: Record<string, JobHandler>
-  /** Jobs run at once; default 10. */
+  /** Jobs run at once, each counted by its weight; default 10. */
   concurrency?: number
   /**
    * Most jobs claimed in one statement and held, not yet started, in the local
-   * buffer; default `concurrency`. Raise it for many short jobs; keep it low
+   * buffer, counted in slots (by weight); default `concurrency`. Raise it for many short jobs; keep it low
    * for slow ones, or this worker hoards jobs other workers could run.
    */
   batchSize?: number

@@ -31,7 +31,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1
 
 /**
  * A worker: claims due jobs in batches into a local buffer that feeds
- * `concurrency` slots, writes outcomes in bulk, and wakes on NOTIFY, on a
+ * `concurrency` slots (a job takes as many as it weighs, and may give them
+ * back piece by piece), writes outcomes in bulk, and wakes on NOTIFY, on a
  * timer for the next known run time, and on a slow fallback poll.
  *
  * It holds no transaction and no row lock while jobs run: a claim commits a
@@ -83,6 +84,12 @@ export function createWorker(options: WorkerOptions): Worker {
   // long array is linear).
   let buffer: ClaimedRow[] = []
   let head = 0
+  // The weights of the jobs in the buffer, and the slots the running jobs hold.
+  let bufferedWeight = 0
+  let busySlots = 0
+  // Mean weight of the jobs claimed lately: claims ask for rows, the buffer is
+  // sized in slots.
+  let meanWeight = 1
   const running = new Map<string, JobRun>()
   const counters = createCounters()
   let state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
@@ -106,17 +113,31 @@ export function createWorker(options: WorkerOptions): Worker {
 
   function pump() {
     if (state !== 'running') return
-    while (running.size < concurrency && head < buffer.length) {
+    // A job starts when its weight fits in the free slots (or nothing runs: a
+    // job heavier than the whole worker still runs, alone), in claim order.
+    while (
+      head < buffer.length &&
+      (busySlots === 0 || busySlots + buffer[head]!.weight <= concurrency)
+    ) {
       const row = buffer[head]!
       buffer[head++] = undefined as unknown as ClaimedRow
       if (head === buffer.length) {
         buffer = []
         head = 0
       }
+      bufferedWeight -= row.weight
       start(row)
     }
     while (claims.size < MAX_CLAIMS_IN_FLIGHT) {
-      const want = claimSize({ sweep, draining, demand, held: buffered() + pending, batchSize })
+      // In rows of the mean weight: the buffer holds about batchSize slots' worth.
+      const rows = Math.max(1, Math.round(batchSize / meanWeight))
+      const want = claimSize({
+        sweep,
+        draining,
+        demand,
+        held: Math.ceil(bufferedWeight / meanWeight) + pending,
+        batchSize: rows,
+      })
       if (want === 0) break
       const claim = claimBatch(want).finally(() => claims.delete(claim))
       claims.add(claim)
@@ -146,7 +167,13 @@ export function createWorker(options: WorkerOptions): Worker {
     if (rows.length > 0) {
       overdueStreak = 0
       logger.debug({ workerId, claimed: rows.length, want }, 'queue: claimed jobs')
-      for (const row of rows) buffer.push(row)
+      let weight = 0
+      for (const row of rows) {
+        buffer.push(row)
+        weight += row.weight
+      }
+      bufferedWeight += weight
+      meanWeight = meanWeight * 0.5 + (weight / rows.length) * 0.5
     }
     if (rows.length === want) {
       // Full: more are probably waiting. Keep claiming while they last.
@@ -196,7 +223,8 @@ export function createWorker(options: WorkerOptions): Worker {
   }
 
   function start(row: ClaimedRow) {
-    const run = new JobRun(row)
+    const run = new JobRun(row, pieceDone)
+    busySlots += run.held
     running.set(run.id, run)
     counters.count(run.kind, 'started')
     void execute(run, handlers[run.kind])
@@ -213,8 +241,15 @@ export function createWorker(options: WorkerOptions): Worker {
     settle(run, undefined, true)
   }
 
+  function pieceDone() {
+    busySlots--
+    pump()
+  }
+
   function settle(run: JobRun, err: unknown, ok = false) {
     running.delete(run.id)
+    busySlots -= run.held
+    run.held = 0
     if (ok) {
       counters.count(run.kind, 'succeeded')
       outcomes.complete(run.id)
@@ -253,6 +288,7 @@ export function createWorker(options: WorkerOptions): Worker {
     // Rows claimed while the renewal was on its way are not in `lost`: keep them.
     buffer = buffer.slice(head).filter((row) => !lost.has(row.id))
     head = 0
+    bufferedWeight = buffer.reduce((sum, row) => sum + row.weight, 0)
   }
 
   function whenIdle(ms: number): Promise<void> {
@@ -293,6 +329,7 @@ export function createWorker(options: WorkerOptions): Worker {
     // Claimed but never started: back to the table at once, for any worker.
     const unstarted = buffer.slice(head).map((row) => row.id)
     buffer = []
+    bufferedWeight = 0
     head = 0
     if (unstarted.length > 0) {
       await returnJobs(pool, workerId, unstarted).catch((err) => {

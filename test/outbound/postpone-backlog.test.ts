@@ -34,19 +34,34 @@ async function state(...workspaces: Workspace[]): Promise<Map<string, JobState>>
   return new Map(rows.map((r) => [r.delivery, r]))
 }
 
-/** `n` events matching every rule of the workspace; answers the delivery ids. */
-async function post(ws: Workspace, n: number, prefix: string): Promise<string[]> {
+/**
+ * `n` events matching every rule of the workspace, each in a call of its own
+ * (so each delivery has a job of its own, as most tests here want); answers
+ * the delivery ids. `together` posts them in one call, where a rule's
+ * deliveries share jobs.
+ */
+async function post(
+  ws: Workspace,
+  n: number,
+  prefix: string,
+  { together = false } = {},
+): Promise<string[]> {
   const events = Array.from({ length: n }, (_, i) => ({
     type: 'lead.created',
     record: lead({}, `${prefix}-${i}`),
   }))
-  const res = await app.inject({
-    method: 'POST',
-    url: '/v1/events/batch',
-    headers: ws.auth,
-    payload: { events },
-  })
-  return res.json<{ data: { deliveries: string[] }[] }>().data.flatMap((e) => e.deliveries)
+  const calls = together ? [events] : events.map((event) => [event])
+  const ids: string[] = []
+  for (const batch of calls) {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/events/batch',
+      headers: ws.auth,
+      payload: { events: batch },
+    })
+    ids.push(...res.json<{ data: { deliveries: string[] }[] }>().data.flatMap((e) => e.deliveries))
+  }
+  return ids
 }
 
 const setJob = (jobId: string, set: string) =>
@@ -203,4 +218,52 @@ t.test('a rate-limited rule’s due backlog is spaced at its rate, in order', as
     0,
     'spaced jobs are no longer due: nothing moves twice',
   )
+})
+
+t.test('a job shared by several deliveries moves whole, and spacing counts each', async (t) => {
+  const a = await createWorkspace(app, 'A')
+  const rule = await createRule(app, a, ruleBody('http://127.0.0.1:9/shared'))
+  const ids = await post(a, 12, 'A', { together: true })
+  const before = await state(a)
+  const jobs = [...new Set([...before.values()].map((s) => s.job))].sort(
+    (x, y) => Number(x) - Number(y),
+  )
+  t.equal(jobs.length, 2, 'twelve deliveries of one rule in one call: a job of ten, one of two')
+  const { rows: weights } = await database.pool.query<{ weight: number }>(
+    'select weight from jobs where id = any($1::bigint[]) order by id',
+    [jobs],
+  )
+  t.same(
+    weights.map((w) => w.weight),
+    [10, 2],
+    'each weighs its deliveries',
+  )
+
+  const from = new Date(Date.now() + 60_000)
+  t.equal(
+    await spaceRuleBacklog(database.db, rule.id, { from, perSecond: 1 }),
+    12,
+    'every delivery counted, not every job',
+  )
+  const after = await state(a)
+  const runAt = (job: string) => [...after.values()].find((s) => s.job === job)!.run_at.getTime()
+  t.same(
+    jobs.map((job) => runAt(job) - from.getTime()),
+    [1000, 11_000],
+    'the second job waits for the ten sends of the first',
+  )
+  for (const id of ids) {
+    const now = after.get(id)!
+    t.same(now.next_attempt_at, now.run_at, 'each delivery of a moved job shows when')
+  }
+
+  t.equal(
+    await postponeBacklog(database.db, { ruleId: rule.id }, 120_000),
+    2,
+    'the jobs move, not their deliveries one by one',
+  )
+  for (const [id, now] of await state(a)) {
+    t.equal(now.job, before.get(id)!.job, 'every delivery still names its job')
+    t.same(now.next_attempt_at, now.run_at)
+  }
 })

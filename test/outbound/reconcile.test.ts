@@ -37,6 +37,8 @@ const reconcileRun = (run: number): Job => ({
   attempt: 1,
   maxAttempts: 3,
   queueKey: null,
+  weight: 1,
+  pieceDone() {},
   signal: new AbortController().signal,
 })
 

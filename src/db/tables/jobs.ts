@@ -14,6 +14,8 @@ export interface JobsTable {
   run_at: Generated<Date>
   attempts: Generated<number>
   max_attempts: Generated<number>
+  /** Concurrency slots the job takes while it runs (migrations/0013_job_weight.sql). */
+  weight: Generated<number>
   locked_by: string | null
   locked_until: Date | null
   last_error: string | null

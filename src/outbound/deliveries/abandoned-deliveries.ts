@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
 import type { Db } from '../../db/database.js'
 import type { DeliveryRow } from '../../db/tables/deliveries.js'
-import { DELIVERY_JOB } from './schedule.js'
+import { DELIVERY_JOB, jobDeliveryIds } from './schedule.js'
 
 /**
  * An open (queued or delivering) delivery that nothing will ever send: its
@@ -15,14 +15,15 @@ export type AbandonedDelivery = DeliveryRow & { runs: number | null }
  * out during its last run without running it again (a job that kills its
  * worker must not loop), so no handler ever sees it: its delivery would stay
  * open for good. Read from the dead `delivery.send` jobs (few; the jobs table
- * holds only what is pending or dead), each joined to its delivery by primary
+ * holds only what is pending or dead), each joined to its deliveries by primary
  * key: cheap enough to run every few minutes.
  */
 export async function deliveriesOfDeadJobs(db: Db, limit: number): Promise<AbandonedDelivery[]> {
   const { rows } = await sql<AbandonedDelivery>`
     select d.*, j.attempts as runs
     from jobs j
-    join deliveries d on d.id = j.payload ->> 'deliveryId' and d.job_id = j.id
+    cross join lateral ${jobDeliveryIds('j')} as m(id)
+    join deliveries d on d.id = m.id and d.job_id = j.id
     where j.kind = ${DELIVERY_JOB} and j.dead_at is not null
       and d.status in ('queued', 'delivering')
     limit ${limit}`.execute(db)

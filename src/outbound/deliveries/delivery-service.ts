@@ -3,10 +3,9 @@ import type { DeliveryRow } from '../../db/tables/deliveries.js'
 import type { DeliveryAttemptRow } from '../../db/tables/delivery-attempts.js'
 import { errors } from '../../errors.js'
 import { decodeCursor, toPage } from '../../http/pagination.js'
-import { cancelJobs } from '../../queue/enqueue.js'
 import type { Delivery, DeliveryListQuery } from '../../schemas/deliveries.js'
 import { NOTICE_MAX_ATTEMPTS } from '../send/notices.js'
-import { rescheduleDelivery } from './schedule.js'
+import { cancelSoleJob, rescheduleDelivery } from './schedule.js'
 
 const labels: Record<DeliveryRow['status'], string> = {
   queued: 'In Queue',
@@ -126,7 +125,8 @@ export async function cancelDelivery(db: Db, workspaceId: string, id: string) {
       .where('status', '=', 'queued')
       .returningAll()
       .executeTakeFirst()
-    if (cancelled?.job_id) await cancelJobs(trx, [String(cancelled.job_id)])
+    // A job that sends other deliveries too stays: it finds this one cancelled and skips it.
+    if (cancelled?.job_id) await cancelSoleJob(trx, String(cancelled.job_id))
     return cancelled
   })
   if (!updated)

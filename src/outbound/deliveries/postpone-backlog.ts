@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import type { Db } from '../../db/database.js'
-import { DELIVERY_JOB } from './schedule.js'
+import { DELIVERY_JOB, jobDeliveryIds } from './schedule.js'
 
 /** Whose sends to put off: one rule's (its jobs' `queue_key`) or a whole workspace's. */
 export type Backlog = { ruleId: string } | { workspaceId: string }
@@ -12,13 +12,14 @@ interface Chunk {
 
 /**
  * The tail of both statements below: each open delivery whose job was moved
- * (CTE `moved`: id, delivery_id, run_at) shows the job's new run_at as its
+ * (CTE `moved`: id, payload, run_at) shows the job's new run_at as its
  * next_attempt_at. SKIP LOCKED: a delivery being cancelled or recorded is left alone.
  */
 const deliveriesFollow = sql`
   shown as (
-    select d.id, m.run_at from deliveries d
-    join moved m on d.id = m.delivery_id and d.job_id = m.id
+    select d.id, m.run_at from moved m
+    cross join lateral ${jobDeliveryIds('m')} as e(id)
+    join deliveries d on d.id = e.id and d.job_id = m.id
     where d.status in ('queued', 'delivering')
     for update of d skip locked
   ),
@@ -85,7 +86,7 @@ export async function postponeBacklog(
         update jobs
         set run_at = (select cutoff from bound) + random() * ${delayMs} * interval '1 millisecond'
         where id = any(array(select id from picked))
-        returning id, payload ->> 'deliveryId' as delivery_id, run_at
+        returning id, payload, run_at
       ),
       ${deliveriesFollow}
       select (select cutoff from bound) as cutoff, (select count(*) from moved)::int as moved`.execute(
@@ -105,7 +106,8 @@ export async function postponeBacklog(
  * through the claim, each job taken and deferred to the next token, one by
  * one, ahead of everyone else's jobs. The same jobs move and deliveries
  * follow, as in `postponeBacklog`; a job a worker holds, or a row locked
- * meanwhile, is left alone. At most `limit` jobs; answers how many moved.
+ * meanwhile, is left alone. At most `limit` jobs; answers how many sends
+ * moved (each job's weight).
  */
 export async function spaceRuleBacklog(
   db: Db,
@@ -116,7 +118,7 @@ export async function spaceRuleBacklog(
   const stepMs = 1000 / spacing.perSecond
   const { rows } = await sql<{ moved: number }>`
     with picked as materialized (
-      select id from jobs
+      select id, weight from jobs
       where dead_at is null
         and greatest(run_at, locked_until) <= now()
         and (locked_until is null or locked_until <= now())
@@ -127,16 +129,17 @@ export async function spaceRuleBacklog(
       for update skip locked
     ),
     numbered as (
-      select id, row_number() over (order by id) as k from picked
+      -- A job of several deliveries (queued before the rule had its limit) counts as many.
+      select id, sum(weight) over (order by id) - weight + 1 as k from picked
     ),
     moved as (
       update jobs j
       set run_at = ${spacing.from}::timestamptz + numbered.k * ${stepMs} * interval '1 millisecond'
       from numbered
       where j.id = numbered.id
-      returning j.id, j.payload ->> 'deliveryId' as delivery_id, j.run_at
+      returning j.id, j.payload, j.run_at, j.weight
     ),
     ${deliveriesFollow}
-    select (select count(*) from moved)::int as moved`.execute(db)
+    select (select coalesce(sum(weight), 0) from moved)::int as moved`.execute(db)
   return rows[0]?.moved ?? 0
 }

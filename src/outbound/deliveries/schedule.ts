@@ -14,9 +14,23 @@ export const DELIVERY_JOB = 'delivery.send'
  */
 const JOB_MAX_ATTEMPTS = 5
 
+/**
+ * Most deliveries one job sends. A job is a row inserted, claimed (an update
+ * that moves it in every index of the jobs table) and deleted: shared by ten
+ * deliveries, that is a tenth of it each. Not many more: one worker takes the
+ * whole job, and a job that dies mid-run sends its unfinished deliveries again.
+ */
+export const DELIVERIES_PER_JOB = 10
+
 export interface PlannedDelivery {
   row: Omit<NewDeliveryRow, 'job_id' | 'next_attempt_at' | 'status'>
   runAt: Date
+  /**
+   * May go in one job with others of its rule (or, for notices, its
+   * workspace) due at the same time. Not for a rule with a rate limit (its
+   * sends are spaced job by job) or an open batch (its job must be its own).
+   */
+  shareJob?: boolean
 }
 
 /**
@@ -29,7 +43,8 @@ export interface PlannedDelivery {
  */
 export async function scheduleDeliveries(db: Db, planned: PlannedDelivery[]): Promise<string[]> {
   if (planned.length === 0) return []
-  const document = `[${planned.map((p, n) => plannedJson(p, n)).join(',')}]`
+  const groups = jobGroups(planned)
+  const document = `[${planned.map((p, n) => plannedJson(p, n, groups[n]!)).join(',')}]`
   await sql`${prepared('schedule_deliveries')}
     with planned as (
       select * from jsonb_to_recordset(${document}::jsonb) as p(${PLANNED_COLUMNS})
@@ -43,21 +58,52 @@ export async function scheduleDeliveries(db: Db, planned: PlannedDelivery[]): Pr
 export const PLANNED_COLUMNS = sql`
   id text, workspace_id text, rule_id text, kind text, event_id text, event_type text,
   entity_type text, entity_id text, record jsonb, previous jsonb, max_attempts int,
-  batch_open boolean, mass_post_id text, run_at float8, n int`
+  batch_open boolean, mass_post_id text, run_at float8, n int, g int`
+
+/**
+ * Which job each planned delivery goes in, as the place in `planned` of the
+ * job's first delivery: deliveries that may share a job (`shareJob`) of one
+ * workspace, rule and kind, due at the same moment, up to DELIVERIES_PER_JOB
+ * to a job, in their order; every other delivery gets a job of its own.
+ */
+export function jobGroups(planned: PlannedDelivery[]): number[] {
+  const groups = new Array<number>(planned.length)
+  const open = new Map<string, { first: number; size: number }>()
+  for (let n = 0; n < planned.length; n++) {
+    const { row, runAt, shareJob } = planned[n]!
+    if (!shareJob || row.batch_open) {
+      groups[n] = n
+      continue
+    }
+    // Ids never hold a line break.
+    const key = `${row.workspace_id}\n${row.rule_id ?? ''}\n${row.kind}\n${runAt.getTime()}`
+    const group = open.get(key)
+    if (group && group.size < DELIVERIES_PER_JOB) {
+      group.size++
+      groups[n] = group.first
+    } else {
+      open.set(key, { first: n, size: 1 })
+      groups[n] = n
+    }
+  }
+  return groups
+}
 
 /**
  * Two CTEs, `jobs` and `queued`, that insert the deliveries of a CTE named
- * `planned` (with PLANNED_COLUMNS) and their jobs: the jobs first, in `n`
- * order, then each delivery joined to its job by id. `jobs` yields
- * `(id, run_at)` for `notifyWorkers`.
+ * `planned` (with PLANNED_COLUMNS) and their jobs: one job per group `g`
+ * (see `jobGroups`), naming its deliveries in `n` order and weighing as many,
+ * then each delivery joined to its job. `jobs` yields `(id, run_at)` for
+ * `notifyWorkers`.
  */
 export const queuePlanned = sql`
     jobs as (
-      insert into jobs (kind, payload, workspace_id, queue_key, run_at, max_attempts)
-      select ${DELIVERY_JOB}, jsonb_build_object('deliveryId', id), workspace_id, rule_id,
-        to_timestamp(run_at / 1000.0), ${JOB_MAX_ATTEMPTS}::int
-      from planned order by n
-      returning id, payload ->> 'deliveryId' as delivery_id, run_at
+      insert into jobs (kind, payload, workspace_id, queue_key, run_at, max_attempts, weight)
+      select ${DELIVERY_JOB}, jsonb_build_object('deliveryIds', jsonb_agg(id order by n)),
+        min(workspace_id), min(rule_id), to_timestamp(min(run_at) / 1000.0),
+        ${JOB_MAX_ATTEMPTS}::int, count(*)::int
+      from planned group by g order by g
+      returning id, payload -> 'deliveryIds' as delivery_ids, run_at
     ),
     queued as (
       insert into deliveries (id, workspace_id, rule_id, kind, event_id, event_type, entity_type,
@@ -66,19 +112,35 @@ export const queuePlanned = sql`
       select p.id, p.workspace_id, p.rule_id, p.kind, p.event_id, p.event_type, p.entity_type,
         p.entity_id, 'queued', p.record, p.previous, p.max_attempts, jobs.run_at, jobs.id,
         coalesce(p.batch_open, false), p.mass_post_id
-      from planned p join jobs on jobs.delivery_id = p.id
+      from jobs cross join lateral jsonb_array_elements_text(jobs.delivery_ids) as m(id)
+      join planned p on p.id = m.id
       order by p.n
     )`
 
 /**
- * One planned delivery as JSON (PLANNED_COLUMNS, `n` its place in the
- * batch); record and previous are spliced in as the JSON text they already
- * are. `extra` adds a caller's own columns.
+ * Each delivery a `delivery.send` job (alias `job`) sends, as rows of one
+ * text column: its `deliveryIds`, or the single `deliveryId` of a job queued
+ * before jobs were shared (migrations/0013_job_weight.sql).
  */
-export function plannedJson({ row, runAt }: PlannedDelivery, n: number, extra?: object): string {
+export const jobDeliveryIds = (job: string) =>
+  sql`jsonb_array_elements_text(coalesce(${sql.ref(job)}.payload -> 'deliveryIds',
+    jsonb_build_array(${sql.ref(job)}.payload -> 'deliveryId')))`
+
+/**
+ * One planned delivery as JSON (PLANNED_COLUMNS, `n` its place in the batch,
+ * `g` its job's, from `jobGroups`); record and previous are spliced in as the
+ * JSON text they already are. `extra` adds a caller's own columns.
+ */
+export function plannedJson(
+  { row, runAt }: PlannedDelivery,
+  n: number,
+  g: number,
+  extra?: object,
+): string {
   const plain = withMembers(
     JSON.stringify({
       n,
+      g,
       id: row.id,
       workspace_id: row.workspace_id,
       rule_id: row.rule_id ?? null,
@@ -107,7 +169,7 @@ export async function rescheduleDelivery(
   const [jobId] = await enqueue(db, [
     {
       kind: DELIVERY_JOB,
-      payload: { deliveryId: delivery.id },
+      payload: { deliveryIds: [delivery.id] },
       workspaceId: delivery.workspace_id,
       runAt,
       maxAttempts: JOB_MAX_ATTEMPTS,
@@ -152,4 +214,16 @@ export async function deferDelivery(
     await rescheduleDelivery(trx, delivery, runAt)
     return true
   })
+}
+
+/**
+ * Deletes a cancelled delivery's job when it sends that delivery alone and
+ * no worker holds it. A job shared with other deliveries stays: they still
+ * go, and it finds this one cancelled and skips it.
+ */
+export async function cancelSoleJob(db: Db, jobId: string): Promise<void> {
+  await sql`
+    delete from jobs
+    where id = ${jobId}::bigint and weight = 1
+      and (locked_until is null or locked_until < now())`.execute(db)
 }

@@ -315,6 +315,8 @@ function plannedDelivery(
       batch_open: batching,
     },
     runAt: new Date(now.getTime() + delaySeconds * 1000),
+    // A rate-limited rule's sends are spaced job by job; an open batch needs its own.
+    shareJob: !batching && !rule.execution.rate_limit_per_second,
   }
 }
 

@@ -65,6 +65,7 @@ export function massPostDispatchHandler(db: Db): JobHandler {
           max_attempts: rule.execution.max_attempts,
           mass_post_id: post.id,
         },
+        shareJob: !rate,
         runAt: new Date(
           now +
             (rate

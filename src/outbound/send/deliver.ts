@@ -44,34 +44,62 @@ const DEFER_MS = 250
 const NOTICE_TIMEOUT_MS = 10_000
 
 /**
- * The `delivery.send` job: one attempt of one delivery. The delivery's
- * `job_id` says which job may run it, so a stale or duplicated job does
- * nothing. No transaction or lock is held during the HTTP call; the outcome is
- * written after it in one transaction.
+ * The `delivery.send` job: one attempt of each of its deliveries (up to
+ * DELIVERIES_PER_JOB of one rule, or one workspace's notices), each on its
+ * own: one that waits on its receiver holds only its own slot of the worker
+ * (`pieceDone`). A delivery's `job_id` says which job may run it, so a stale
+ * or duplicated job, or one whose delivery was cancelled, resent or put off
+ * meanwhile, leaves it alone. No transaction or lock is held during the HTTP
+ * calls; each outcome is written after its call.
+ *
+ * An attempt that fails inside Hookline (not at the receiver) fails the job
+ * once its others are done: the next run sends only the deliveries still open
+ * under this job.
  */
 export function deliveryJobHandler(engine: DeliveryEngine): JobHandler {
   return async (job: Job) => {
-    const { deliveryId } = job.payload as { deliveryId: string }
-    // The delivery is marked in flight for this job as it is read (a stale
-    // job, or a delivery finished or cancelled meanwhile, finds nothing), and
-    // what the attempt reads besides is read beside it, named by the job's
-    // own columns: one round trip, not three.
-    const [delivery, context] = await Promise.all([
-      engine.rounds.claim(deliveryId, job.id),
-      job.workspaceId ? readContext(engine, job.workspaceId, job.queueKey) : undefined,
-    ])
-    if (!delivery) return
-    try {
-      await runAttempt(engine, delivery, { jobId: job.id, context })
-    } catch (err) {
-      // Its last run: the job dies, and the delivery must not stay `delivering` for good.
-      if (job.attempt >= job.maxAttempts) {
-        await giveUp(engine, delivery.id, job, err).catch((giveUpErr: unknown) =>
-          engine.log.error({ err: giveUpErr, delivery: delivery.id }, 'giving up failed'),
-        )
-      }
-      throw err
+    // What the attempts read besides their deliveries is the same for all of
+    // them (one rule, one workspace, named by the job's own columns), read
+    // beside the first claims: one round trip, not one per delivery.
+    const context = job.workspaceId
+      ? readContext(engine, job.workspaceId, job.queueKey)
+      : Promise.resolve(undefined)
+    const settled = await Promise.allSettled(
+      deliveryIdsOf(job.payload).map((id) =>
+        sendOne(engine, job, id, context).finally(() => job.pieceDone()),
+      ),
+    )
+    const failed = settled.find((outcome) => outcome.status === 'rejected')
+    if (failed) throw failed.reason
+  }
+}
+
+/** A job's deliveries: `deliveryIds`, or the one `deliveryId` of a job queued before jobs were shared. */
+function deliveryIdsOf(payload: unknown): string[] {
+  const { deliveryIds, deliveryId } = payload as { deliveryIds?: string[]; deliveryId?: string }
+  return deliveryIds ?? (deliveryId ? [deliveryId] : [])
+}
+
+async function sendOne(
+  engine: DeliveryEngine,
+  job: Job,
+  deliveryId: string,
+  context: Promise<AttemptContext | undefined>,
+) {
+  // The delivery is marked in flight for this job as it is read (a stale
+  // job, or a delivery finished or cancelled meanwhile, finds nothing).
+  const [delivery, given] = await Promise.all([engine.rounds.claim(deliveryId, job.id), context])
+  if (!delivery) return
+  try {
+    await runAttempt(engine, delivery, { jobId: job.id, context: given })
+  } catch (err) {
+    // Its last run: the job dies, and the delivery must not stay `delivering` for good.
+    if (job.attempt >= job.maxAttempts) {
+      await giveUp(engine, delivery.id, job, err).catch((giveUpErr: unknown) =>
+        engine.log.error({ err: giveUpErr, delivery: delivery.id }, 'giving up failed'),
+      )
     }
+    throw err
   }
 }
 

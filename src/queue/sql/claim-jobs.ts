@@ -7,6 +7,7 @@ export interface ClaimedRow {
   workspace_id: string | null
   attempts: number
   max_attempts: number
+  weight: number
   queue_key: string | null
 }
 
@@ -54,7 +55,7 @@ buried as (
 update jobs
 set attempts = attempts + 1, locked_by = $1, locked_until = now() + $2 * interval '1 millisecond'
 where id = any(array(select id from due where not spent))
-returning id::text as id, kind, payload, workspace_id, attempts, max_attempts, queue_key`
+returning id::text as id, kind, payload, workspace_id, attempts, max_attempts, queue_key, weight`
 
 export async function claimJobs(
   pool: pg.Pool,

@@ -1,0 +1,11 @@
+-- A job may stand for several pieces of work: one `delivery.send` job now
+-- sends up to ten deliveries of one rule queued together (an ingest batch, a
+-- mass post's chunk). Before, every delivery had a job of its own, inserted,
+-- claimed (an update that moves it in every index of the table) and deleted:
+-- the queue's rows were a third of what PostgreSQL wrote per delivery.
+--
+-- `weight` is how many of a worker's concurrency slots the job takes while it
+-- runs. A worker starts a job only while the weights it runs leave room for
+-- it, so a worker of concurrency 50 still has at most 50 sends under way. A
+-- constant default: no rewrite of the table.
+alter table jobs add column weight integer not null default 1 check (weight >= 1);
