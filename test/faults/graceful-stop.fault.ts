@@ -45,7 +45,16 @@ t.test('SIGTERM under load: in-flight sends finish, the rest is handed back', as
     "select id from jobs where kind = 'delivery.send' and locked_by is not null",
   )
   t.same(held, [], 'every job it had claimed was handed back')
-  t.equal((await jobCounts(database)).live, atExit.queued, 'one job per delivery still to send')
+  t.ok((await jobCounts(database)).live > 0, 'the jobs still to run are in the table')
+  // A job may send up to ten deliveries of a rule: each one still to send must
+  // be named by a live job that lists it.
+  const { rows: orphans } = await database.pool.query(
+    `select d.id from deliveries d
+    left join jobs j on j.id = d.job_id and j.dead_at is null
+    where d.status = 'queued' and (j.id is null
+      or not coalesce(j.payload -> 'deliveryIds', jsonb_build_array(j.payload -> 'deliveryId')) ? d.id)`,
+  )
+  t.same(orphans, [], 'every delivery still to send has a live job that names it')
 
   const restartedAt = Date.now()
   startService(t, database.url, env)

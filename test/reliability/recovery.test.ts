@@ -8,6 +8,7 @@ import { createDeliveryEngine } from '../../src/outbound/send/engine.js'
 import type { Job } from '../../src/queue/types.js'
 import { build, createWorkspace } from '../helpers/app.js'
 import { createRule, getDelivery, postEvent, ruleBody } from '../helpers/outbound.js'
+import { startReceiver } from '../helpers/receiver.js'
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} }
 const lead = { entity_type: 'lead', entity_id: 'L-1', fields: { lead: { id: 'L-1' } } }
@@ -88,6 +89,63 @@ t.test(
     t.not(jobs[0]?.id, String(jobId))
   },
 )
+
+t.test('a shared job’s next run sends only what is still open under it', async (t) => {
+  const receiver = await startReceiver(t)
+  const ws = await createWorkspace(app)
+  await createRule(app, ws, ruleBody(`${receiver.url}/hook`))
+  const res = await app.inject({
+    method: 'POST',
+    url: '/v1/events/batch',
+    headers: ws.auth,
+    payload: {
+      events: ['L-1', 'L-2', 'L-3'].map((id) => ({
+        type: 'lead.created',
+        record: { ...lead, entity_id: id },
+      })),
+    },
+  })
+  const ids = res.json<{ data: { deliveries: string[] }[] }>().data.flatMap((e) => e.deliveries)
+  const { rows } = await database.pool.query<{ job_id: number }>(
+    'select distinct job_id from deliveries where id = any($1)',
+    [ids],
+  )
+  t.equal(rows.length, 1, 'one call, one rule: the three deliveries share a job')
+  const jobId = rows[0]!.job_id
+  const [sent, cancelled, open] = ids as [string, string, string]
+  // The job's first run sent the first and died; then someone cancelled the second.
+  await database.pool.query(
+    "update deliveries set status = 'succeeded', attempts = 1, finished_at = now() where id = $1",
+    [sent],
+  )
+  const cancel = await app.inject({
+    method: 'POST',
+    url: `/v1/deliveries/${cancelled}/cancel`,
+    headers: ws.auth,
+  })
+  t.equal(cancel.statusCode, 200, 'one delivery of a shared job can be cancelled')
+  const { rows: kept } = await database.pool.query('select 1 from jobs where id = $1', [jobId])
+  t.equal(kept.length, 1, 'the job stays for the others')
+
+  const engine = createDeliveryEngine({ ...testApp, db: database.db, log: silent })
+  t.teardown(() => engine.sender.close())
+  let piecesDone = 0
+  await deliveryJobHandler(engine)({
+    ...jobFor(sent, jobId, 2),
+    payload: { deliveryIds: ids },
+    weight: 3,
+    pieceDone: () => piecesDone++,
+  })
+  t.same(
+    receiver.received.map((r) => r.headers['webhook-id']),
+    [open],
+    'only the delivery still open went out',
+  )
+  t.equal(piecesDone, 3, 'each delivery gave its slot back')
+  t.match(await getDelivery(app, ws, open), { status: 'succeeded', attempts: 1 })
+  t.match(await getDelivery(app, ws, cancelled), { status: 'cancelled' })
+  t.match(await getDelivery(app, ws, sent), { status: 'succeeded', attempt_history: [] })
+})
 
 t.test('a delivery whose job fails on its last run ends failed, saying why', async (t) => {
   const ws = await createWorkspace(app)
