@@ -5,8 +5,9 @@ import { leadEvent } from './deliver-workload.js'
 /**
  * Queues `total` deliveries of one rule straight in SQL, shaped as
  * `scheduleDeliveries` (src/outbound/deliveries/schedule.ts) writes them: a
- * `delivery.send` job per delivery (payload `{deliveryId}`, max 5 runs, the
- * rule as queue key) and a queued delivery row pointing at its job. Chunks of
+ * `delivery.send` job per ten deliveries (payload `{deliveryIds}`, weight
+ * 10, max 5 runs, the rule as queue key) and a queued delivery row pointing
+ * at its job. Chunks of
  * `chunk`, each one statement; no NOTIFY (the worker starts afterwards and
  * sweeps).
  */
@@ -20,14 +21,19 @@ export async function queueDeliveries(
     const to = Math.min(args.total, from + chunk - 1)
     await query(
       `with planned as (
-         select i, 'dlv_bench' || lpad(i::text, 10, '0') as delivery_id
+         select i, 'dlv_bench' || lpad(i::text, 10, '0') as delivery_id, (i - $1) / 10 as g
          from generate_series($1::int, $2::int) as i
        ),
+       inserted as (
+         insert into jobs (kind, payload, workspace_id, queue_key, max_attempts, weight)
+         select 'delivery.send', jsonb_build_object('deliveryIds', jsonb_agg(delivery_id order by i)),
+           $3::text, $4::text, 5, count(*)::int
+         from planned group by g order by g
+         returning id, payload -> 'deliveryIds' as delivery_ids
+       ),
        job as (
-         insert into jobs (kind, payload, workspace_id, queue_key, max_attempts)
-         select 'delivery.send', jsonb_build_object('deliveryId', delivery_id), $3::text, $4::text, 5
-         from planned order by i
-         returning id, payload->>'deliveryId' as delivery_id
+         select inserted.id, m.delivery_id
+         from inserted cross join lateral jsonb_array_elements_text(inserted.delivery_ids) as m(delivery_id)
        )
        insert into deliveries (id, workspace_id, rule_id, kind, event_id, event_type,
          entity_type, entity_id, status, record, max_attempts, job_id, next_attempt_at)
