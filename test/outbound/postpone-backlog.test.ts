@@ -267,3 +267,23 @@ t.test('a job shared by several deliveries moves whole, and spacing counts each'
     t.same(now.next_attempt_at, now.run_at)
   }
 })
+
+t.test(
+  'a job queued before jobs were shared (payload deliveryId) moves with its delivery',
+  async (t) => {
+    const a = await createWorkspace(app, 'A')
+    const rule = await createRule(app, a, ruleBody('http://127.0.0.1:9/old'))
+    const [id] = await post(a, 1, 'A')
+    const before = await state(a)
+    const job = before.get(id!)!.job
+    // The shape migration 0013 found in the table.
+    await setJob(job, `payload = jsonb_build_object('deliveryId', '${id}'), weight = 1`)
+
+    const startedAt = Date.now()
+    t.equal(await postponeBacklog(database.db, { ruleId: rule.id }, 3000), 1, 'the old job moves')
+    const after = (await state(a)).get(id!)!
+    t.equal(after.job, job, 'the same job')
+    t.ok(after.run_at.getTime() >= startedAt + 3000 - 50, 'later by the delay')
+    t.same(after.next_attempt_at, after.run_at, 'its delivery follows')
+  },
+)

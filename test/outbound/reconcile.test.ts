@@ -123,6 +123,50 @@ t.test('a delivery whose job the claim buried ends failed; healthy ones stay', a
   t.equal(closed.rule_id, rule.id)
 })
 
+t.test(
+  'every open delivery of a dead shared job ends failed, and of an old-shape one',
+  async (t) => {
+    const ws = await createWorkspace(app)
+    await createRule(app, ws, ruleBody('http://127.0.0.1:9/hook'))
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/events/batch',
+      headers: ws.auth,
+      payload: {
+        events: ['L-s1', 'L-s2'].map((id) => ({ type: 'lead.created', record: lead({}, id) })),
+      },
+    })
+    const shared = res
+      .json<{ data: { deliveries: string[] }[] }>()
+      .data.flatMap((e) => e.deliveries)
+    t.equal(
+      await jobOf(shared[0]!),
+      await jobOf(shared[1]!),
+      'one call, one rule: one job for both',
+    )
+    const old = await queued(ws, 'L-old')
+    // A job queued before jobs were shared names its one delivery as `deliveryId`.
+    await database.pool.query(
+      "update jobs set payload = jsonb_build_object('deliveryId', $2::text) where id = $1",
+      [await jobOf(old), old],
+    )
+    await database.pool.query(
+      "update jobs set attempts = 5, dead_at = now(), last_error = 'x' where id = any($1::bigint[])",
+      [[await jobOf(shared[0]!), await jobOf(old)]],
+    )
+
+    await reconcileJobHandler(engine)(reconcileRun(1))
+
+    for (const id of [...shared, old]) {
+      t.match(
+        await getDelivery(app, ws, id),
+        { status: 'failed', last_error: /during each of 5 runs/ },
+        'closed, saying why',
+      )
+    }
+  },
+)
+
 t.test('a delivery with no job left ends failed on a full sweep, once stale', async (t) => {
   const ws = await createWorkspace(app)
   const rule = await createRule(app, ws, ruleBody('http://127.0.0.1:9/hook'))
