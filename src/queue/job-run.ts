@@ -18,12 +18,12 @@ export class JobRun implements Job {
   readonly weight: number
   /** Slots still held: the weight less the pieces done. */
   held: number
-  readonly #onPieceDone: (run: JobRun) => void
+  readonly #onPieceDone: () => void
   #controller: AbortController | undefined
   #cut = false
 
   /** `onPieceDone` runs after a piece gave its slot back (see Job.pieceDone). */
-  constructor(row: ClaimedRow, onPieceDone: (run: JobRun) => void) {
+  constructor(row: ClaimedRow, onPieceDone: () => void) {
     this.id = row.id
     this.kind = row.kind
     this.payload = row.payload
@@ -39,7 +39,7 @@ export class JobRun implements Job {
   pieceDone(): void {
     if (this.held === 0) return
     this.held--
-    this.#onPieceDone(this)
+    this.#onPieceDone()
   }
 
   get signal(): AbortSignal {

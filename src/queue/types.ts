@@ -69,8 +69,9 @@ export interface WorkerOptions {
   concurrency?: number
   /**
    * Most jobs claimed in one statement and held, not yet started, in the local
-   * buffer, counted in slots (by weight); default `concurrency`. Raise it for many short jobs; keep it low
-   * for slow ones, or this worker hoards jobs other workers could run.
+   * buffer, counted in slots (by weight); default `concurrency`. Raise it for
+   * many short jobs; keep it low for slow ones, or this worker hoards jobs
+   * other workers could run.
    */
   batchSize?: number
   /** Lease length; renewed every third of it while a job is held. Default 20 s. */

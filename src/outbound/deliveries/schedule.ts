@@ -71,7 +71,7 @@ export function jobGroups(planned: PlannedDelivery[]): number[] {
   const open = new Map<string, { first: number; size: number }>()
   for (let n = 0; n < planned.length; n++) {
     const { row, runAt, shareJob } = planned[n]!
-    if (!shareJob || row.batch_open) {
+    if (!shareJob) {
       groups[n] = n
       continue
     }
