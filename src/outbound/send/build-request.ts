@@ -72,7 +72,8 @@ export function renderRuleRequest(
       url.searchParams.append(pair.key, renderText(pair.value, data))
     }
   } else {
-    const bodies = list.map((r) => renderBody(request, templateData(r)))
+    // The first record's data is already built; a single record needs no other.
+    const bodies = list.map((r, i) => renderBody(request, i === 0 ? data : templateData(r)))
     body = Array.isArray(records) ? joinBatch(request.body_format, bodies) : (bodies[0] as string)
     headers['content-type'] = contentTypes[request.body_format]
   }
