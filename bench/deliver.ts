@@ -1,13 +1,13 @@
 /**
  * `npm run bench:deliver` (`-- --quick` for measurements 1–3 with fewer
  * events): issue 4's delivery benchmark, on one throw-away PostgreSQL.
- * Hookline runs as it is deployed (an API process and a worker process from
- * src/server.ts); the receiver, the bare undici loop and the graphile-worker
+ * Hookline runs as it is deployed: an API process and a worker process from
+ * the compiled build `npm start` runs (built fresh first); the receiver, the bare undici loop and the graphile-worker
  * sender each run in their own process. Figures go to stdout with their
  * conditions and, for a full run, to bench/results/deliver.json.
  *
  * `--only=e2e,latency,slow,drain` runs a subset (for profiling; nothing written);
- * `--entry=dist/server.js` runs a compiled build of Hookline instead of tsx;
+ * `--tsx` runs Hookline's source under tsx instead (as `npm run dev` does);
  * `--cpu-prof=DIR` writes a CPU profile of each Hookline process into DIR.
  */
 import { writeFile } from 'node:fs/promises'
@@ -28,7 +28,7 @@ import {
   finished,
   inBatches,
 } from './lib/deliver-e2e.js'
-import { startHookline } from './lib/deliver-hookline.js'
+import { buildHookline, startHookline } from './lib/deliver-hookline.js'
 import { runBare } from './lib/deliver-peers.js'
 import { monotonicMs, type Receiver, sleep, startReceiver } from './lib/deliver-receiver-client.js'
 import { leadEvent } from './lib/deliver-workload.js'
@@ -45,8 +45,8 @@ const size = quick
   : { events: 100_000, warmup: 3_000, rounds: 3, latency: 1_000, slowSeconds: 20 }
 // Measurement 4 (full runs, or --only=drain): the backlog, and how long the worker drains it at most.
 const drainSize = quick ? { total: 100_000, seconds: 60 } : { total: 1_000_000, seconds: 90 }
-// --entry=dist/server.js runs a compiled build instead of `tsx src/server.ts`.
-const entry = process.argv.find((a) => a.startsWith('--entry='))?.slice('--entry='.length)
+// --tsx runs the source under tsx instead of the compiled build.
+const fromSource = process.argv.includes('--tsx')
 // --cpu-prof=DIR writes a V8 CPU profile of each Hookline process there (open in Chrome DevTools).
 const profileDir = process.argv
   .find((a) => a.startsWith('--cpu-prof='))
@@ -68,13 +68,16 @@ const log = (line = '') => process.stdout.write(`${line}\n`)
 const hooklineOptions = {
   workerConcurrency: WORKER_CONCURRENCY,
   databasePoolSize: POOL_SIZE,
-  ...(entry ? { entry: [entry] } : {}),
+  ...(fromSource
+    ? { entry: ['--import', 'tsx', fileURLToPath(new URL('../src/server.ts', import.meta.url))] }
+    : {}),
   ...(profileDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] } : {}),
 }
 const batching = { batch: BATCH, inFlight: INGEST_IN_FLIGHT }
 
 async function main() {
   const began = Date.now()
+  if (!fromSource) buildHookline()
   const pg = await startBenchPostgres()
   const receiver = await startReceiver()
   try {
@@ -88,7 +91,7 @@ async function main() {
     )
     log(`postgres settings: ${JSON.stringify(postgresSettings)}`)
     log(
-      `Hookline: API process (ROLE=api) + worker process (ROLE=worker), WORKER_CONCURRENCY ${WORKER_CONCURRENCY} ` +
+      `Hookline: API process (ROLE=api) + worker process (ROLE=worker), ${fromSource ? 'source under tsx' : 'compiled build (dist/server.js, as npm start runs it)'}, WORKER_CONCURRENCY ${WORKER_CONCURRENCY} ` +
         `(so one rule may have ${CONCURRENCY} requests in flight), DATABASE_POOL_SIZE ${POOL_SIZE}, LOG_LEVEL warn; ` +
         'one workspace, one rule (POST, six JSON pairs, signed), every attempt kept in history',
     )
@@ -371,9 +374,10 @@ async function drain(pg: BenchPostgres, receiver: Receiver) {
     .map((mb, i) => `${i * 30}s ${round(mb)}`)
     .join(', ')
   log(
-    `drained ${all} in ${round(seconds, 1)} s (${dps(drained, seconds)} deliveries/s); worker RSS: peak ${peak} MiB, ` +
-      `median of the first tenth ${round(median(samples.slice(0, tenth)))} MiB, of the last tenth ` +
-      `${round(median(samples.slice(-tenth)))} MiB (target: peak ≤ 300, flat); MiB over time: ${timeline}\n`,
+    `drained ${all} in ${round(seconds, 1)} s (${dps(drained, seconds)} deliveries/s); worker RSS: peak ${peak} MB ` +
+      `(${round((peak * 1e6) / 2 ** 20)} MiB), median of the first tenth ${round(median(samples.slice(0, tenth)))} MB, ` +
+      `of the last tenth ${round(median(samples.slice(-tenth)))} MB (target: peak ≤ 300 MB, flat); ` +
+      `MB over time: ${timeline}\n`,
   )
   return { drain_peak_rss_mb: peak }
 }

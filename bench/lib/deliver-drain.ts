@@ -60,19 +60,23 @@ export async function queueDeliveries(
   }
 }
 
-/** The resident set size of a process now, in MiB (Linux /proc). */
-export async function rssMiB(pid: number): Promise<number> {
+/**
+ * The resident set size of a process now, in MB of 10^6 bytes, the unit the
+ * issue's "≤ 300 MB" is read in (the stricter reading: 300 MiB would allow
+ * 314 MB). Linux's /proc counts in KiB.
+ */
+export async function rssMB(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8')
-  const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1]
-  if (!kb) throw new Error(`no VmRSS for pid ${pid}`)
-  return Number(kb) / 1024
+  const kib = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1]
+  if (!kib) throw new Error(`no VmRSS for pid ${pid}`)
+  return (Number(kib) * 1024) / 1e6
 }
 
-/** Samples `pid`'s RSS every `everyMs` until stopped; answers every sample, in MiB. */
+/** Samples `pid`'s RSS every `everyMs` until stopped; answers every sample, in MB. */
 export function sampleRss(pid: number, everyMs = 250) {
   const samples: number[] = []
   const timer = setInterval(() => {
-    rssMiB(pid).then(
+    rssMB(pid).then(
       (mb) => samples.push(mb),
       () => {},
     )

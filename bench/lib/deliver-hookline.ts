@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -19,7 +19,11 @@ export interface HooklineOptions {
   databasePoolSize: number
   /** Extra node flags for both processes (e.g. `--cpu-prof` when profiling). */
   nodeArgs?: string[]
-  /** What node runs; by default `--import tsx src/server.ts` (a compiled build: `dist/server.js`). */
+  /**
+   * What node runs; by default `dist/server.js`, the build `npm start` and the
+   * Dockerfile run (see `buildHookline`); `['--import', 'tsx', 'src/server.ts']`
+   * runs the source as `npm run dev` does.
+   */
   entry?: string[]
 }
 
@@ -28,9 +32,21 @@ export interface HooklineProcess {
   stop(): Promise<void>
 }
 
+/** The compiled build that `npm start` runs (`npm run build`: tsc into dist/), made fresh. */
+export function buildHookline(): void {
+  execFileSync(
+    process.execPath,
+    [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
+    {
+      cwd: root,
+      stdio: 'inherit',
+    },
+  )
+}
+
 /**
- * Hookline as it is deployed: `src/server.ts` in its own process, ROLE=api or
- * ROLE=worker, configured through the environment only.
+ * Hookline as it is deployed: the compiled server in its own process, ROLE=api
+ * or ROLE=worker, configured through the environment only.
  */
 export async function spawnHookline(
   role: 'api' | 'worker',
@@ -38,10 +54,7 @@ export async function spawnHookline(
 ): Promise<HooklineProcess> {
   const child: ChildProcess = spawn(
     process.execPath,
-    [
-      ...(options.nodeArgs ?? []),
-      ...(options.entry ?? ['--import', 'tsx', path.join(root, 'src/server.ts')]),
-    ],
+    [...(options.nodeArgs ?? []), ...(options.entry ?? [path.join(root, 'dist/server.js')])],
     {
       cwd: root,
       stdio: ['ignore', 'inherit', 'inherit'],
