@@ -2,9 +2,10 @@
  * `npm run bench:deliver` (`-- --quick` for measurements 1–3 with fewer
  * events): issue 4's delivery benchmark, on one throw-away PostgreSQL.
  * Hookline runs as it is deployed: an API process and a worker process from
- * the compiled build `npm start` runs (built fresh first); the receiver, the bare undici loop and the graphile-worker
- * sender each run in their own process. Figures go to stdout with their
- * conditions and, for a full run, to bench/results/deliver.json.
+ * the compiled build `npm start` runs (built fresh first); the receiver, the
+ * bare undici loop and the graphile-worker sender each run in their own
+ * process. Figures go to stdout with their conditions and, for a full run,
+ * to bench/results/deliver.json.
  *
  * `--only=e2e,latency,slow,drain` runs a subset (for profiling; nothing written);
  * `--tsx` runs Hookline's source under tsx instead (as `npm run dev` does);

@@ -32,16 +32,9 @@ export interface HooklineProcess {
   stop(): Promise<void>
 }
 
-/** The compiled build that `npm start` runs (`npm run build`: tsc into dist/), made fresh. */
+/** The compiled build that `npm start` runs, made fresh by the project's own `npm run build`. */
 export function buildHookline(): void {
-  execFileSync(
-    process.execPath,
-    [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
-    {
-      cwd: root,
-      stdio: 'inherit',
-    },
-  )
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' })
 }
 
 /**
