@@ -1,5 +1,7 @@
 import pino from 'pino'
 import type { Config } from './config.js'
+import { LOOKS_LIKE_CREDENTIAL } from './security/credential-names.js'
+import { redactQuery } from './security/redact-query.js'
 
 /**
  * Paths pino replaces with "[Redacted]". Credentials arrive in these headers;
@@ -42,8 +44,16 @@ export function requestLogFields(req: {
   }
 }
 
+/** In logs, `?key=` and `?sig=` are masked too: a log line is no place to guess. */
+const LOGGED_SECRET_NAME = new RegExp(`${LOOKS_LIKE_CREDENTIAL.source}|^(key|sig|signature)$`, 'i')
+
+/**
+ * A public endpoint's token and whole query are masked; elsewhere the values
+ * of secret-looking parameters (`?api_key=hl_…`, any `hl_` key whatever its
+ * name), so a caller who puts a key in the URL does not leave it in the log.
+ */
 export function maskInboundUrl(url: string): string {
-  if (!url.startsWith('/in/')) return url
+  if (!url.startsWith('/in/')) return redactQuery(url, '[Redacted]', LOGGED_SECRET_NAME)
   return url.replace(/^\/in\/[^/?]*/, '/in/[Redacted]').replace(/\?.*$/, '?[Redacted]')
 }
 

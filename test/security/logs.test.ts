@@ -231,3 +231,45 @@ t.test('the logs of a whole flow hold no secret', async (t) => {
     t.same(found.slice(0, 2), [], `no ${what} anywhere`)
   }
 })
+
+t.test('secrets in a query string never reach the request log', async (t) => {
+  const lines: string[] = []
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(...String(chunk).split('\n').filter(Boolean))
+      done()
+    },
+  })
+  const log = createLogger({ logLevel: 'info' }, sink)
+  const database = await testDatabase(t)
+  const config = loadConfig(
+    {},
+    { operatorToken: OPERATOR_TOKEN, databaseUrl: database.url, logLevel: 'info' },
+  )
+  const box = new SecretBox(TEST_ENCRYPTION_KEY)
+  const app = await buildApp({ config, db: database.db, pool: database.pool, box, logger: log })
+  t.teardown(() => app.close())
+  const ws = await createWorkspace(app)
+
+  // A key in the query is not how keys are sent (401), but a caller may try.
+  const asQuery = await app.inject({ url: `/v1/workspace?api_key=${ws.key}` })
+  t.equal(asQuery.statusCode, 401)
+  // Under any name, and beside parameters that stay readable.
+  await app.inject({ url: `/v1/rules?limit=5&k=${encodeURIComponent(ws.key)}`, headers: ws.auth })
+  await app.inject({ url: '/v1/rules?access_token=tok-SECRET-1&sort=title', headers: ws.auth })
+  await app.inject({ url: '/v1/rules?password=pw-SECRET-2', headers: ws.auth })
+  await app.inject({ url: '/no-such-route?session=sess-SECRET-3' })
+
+  const text = lines.join('\n')
+  for (const secret of [ws.key, 'tok-SECRET-1', 'pw-SECRET-2', 'sess-SECRET-3']) {
+    t.notOk(text.includes(secret), `not in the logs: ${secret.slice(0, 6)}…`)
+  }
+  t.notMatch(text, /hl_[0-9a-z]{8}_/, 'no API key, whole or in part')
+  const urls = lines.map((line) => JSON.parse(line).req?.url).filter(Boolean)
+  t.ok(
+    urls.includes('/v1/workspace?api_key=[Redacted]'),
+    'the parameter is named, its value masked',
+  )
+  t.ok(urls.includes('/v1/rules?limit=5&k=[Redacted]'), 'an hl_ key under any name is masked')
+  t.ok(urls.includes('/v1/rules?access_token=[Redacted]&sort=title'), 'other parameters stay')
+})

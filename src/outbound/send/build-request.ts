@@ -1,6 +1,7 @@
 import type { RuleRow } from '../../db/tables/rules.js'
 import type { RuleAuthInput } from '../../schemas/rules.js'
 import { LOOKS_LIKE_CREDENTIAL, REDACTED } from '../../security/credential-names.js'
+import { redactQuery } from '../../security/redact-query.js'
 import { signRequest } from '../../signing/signatures.js'
 import {
   renderFormPairs,
@@ -177,26 +178,9 @@ export function redactRequest(
 }
 
 /**
- * The URL with the values of query parameters whose names look secret
- * masked; everything else is kept byte for byte (no re-encoding).
+ * The URL with the values of query parameters that look secret masked;
+ * everything else is kept byte for byte (no re-encoding).
  */
 export function redactUrlQuery(url: string): string {
-  const question = url.indexOf('?')
-  if (question < 0) return url
-  const hash = url.indexOf('#', question)
-  const end = hash < 0 ? url.length : hash
-  const pairs = url.slice(question + 1, end).split('&')
-  let changed = false
-  for (const [i, pair] of pairs.entries()) {
-    const equals = pair.indexOf('=')
-    if (equals < 0) continue
-    let name = pair.slice(0, equals)
-    try {
-      name = decodeURIComponent(name.replaceAll('+', ' '))
-    } catch {}
-    if (!LOOKS_LIKE_CREDENTIAL.test(name)) continue
-    pairs[i] = `${pair.slice(0, equals + 1)}${REDACTED}`
-    changed = true
-  }
-  return changed ? `${url.slice(0, question + 1)}${pairs.join('&')}${url.slice(end)}` : url
+  return redactQuery(url, REDACTED)
 }
