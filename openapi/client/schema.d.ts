@@ -1703,7 +1703,7 @@ export interface paths {
         put?: never;
         /**
          * Clone a rule
-         * @description Same settings, titled "<title> - Clone", disabled.
+         * @description Same settings (credentials included), titled "<title> - Clone", disabled, and credited to the `created_by` sent (null when none is): the clone is made by whoever cloned it. The body is optional; unknown properties are refused.
          */
         post: {
             parameters: {
@@ -1718,7 +1718,11 @@ export interface paths {
                 };
                 cookie?: never;
             };
-            requestBody?: never;
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["CloneRule"];
+                };
+            };
             responses: {
                 /** @description The clone. */
                 201: {
@@ -5137,6 +5141,22 @@ export interface components {
                 /** @default  */
                 name: string;
             }[];
+        };
+        /**
+         * @description Optional: a clone with no body is credited to nobody.
+         * @example {
+         *       "created_by": {
+         *         "id": "u-42",
+         *         "name": "Grace Hopper"
+         *       }
+         *     }
+         */
+        CloneRule: {
+            /** @description The host CRM user making the clone, shown as its `created_by`. Left out: null; the source rule’s author is never copied. */
+            created_by?: {
+                id: string;
+                name: string;
+            } | null;
         };
         /**
          * @example {

@@ -375,6 +375,24 @@ export const ReferencesBody = Type.Object(
   },
 )
 
+export const CloneRuleBody = Type.Object(
+  {
+    created_by: Type.Optional(
+      Type.Union([CreatedBy, Type.Null()], {
+        description:
+          'The host CRM user making the clone, shown as its `created_by`. Left out: null; the ' +
+          'source rule’s author is never copied.',
+      }),
+    ),
+  },
+  {
+    $id: 'CloneRule',
+    additionalProperties: false,
+    description: 'Optional: a clone with no body is credited to nobody.',
+    examples: [{ created_by: { id: 'u-42', name: 'Grace Hopper' } }],
+  },
+)
+
 export const RecordInput = Type.Object(
   {
     entity_type: Type.String({ minLength: 1, maxLength: 100, examples: ['lead'] }),
@@ -409,5 +427,6 @@ export const ruleSchemas = [
   UpdateRuleBody,
   RulePage,
   ReferencesBody,
+  CloneRuleBody,
   RecordInput,
 ]

@@ -375,3 +375,39 @@ t.test('clone, enable, disable, references and guarded delete', async (t) => {
   t.equal(patched.json().execution.timeout_ms, 15000, 'execution is replaced whole')
   t.same(patched.json().auth, source.auth, 'credentials stay when auth is not sent')
 })
+
+t.test('clone refuses unknown properties and is credited to whoever cloned it', async (t) => {
+  const { app } = testApp
+  const receiver = await startReceiver(t)
+  const ws = await createWorkspace(app)
+  const source = await createRule(app, ws, {
+    title: 'Authored',
+    created_by: { id: 'u-1', name: 'Original Author' },
+    request: { method: 'POST', url: `${receiver.url}/a`, body_format: 'json' },
+  })
+  const clone = (payload?: unknown) =>
+    app.inject({
+      method: 'POST',
+      url: `/v1/rules/${source.id}/clone`,
+      headers: ws.auth,
+      ...(payload !== undefined && { payload: payload as object }),
+    })
+
+  const bogus = await clone({ bogus: 1 })
+  t.equal(bogus.statusCode, 400, bogus.body)
+  t.equal(bogus.json().code, 'validation_failed')
+  t.match(bogus.json().message, /bogus/)
+
+  const byBob = await clone({ created_by: { id: 'u-2', name: 'Bob Cloner' } })
+  t.equal(byBob.statusCode, 201, byBob.body)
+  t.same(byBob.json().created_by, { id: 'u-2', name: 'Bob Cloner' }, 'credited to the cloner')
+
+  const anonymous = await clone()
+  t.equal(anonymous.statusCode, 201, anonymous.body)
+  t.equal(anonymous.json().created_by, null, 'not credited to the original author')
+  const empty = await clone({})
+  t.equal(empty.statusCode, 201, empty.body)
+  t.equal(empty.json().created_by, null)
+  const got = await app.inject({ url: `/v1/rules/${source.id}`, headers: ws.auth })
+  t.same(got.json().created_by, { id: 'u-1', name: 'Original Author' }, 'the source is unchanged')
+})

@@ -213,8 +213,15 @@ export async function deleteRule(ctx: RuleContext, id: string): Promise<void> {
   await repo.deleteRule(ctx.db, ctx.workspaceId, id)
 }
 
-/** A copy with the same settings (credentials included), titled "… - Clone", disabled. */
-export async function cloneRule(ctx: RuleContext, id: string): Promise<RuleView> {
+/**
+ * A copy with the same settings (credentials included), titled "… - Clone",
+ * disabled, and credited to whoever cloned it (`createdBy`), not the source's author.
+ */
+export async function cloneRule(
+  ctx: RuleContext,
+  id: string,
+  createdBy: { id: string; name: string } | null,
+): Promise<RuleView> {
   const source = await getRuleRow(ctx, id)
   const cloneId = newId('rul')
   const credentials = ruleCredentials(ctx.box, source)
@@ -224,7 +231,7 @@ export async function cloneRule(ctx: RuleContext, id: string): Promise<RuleView>
     title: `${source.title} - Clone`.slice(0, 200),
     description: source.description,
     enabled: false,
-    created_by: JSON.stringify(source.created_by),
+    created_by: JSON.stringify(createdBy),
     event_types: source.event_types,
     conditions: JSON.stringify(source.conditions),
     request: JSON.stringify(source.request),

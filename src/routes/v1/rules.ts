@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
+import { BODY_OPTIONAL } from '../../http/openapi.js'
 import { parseAllowList } from '../../net/address-policy.js'
 import { executeRule, previewRule, testRule } from '../../outbound/rules/rule-actions.js'
 import * as rules from '../../outbound/rules/rule-service.js'
@@ -12,6 +13,7 @@ import {
   TestResult,
 } from '../../schemas/rule-actions.js'
 import {
+  CloneRuleBody,
   CreateRuleBody,
   type RecordInput,
   ReferencesBody,
@@ -158,13 +160,30 @@ export const ruleRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       schema: {
         tags,
         summary: 'Clone a rule',
-        description: 'Same settings, titled "<title> - Clone", disabled.',
+        description:
+          'Same settings (credentials included), titled "<title> - Clone", disabled, and credited ' +
+          'to the `created_by` sent (null when none is): the clone is made by whoever cloned it. ' +
+          'The body is optional; unknown properties are refused.',
         params: RuleParams,
+        body: ref(CloneRuleBody),
+        [BODY_OPTIONAL]: true,
         response: { 201: ref(Rule, 'The clone.'), ...errorResponses(400, 401, 404) },
+      },
+      // No body at all is an empty one; a body sent is validated as any other.
+      preValidation: async (request) => {
+        request.body ??= {}
       },
     },
     async (request, reply) =>
-      reply.code(201).send(await rules.cloneRule(ctx(request.workspaceId), request.params.ruleId)),
+      reply
+        .code(201)
+        .send(
+          await rules.cloneRule(
+            ctx(request.workspaceId),
+            request.params.ruleId,
+            request.body.created_by ?? null,
+          ),
+        ),
   )
 
   for (const action of ['enable', 'disable'] as const) {
