@@ -18,7 +18,14 @@ import { migrate } from '../src/db/migrate.js'
 
 const template = `hookline_template_${process.pid}`
 
+// Until the run has finished and said otherwise, any way out is a failure: a
+// promise that never settles empties the event loop, and Node then exits with
+// process.exitCode, not 0.
+process.exitCode = 1
+
 async function main(): Promise<number> {
+  let databaseDied: string | undefined
+  let stopping = false
   let embedded: EmbeddedPostgres | undefined
   let dataDir: string | undefined
   let adminUrl = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL
@@ -37,12 +44,24 @@ async function main(): Promise<number> {
       },
     })
     adminUrl = embedded.connectionString('postgres')
+    embedded.exited.then(({ code, signal }) => {
+      if (stopping) return
+      databaseDied = `the test run's PostgreSQL stopped during the run (${signal ? `signal ${signal}` : `exit code ${code}`}): every result after that is suspect`
+      process.stderr.write(`\n${databaseDied}\n`)
+    })
   }
   try {
     await createTemplate(adminUrl)
-    return await runTap(adminUrl)
+    const code = await runTap(adminUrl)
+    if (databaseDied) {
+      // Said again after tap's summary, where a reader looks.
+      process.stderr.write(`\ntest run failed: ${databaseDied}\n`)
+      return code || 1
+    }
+    return code
   } finally {
-    await dropDatabase(adminUrl, template).catch(() => {})
+    stopping = true
+    if (!databaseDied) await dropDatabase(adminUrl, template).catch(() => {})
     await embedded?.stop()
     if (dataDir) await rm(dataDir, { recursive: true, force: true })
   }

