@@ -19,6 +19,7 @@ export const logRedactPaths = [
   '*.key',
   '*.signing_secret',
   '*.databaseUrl',
+  '*.databaseListenUrl',
   '*.operatorToken',
   '*.encryptionKey',
 ]

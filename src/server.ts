@@ -38,7 +38,10 @@ async function main() {
     databaseUrl = embedded.connectionString('hookline')
   }
 
-  const database = connectDatabase(databaseUrl, { max: config.databasePoolSize })
+  const database = connectDatabase(databaseUrl, {
+    max: config.databasePoolSize,
+    preparedStatements: config.databasePreparedStatements,
+  })
   const { applied } = await migrate(database.pool)
   if (applied.length > 0) log.info({ applied }, 'migrations applied')
 
@@ -69,7 +72,9 @@ async function main() {
           config,
           db: database.db,
           pool: database.pool,
-          connectionString: databaseUrl,
+          // LISTEN holds session state: behind a transaction pooler it needs a
+          // direct connection of its own (DATABASE_LISTEN_URL).
+          connectionString: config.databaseListenUrl ?? databaseUrl,
           box,
           log,
           metrics,

@@ -1,6 +1,6 @@
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
-import { runMarkedAsPrepared } from './prepared.js'
+import { runMarkedAsPrepared, runUnnamed } from './prepared.js'
 import type { ApiKeysTable } from './tables/api-keys.js'
 import type { DeliveriesTable } from './tables/deliveries.js'
 import type { DeliveryAttemptsTable } from './tables/delivery-attempts.js'
@@ -47,11 +47,16 @@ export interface DatabaseHandle {
   close(): Promise<void>
 }
 
-/** Opens a pool and a Kysely instance over it. The caller owns both and closes them. */
+/**
+ * Opens a pool and a Kysely instance over it. The caller owns both and closes
+ * them. `preparedStatements: false` (DATABASE_PREPARED_STATEMENTS) runs every
+ * statement unnamed, for a transaction pooler in front of PostgreSQL.
+ */
 export function connectDatabase(
   connectionString: string,
-  options: { max?: number; applicationName?: string } = {},
+  options: { max?: number; applicationName?: string; preparedStatements?: boolean } = {},
 ): DatabaseHandle {
+  const named = options.preparedStatements ?? true
   const pool = new pg.Pool({
     connectionString,
     max: options.max ?? 10,
@@ -69,7 +74,8 @@ export function connectDatabase(
   // it comes back.
   pool.on('connect', (client) => {
     client.on('error', () => {})
-    runMarkedAsPrepared(client)
+    if (named) runMarkedAsPrepared(client)
+    else runUnnamed(client)
   })
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
   return {

@@ -9,7 +9,10 @@ const embedded = config.databaseUrl
   ? undefined
   : await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPostgresPort })
 const url = config.databaseUrl ?? embedded!.connectionString('hookline')
-const database = connectDatabase(url, { max: 1 })
+const database = connectDatabase(url, {
+  max: 1,
+  preparedStatements: config.databasePreparedStatements,
+})
 try {
   const { applied } = await migrate(database.pool)
   process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'nothing to apply\n')

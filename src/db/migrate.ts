@@ -14,41 +14,49 @@ export interface MigrationResult {
 
 /**
  * Applies every `NNNN_name.sql` file not yet recorded in `hookline_migrations`,
- * in name order, each in its own transaction. A session advisory lock makes two
- * processes starting at once take turns: the second finds nothing left to do.
+ * in name order, each in its own transaction. Each transaction first takes a
+ * transaction-scoped advisory lock and looks again whether its file is still
+ * pending, so two processes starting at once take turns and the second finds
+ * nothing left to do. Transaction-scoped, not a session lock held across
+ * them: behind a transaction pooler the statements of one client may reach
+ * different server connections, and a session lock would stay with whichever
+ * one took it.
  */
 export async function migrate(pool: pg.Pool, dir = migrationsDir): Promise<MigrationResult> {
   const files = (await readdir(dir)).filter((f) => /^\d{4}_[\w-]+\.sql$/.test(f)).sort()
+  const pending = new Set(await pendingMigrations(pool, dir))
   const client = await pool.connect()
   const applied: string[] = []
   try {
-    await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_ID])
-    await client.query(`
-      create table if not exists hookline_migrations (
-        name text primary key,
-        applied_at timestamptz not null default now()
-      )`)
-    const done = new Set(
-      (await client.query<{ name: string }>('select name from hookline_migrations')).rows.map(
-        (r) => r.name,
-      ),
-    )
     for (const file of files) {
-      if (done.has(file)) continue
+      if (!pending.has(file)) continue
       const sql = await readFile(`${dir}/${file}`, 'utf8')
       try {
         await client.query('begin')
+        await client.query('select pg_advisory_xact_lock($1)', [MIGRATION_LOCK_ID])
+        await client.query(`
+          create table if not exists hookline_migrations (
+            name text primary key,
+            applied_at timestamptz not null default now()
+          )`)
+        const { rowCount } = await client.query(
+          'select 1 from hookline_migrations where name = $1',
+          [file],
+        )
+        if (rowCount) {
+          await client.query('commit')
+          continue
+        }
         await client.query(sql)
         await client.query('insert into hookline_migrations (name) values ($1)', [file])
         await client.query('commit')
       } catch (err) {
-        await client.query('rollback')
+        await client.query('rollback').catch(() => {})
         throw new Error(`migration ${file} failed: ${(err as Error).message}`, { cause: err })
       }
       applied.push(file)
     }
   } finally {
-    await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]).catch(() => {})
     client.release()
   }
   return { applied }

@@ -29,3 +29,33 @@ export function runMarkedAsPrepared(client: pg.PoolClient): void {
     return query.apply(this, args)
   } as typeof client.query
 }
+
+/**
+ * Makes a pooled client run every statement unnamed, the marked ones and
+ * those given by name (`{ name, text, values }`, the queue's) alike. Behind a
+ * transaction pooler (PgBouncer in transaction mode before 1.21, Supavisor,
+ * RDS Proxy) consecutive statements of one client may reach different server
+ * connections, and a statement prepared on one is unknown on the next. An
+ * unnamed statement is parsed, bound and run in one go, so it never is.
+ */
+export function runUnnamed(client: pg.PoolClient): void {
+  const query = client.query as (...args: unknown[]) => unknown
+  client.query = function (this: pg.PoolClient, ...args: unknown[]) {
+    const [config] = args
+    if (isNamedConfig(config)) {
+      const { name: _name, ...unnamed } = config
+      return query.call(this, unnamed, ...args.slice(1))
+    }
+    return query.apply(this, args)
+  } as typeof client.query
+}
+
+function isNamedConfig(config: unknown): config is { name: string; text: string } {
+  return (
+    typeof config === 'object' &&
+    config !== null &&
+    typeof (config as { name?: unknown }).name === 'string' &&
+    // A Submittable (a cursor, a stream) carries its own state; leave it whole.
+    typeof (config as { submit?: unknown }).submit !== 'function'
+  )
+}
