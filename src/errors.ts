@@ -60,6 +60,7 @@ export const errors = {
   ),
   conflict: define(409, 'conflict', (detail: string) => detail),
   invalidJson: define(400, 'invalid_json', (detail: string) => detail),
+  tooDeep: define(400, 'too_deep', (detail: string) => detail),
   invalidText: define(
     400,
     'invalid_text',

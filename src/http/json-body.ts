@@ -9,7 +9,10 @@ import { errors } from '../errors.js'
  * for a prototype key is told so, not that it is not JSON; and text Postgres
  * cannot store is refused before anything is written: U+0000, and a lone
  * surrogate (`"\ud800"` without its pair, which JSON's escapes can spell but
- * no UTF-8 can).
+ * no UTF-8 can). Nesting deeper than MAX_JSON_DEPTH is refused too, naming
+ * the path: every later step (schema validation, JSON.stringify on the way
+ * to Postgres, condition and template walks) may recurse, and a stack
+ * overflowed by a body is a 500 the caller cannot fix.
  */
 export function registerJsonParser(app: FastifyInstance): void {
   const parse = app.getDefaultJsonParser('error', 'error')
@@ -25,9 +28,10 @@ export function registerJsonParser(app: FastifyInstance): void {
           undefined,
         )
       }
-      const refused = err ? null : unstorableText(value)
-      if (refused) return done(errors.invalidJson(`body: text may not hold ${refused}`), undefined)
-      done(err, value)
+      if (err) return done(err, undefined)
+      const refused = checkBody(value)
+      if (refused) return done(refused, undefined)
+      done(null, value)
     })
   })
 }
@@ -35,23 +39,58 @@ export function registerJsonParser(app: FastifyInstance): void {
 // A UTF-16 surrogate not part of a pair: in `u` mode a pair is one code point, not two.
 const LONE_SURROGATE = /\p{Cs}/u
 
-/** What in a parsed body Postgres cannot store in text or jsonb, described; null when nothing. */
-function unstorableText(value: unknown): string | null {
-  const stack = [value]
+export const MAX_JSON_DEPTH = 64
+
+interface Frame {
+  value: unknown
+  key: string | number | null
+  parent: Frame | null
+  depth: number
+}
+
+/**
+ * Why a parsed body is refused: nesting past MAX_JSON_DEPTH, or text Postgres
+ * cannot store; null when neither. Iterative, so a deep body cannot
+ * overflow the stack here; paths are spelled only for the answer.
+ */
+function checkBody(value: unknown) {
+  const stack: Frame[] = [{ value, key: null, parent: null, depth: 0 }]
   while (stack.length > 0) {
-    const next = stack.pop()
+    const frame = stack.pop() as Frame
+    const next = frame.value
     if (typeof next === 'string') {
       const found = unstorableIn(next)
-      if (found) return found
+      if (found) return errors.invalidJson(`${pathOf(frame)}: text may not hold ${found}`)
     } else if (next && typeof next === 'object') {
-      for (const [key, child] of Object.entries(next)) {
+      if (frame.depth >= MAX_JSON_DEPTH) {
+        return errors.tooDeep(`${pathOf(frame)}: nested deeper than ${MAX_JSON_DEPTH} levels`)
+      }
+      if (Array.isArray(next)) {
+        for (let i = 0; i < next.length; i++)
+          stack.push({ value: next[i], key: i, parent: frame, depth: frame.depth + 1 })
+        continue
+      }
+      for (const key of Object.keys(next)) {
         const found = unstorableIn(key)
-        if (found) return found
-        stack.push(child)
+        if (found) return errors.invalidJson(`${pathOf(frame)}: text may not hold ${found}`)
+        const child = (next as Record<string, unknown>)[key]
+        stack.push({ value: child, key, parent: frame, depth: frame.depth + 1 })
       }
     }
   }
   return null
+}
+
+const MAX_SHOWN_PATH = 200
+
+/** `body.record.fields.a[2]`, its middle cut out when long. */
+function pathOf(frame: Frame): string {
+  const parts: string[] = []
+  for (let at: Frame | null = frame; at?.key != null; at = at.parent)
+    parts.push(typeof at.key === 'number' ? `[${at.key}]` : `.${at.key}`)
+  const path = `body${parts.reverse().join('')}`
+  if (path.length <= MAX_SHOWN_PATH) return path
+  return `${path.slice(0, MAX_SHOWN_PATH / 2)}…${path.slice(-MAX_SHOWN_PATH / 2)}`
 }
 
 function unstorableIn(text: string): string | null {
