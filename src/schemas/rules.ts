@@ -54,7 +54,13 @@ export const RuleRequest = Type.Object(
     ),
     append_record_params: Type.Optional(
       Type.Boolean({
-        description: 'Append `entityType`, `entityId` and `eventType` query parameters.',
+        description:
+          'Append the record as LeadSquared-style query parameters: `entityType` (the record’s ' +
+          '`entity_type`, e.g. `lead`), `entityId` (its `entity_id`; in a batch, the first ' +
+          'record’s) and `eventType` (the triggering event’s type, e.g. `lead.created`; left out ' +
+          'when a rule runs without an event, as with execute and mass posts). A name the rule ' +
+          'already sends, in its URL or (GET and DELETE) as a key-value pair, keeps the rule’s ' +
+          'value and is not appended again.',
       }),
     ),
   },

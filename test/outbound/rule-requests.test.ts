@@ -250,3 +250,52 @@ t.test(
     t.equal(headerAttempt.request.headers['x-api-key'], '[redacted]')
   },
 )
+
+t.test('append_record_params keeps the names the rule already sends', async (t) => {
+  const { app } = testApp
+  await startWorkers(t, testApp)
+  const receiver = await startReceiver(t)
+  const ws = await createWorkspace(app)
+
+  // LeadSquared-style: the rule names its own entityType and entityId.
+  await createRule(app, ws, {
+    title: 'own values in the URL',
+    event_types: ['lead.created'],
+    request: {
+      method: 'POST',
+      url: `${receiver.url}/post?entityType=Prospect&entityId={{lead.prospect}}`,
+      body_format: 'json',
+      body_pairs: [{ key: 'id', value: '{{lead.id}}' }],
+      append_record_params: true,
+    },
+  })
+  await createRule(app, ws, {
+    title: 'own value as a GET pair',
+    event_types: ['lead.created'],
+    request: {
+      method: 'GET',
+      url: `${receiver.url}/get`,
+      body_format: 'form',
+      body_pairs: [{ key: 'eventType', value: 'NewLead' }],
+      append_record_params: true,
+    },
+  })
+  await postEvent(app, ws, 'lead.created', lead({ prospect: 'P-77' }))
+  await receiver.waitFor(2)
+
+  const query = (method: string) => {
+    const got = receiver.received.find((r) => r.method === method) as Received
+    const params = new URL(got.url, receiver.url).searchParams
+    return [...params.keys()].map((k) => [k, params.getAll(k)])
+  }
+  t.same(
+    Object.fromEntries(query('POST')),
+    { entityType: ['Prospect'], entityId: ['P-77'], eventType: ['lead.created'] },
+    'the URL’s own entityType and entityId are kept; eventType, absent, is added',
+  )
+  t.same(
+    Object.fromEntries(query('GET')),
+    { eventType: ['NewLead'], entityType: ['lead'], entityId: ['L-1'] },
+    'a GET pair of the same name is kept too',
+  )
+})

@@ -78,16 +78,29 @@ export function renderRuleRequest(
     body = Array.isArray(records) ? joinBatch(request.body_format, bodies) : (bodies[0] as string)
     headers['content-type'] = contentTypes[request.body_format]
   }
-  if (request.append_record_params) {
-    url.searchParams.set('entityType', first.entity_type)
-    url.searchParams.set('entityId', first.entity_id)
-    if (first.event.type) url.searchParams.set('eventType', first.event.type)
-  }
+  if (request.append_record_params) appendRecordParams(url.searchParams, first)
   for (const header of request.headers ?? []) {
     headers[header.name.toLowerCase()] = renderHeaderValue(header.value, data)
   }
   Object.assign(headers, authHeaders(credentials))
   return { method: request.method, url: url.toString(), headers, body }
+}
+
+/**
+ * The record's own parameters, LeadSquared-style, for a batch its first
+ * record's. A name the rule already sends (in its URL or, for GET and DELETE,
+ * as a pair) is the rule's to set: it is kept, never overwritten.
+ */
+function appendRecordParams(params: URLSearchParams, record: DeliveryRecord): void {
+  const appended = {
+    entityType: record.entity_type,
+    entityId: record.entity_id,
+    // Runs without an event (execute, mass posts) have no type: it is left out.
+    eventType: record.event.type,
+  }
+  for (const [name, value] of Object.entries(appended)) {
+    if (value !== null && !params.has(name)) params.append(name, value)
+  }
 }
 
 function renderBody(request: RuleRow['request'], data: TemplateData): string {
