@@ -1,6 +1,6 @@
 import pg from 'pg'
 import { buildApp } from './app.js'
-import { ConfigError, loadConfig } from './config.js'
+import { type Config, ConfigError, loadConfig } from './config.js'
 import { connectDatabase } from './db/database.js'
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './db/embedded-postgres.js'
 import { migrate } from './db/migrate.js'
@@ -9,6 +9,7 @@ import { createMetrics } from './metrics.js'
 import { loadOrCreateKeyFile, parseEncryptionKey, SecretBox } from './security/secret-box.js'
 import { createWorkers } from './workers.js'
 import { bootstrapDefaultWorkspace } from './workspaces/bootstrap.js'
+import { handOverBootstrapKey } from './workspaces/welcome.js'
 
 /** Runs the service: database, migrations, HTTP (ROLE api|all), workers (ROLE worker|all), a graceful stop. */
 async function main() {
@@ -85,7 +86,7 @@ async function main() {
   if (config.role !== 'worker') {
     if (config.bootstrapWorkspace) {
       const first = await bootstrapDefaultWorkspace(database.db)
-      if (first) printWelcome(config.publicBaseUrl, first.workspace.id, first.key.key)
+      if (first) await handOverKey(config, log, first.workspace.id, first.key.key)
     }
   }
 
@@ -115,6 +116,30 @@ async function main() {
   process.on('SIGTERM', () => void stop('SIGTERM'))
 }
 
+// The key is a secret: printed on a terminal, else written to a 0600 file
+// whose path (never the key) is logged.
+async function handOverKey(
+  config: Config,
+  log: ReturnType<typeof createLogger>,
+  workspaceId: string,
+  key: string,
+) {
+  const welcome = { baseUrl: config.publicBaseUrl, workspaceId, key }
+  try {
+    const file = await handOverBootstrapKey(welcome, process.stdout, config.dataDir)
+    if (file)
+      log.warn(
+        { workspaceId, file },
+        'default workspace created: its API key is in this file (mode 0600); store it and delete the file',
+      )
+  } catch (err) {
+    log.error(
+      { workspaceId, err },
+      'default workspace created, but its API key could not be written to DATA_DIR: issue a key through the operator API',
+    )
+  }
+}
+
 async function ensureDatabase(adminUrl: string, name: string) {
   const client = new pg.Client({ connectionString: adminUrl })
   await client.connect()
@@ -124,25 +149,6 @@ async function ensureDatabase(adminUrl: string, name: string) {
   } finally {
     await client.end()
   }
-}
-
-// Printed once, to the terminal only (never to the log stream): the key is a secret.
-function printWelcome(baseUrl: string, workspaceId: string, key: string) {
-  process.stdout.write(
-    [
-      '',
-      '  Hookline is running. A default workspace and API key were created:',
-      '',
-      `    workspace  ${workspaceId}`,
-      `    API key    ${key}   (shown once; store it now)`,
-      '',
-      '  Try it:',
-      `    curl -H "Authorization: Bearer ${key}" ${baseUrl}/v1/workspace`,
-      '',
-      `  API reference: ${baseUrl}/docs`,
-      '',
-    ].join('\n'),
-  )
 }
 
 main().catch((err) => {
