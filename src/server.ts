@@ -90,13 +90,16 @@ async function main() {
     }
   }
 
-  let stopping = false
+  let stoppingSince: number | undefined
   const stop = async (signal: string) => {
-    if (stopping) {
+    if (stoppingSince !== undefined) {
+      // Ctrl-C under `npm start` reaches node twice: from the terminal and
+      // forwarded by npm, a moment apart. Only a later one means "now".
+      if (Date.now() - stoppingSince < SAME_SIGNAL_MS) return
       log.warn({ signal }, 'second signal: exiting now')
       process.exit(1)
     }
-    stopping = true
+    stoppingSince = Date.now()
     log.info({ signal }, 'shutting down')
     const deadline = setTimeout(() => {
       log.error('shutdown deadline passed: exiting')
@@ -139,6 +142,8 @@ async function handOverKey(
     )
   }
 }
+
+const SAME_SIGNAL_MS = 1500
 
 async function ensureDatabase(adminUrl: string, name: string) {
   const client = new pg.Client({ connectionString: adminUrl })
