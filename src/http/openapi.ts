@@ -2,6 +2,7 @@ import { createRequire } from 'node:module'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
+import { completeOperations } from './openapi-operations.js'
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string }
 
@@ -23,10 +24,13 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       info: {
         title: 'Hookline API',
         version,
+        license: { name: 'Proprietary', identifier: 'LicenseRef-Hookline-Proprietary' },
         description:
           'Headless webhooks for CRMs: outbound rules and deliveries, inbound handlers and calls. ' +
           'Errors are `{ statusCode, code, error, message }`; lists are `{ data, next_cursor }`.',
       },
+      // Relative: the service that serves this document (and /docs' "try it") is the one to call.
+      servers: [{ url: '/', description: 'The Hookline service serving this document.' }],
       tags: [
         { name: 'workspace', description: 'The workspace of the calling API key.' },
         {
@@ -77,6 +81,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
     },
     transformObject: (document) => {
       if (!('openapiObject' in document)) return document.swaggerObject
+      completeOperations(document.openapiObject.paths as Record<string, Record<string, unknown>>)
       for (const path of Object.values(document.openapiObject.paths ?? {})) {
         for (const operation of Object.values(path ?? {}) as Record<string, unknown>[]) {
           if (!operation || typeof operation !== 'object' || !(BODY_OPTIONAL in operation)) continue

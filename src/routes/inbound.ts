@@ -53,8 +53,10 @@ const endpointSchema = {
     token: Type.String({ maxLength: 200, description: 'The endpoint token.' }),
   }),
   response: {
-    '2XX': {
-      description: 'The handler’s configured response (status, content type, headers, body).',
+    200: {
+      description:
+        'The handler’s configured response (content type, headers, body), with its configured ' +
+        'status: 200 unless the handler’s `response.status` names another 2xx.',
       content: { '*/*': { schema: Type.Unknown() } },
     },
     ...errorResponses(400, 401, 404, 405, 408, 413, 429, 500, 502, 503),

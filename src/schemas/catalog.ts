@@ -1,5 +1,5 @@
 import { type Static, Type } from 'typebox'
-import { Nullable, page, Timestamp } from './common.js'
+import { Nullable, page, ref, Timestamp } from './common.js'
 
 export const EVENT_TYPE_PATTERN = '^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)+$'
 
@@ -88,7 +88,7 @@ export const Field = Type.Object(
 export type Field = Static<typeof Field>
 
 export const FieldList = Type.Object(
-  { data: Type.Array(Field, { maxItems: 5000 }) },
+  { data: Type.Array(ref(Field), { maxItems: 5000 }) },
   {
     $id: 'FieldList',
     additionalProperties: false,

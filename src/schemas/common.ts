@@ -11,6 +11,9 @@ export function ref<T extends TSchema>(schema: T, description?: string) {
   return Type.Unsafe<Static<T>>(Type.Ref(id, description ? { description } : {}))
 }
 
+/** The component every error answer points at (not `Error`: generated code would shadow the built-in). */
+export const ERROR_SCHEMA = 'ErrorResponse'
+
 export const ErrorResponse = Type.Object(
   {
     statusCode: Type.Integer({
@@ -23,7 +26,7 @@ export const ErrorResponse = Type.Object(
     }),
   },
   {
-    $id: 'Error',
+    $id: ERROR_SCHEMA,
     additionalProperties: false,
     examples: [
       {
@@ -36,20 +39,20 @@ export const ErrorResponse = Type.Object(
   },
 )
 
-const errorDescriptions: Record<number, string> = {
+export const errorDescriptions: Record<number, string> = {
   400: 'The request is malformed; `message` names the field and why.',
   401: 'Missing or invalid credentials.',
   403: 'Not allowed.',
   404: 'No such resource in this workspace.',
   409: 'The request conflicts with the resource’s current state.',
   413: 'The body is larger than the limit.',
-  415: 'Unsupported content type.',
+  415: 'Unsupported content type (the API takes `application/json`).',
   405: 'The method is not accepted here; see `Allow`.',
   408: 'The body did not arrive in time.',
   429: 'Too many requests; retry after `Retry-After` seconds.',
   500: 'Internal error (masked; the log has the detail under the request id).',
   502: 'An upstream service (the CRM) failed.',
-  503: 'Not ready.',
+  503: 'Not ready, or shutting down; retry shortly.',
 }
 
 /** Response entries for the error statuses a route can answer. */
@@ -57,7 +60,7 @@ export function errorResponses(...statuses: number[]) {
   const out: Record<number, ReturnType<typeof ref<typeof ErrorResponse>>> = {}
   for (const status of statuses) {
     out[status] = Type.Unsafe<Static<typeof ErrorResponse>>(
-      Type.Ref('Error', { description: errorDescriptions[status] ?? 'Error.' }),
+      Type.Ref(ERROR_SCHEMA, { description: errorDescriptions[status] ?? 'Error.' }),
     )
   }
   return out

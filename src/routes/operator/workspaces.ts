@@ -71,6 +71,8 @@ export const operatorRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
         tags,
         security,
         summary: 'Get a workspace',
+        description:
+          'Its name, external id, whether webhooks are on, and how long its history is kept.',
         params: WorkspaceParams,
         response: { 200: ref(Workspace, 'The workspace.'), ...errorResponses(400, 401, 403, 404) },
       },

@@ -68,6 +68,7 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, {
       schema: {
         tags,
         summary: 'Get an event type',
+        description: 'Archived event types are found too; `archived` says which.',
         params: NameParams,
         response: { 200: ref(EventType, 'The event type.'), ...errorResponses(400, 401, 404) },
       },
@@ -98,6 +99,7 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, {
       schema: {
         tags,
         summary: 'List the field catalog',
+        description: 'Every field templates and conditions may name, sorted by key.',
         response: { 200: ref(FieldList, 'Every field, by key.'), ...errorResponses(401) },
       },
     },

@@ -71,6 +71,8 @@ export const deliveryRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
       schema: {
         tags,
         summary: 'Cancel a queued delivery',
+        description:
+          'Only a delivery still waiting in the queue can be cancelled; one already sending or finished is a 409.',
         params: DeliveryParams,
         response: { 200: ref(Delivery, 'Cancelled.'), ...errorResponses(400, 401, 404, 409) },
       },
@@ -85,6 +87,9 @@ export const deliveryRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
       schema: {
         tags,
         summary: 'Retry every failed delivery of a rule in a time range',
+        description:
+          'Queues again each failed delivery of the rule created between `since` and `until` (default: now), ' +
+          'at most 10,000, as a resend would. 404 when the rule does not exist.',
         body: ref(RetryFailedBody),
         response: {
           202: ref(RetryFailedResult, 'The deliveries queued again.'),

@@ -88,6 +88,8 @@ export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
       schema: {
         tags,
         summary: 'Get an event with its deliveries',
+        description:
+          'The event as received (record, previous fields, idempotency key) and the deliveries it made.',
         params: EventParams,
         response: { 200: ref(EventDetail, 'The event.'), ...errorResponses(400, 401, 404) },
       },

@@ -52,6 +52,8 @@ export const massPostRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       schema: {
         tags,
         summary: 'Get a mass post with its progress',
+        description:
+          'Its status, the number of records, and how many are done (succeeded, failed, cancelled) or remain.',
         params: MassPostParams,
         response: { 200: ref(MassPost, 'The mass post.'), ...errorResponses(400, 401, 404) },
       },
@@ -121,6 +123,8 @@ export const massPostRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       schema: {
         tags,
         summary: 'Per-record outcome of a mass post',
+        description:
+          'Each record of the list, in list order, with its delivery, status and response status.',
         params: MassPostParams,
         querystring: PageQuery,
         response: {

@@ -111,6 +111,8 @@ export const ruleRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       schema: {
         tags,
         summary: 'Get a rule',
+        description:
+          'The rule as stored; the auth’s secret is never shown (`auth.secret_set` says whether one is).',
         params: RuleParams,
         response: { 200: ref(Rule, 'The rule.'), ...errorResponses(400, 401, 404) },
       },

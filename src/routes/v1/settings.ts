@@ -26,6 +26,9 @@ export const settingsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
       schema: {
         tags,
         summary: 'Read the workspace’s webhook settings',
+        description:
+          'Whether webhooks are on, the CRM callback and lookup URLs, the retention, and the ' +
+          'signing secrets’ ids and expiry (never their values: see `GET /v1/settings/signing-secret`).',
         response: { 200: ref(WorkspaceSettings, 'The settings.'), ...errorResponses(401) },
       },
     },
