@@ -823,7 +823,7 @@ export interface paths {
         put?: never;
         /**
          * Create a handler
-         * @description An inbound webhook: a public endpoint (`endpoint_url`) that records every call, verifies the sender, parses and coerces the parameters, filters by conditions, drops duplicates within the protection period, maps the parameters to CRM fields and forwards the record to the CRM callback as an `inbound.record` notice (POST), or answers from the CRM lookup (GET). Mapping targets are checked against the field catalog, templates and conditions on save.
+         * @description An inbound webhook: a public endpoint (`endpoint_url`) that records every call, verifies the sender, parses and coerces the parameters, filters by conditions, drops duplicates within the protection period, maps the parameters to CRM fields and forwards the record to the CRM callback as an `inbound.record` notice (POST), or answers from the CRM lookup (GET). Mapping targets are checked against the field catalog, templates and conditions on save; conditions may not use `changed` or `changed_from_to` (a call has no previous fields: 400 naming the test).
          */
         post: operations["createHandler"];
         delete?: never;
@@ -875,7 +875,7 @@ export interface paths {
         head?: never;
         /**
          * Update a handler
-         * @description Top-level properties sent replace the stored ones whole; a verification is sent with its secret.
+         * @description Top-level properties sent replace the stored ones whole; a verification is sent with its secret. `{}` is refused (400).
          */
         patch: operations["updateHandler"];
         trace?: never;
@@ -989,13 +989,13 @@ export interface paths {
         };
         /**
          * Look up a record (public endpoint)
-         * @description What a sender calls to read a record, at a handler’s `endpoint_url`; no API key. The parameters are in the query (`?email=ada%40example.com`); the mapped record goes to the workspace’s CRM lookup URL (signed, short timeout), and the handler’s response template renders what the CRM returns. Every call to a known token is recorded before it is answered. Accepted, duplicate and filtered calls get the handler’s configured response (a 2xx, so senders do not retry). Errors: 400 `invalid_body` / `invalid_parameters` (the message names the parameter), 401 `verification_failed`, 404 for an unknown or rotated-out token, 405 `method_not_allowed`, 408 `request_timeout` (body too slow), 413 `payload_too_large` (the handler’s `body_limit_bytes`), 429 `rate_limited` with `Retry-After`, 502 `lookup_failed` (GET: the CRM lookup failed or timed out), 503 `handler_inactive`. Answers to a recorded call carry `X-Hookline-Call-Id`.
+         * @description What a sender calls to read a record, at a handler’s `endpoint_url`; no API key. The parameters are in the query (`?email=ada%40example.com`); the mapped record goes to the workspace’s CRM lookup URL (signed, short timeout), and the handler’s response template renders what the CRM returns. Every call to a known token is recorded before it is answered. Accepted, duplicate and filtered calls get the handler’s configured response (a 2xx, so senders do not retry). Errors: 400 `invalid_body` / `invalid_parameters` (the message names the parameter), 401 `verification_failed`, 404 for an unknown or rotated-out token, 405 `method_not_allowed` with `Allow` (also for PUT, PATCH, DELETE, HEAD and OPTIONS, which are recorded too), 408 `request_timeout` (body too slow), 413 `payload_too_large` (the handler’s `body_limit_bytes`), 429 `rate_limited` with `Retry-After`, 502 `lookup_failed` (GET: the CRM lookup failed or timed out), 503 `handler_inactive` with `Retry-After`. A Basic-auth handler’s 401 carries `WWW-Authenticate`. Answers to a recorded call carry `X-Hookline-Call-Id`.
          */
         get: operations["receiveInboundGet"];
         put?: never;
         /**
          * Send a record (public endpoint)
-         * @description What a sender calls to deliver a record, at a handler’s `endpoint_url`; no API key. The body is JSON, form-urlencoded, XML or multipart fields, read as the handler’s `body_format` says (`auto`: by Content-Type, then by the first byte). An accepted call’s mapped record goes to the CRM callback as an `inbound.record` notice, and the handler’s fulfillment actions run. Every call to a known token is recorded before it is answered. Accepted, duplicate and filtered calls get the handler’s configured response (a 2xx, so senders do not retry). Errors: 400 `invalid_body` / `invalid_parameters` (the message names the parameter), 401 `verification_failed`, 404 for an unknown or rotated-out token, 405 `method_not_allowed`, 408 `request_timeout` (body too slow), 413 `payload_too_large` (the handler’s `body_limit_bytes`), 429 `rate_limited` with `Retry-After`, 502 `lookup_failed` (GET: the CRM lookup failed or timed out), 503 `handler_inactive`. Answers to a recorded call carry `X-Hookline-Call-Id`.
+         * @description What a sender calls to deliver a record, at a handler’s `endpoint_url`; no API key. The body is JSON, form-urlencoded, XML or multipart fields, read as the handler’s `body_format` says (`auto`: by Content-Type, then by the first byte). An accepted call’s mapped record goes to the CRM callback as an `inbound.record` notice, and the handler’s fulfillment actions run. Every call to a known token is recorded before it is answered. Accepted, duplicate and filtered calls get the handler’s configured response (a 2xx, so senders do not retry). Errors: 400 `invalid_body` / `invalid_parameters` (the message names the parameter), 401 `verification_failed`, 404 for an unknown or rotated-out token, 405 `method_not_allowed` with `Allow` (also for PUT, PATCH, DELETE, HEAD and OPTIONS, which are recorded too), 408 `request_timeout` (body too slow), 413 `payload_too_large` (the handler’s `body_limit_bytes`), 429 `rate_limited` with `Retry-After`, 502 `lookup_failed` (GET: the CRM lookup failed or timed out), 503 `handler_inactive` with `Retry-After`. A Basic-auth handler’s 401 carries `WWW-Authenticate`. Answers to a recorded call carry `X-Hookline-Call-Id`.
          */
         post: operations["receiveInboundPost"];
         delete?: never;
@@ -2857,7 +2857,7 @@ export interface components {
             } | null;
         };
         /**
-         * @description Properties sent replace the stored ones whole (a verification with its secret); others stay.
+         * @description Properties sent replace the stored ones whole (a verification with its secret); others stay. At least one property: `{}` is refused (400).
          * @example {
          *       "protection": {
          *         "period_seconds": 300,
@@ -2871,11 +2871,6 @@ export interface components {
             title?: string;
             description?: string;
             active?: boolean;
-            /**
-             * @default [
-             *       "POST"
-             *     ]
-             */
             methods?: ("GET" | "POST")[];
             /**
              * @description How POST bodies are read. `auto` goes by Content-Type, then by the first byte; a set format wins over a mislabelled Content-Type.

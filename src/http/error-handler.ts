@@ -106,10 +106,10 @@ export function registerErrorHandler(app: FastifyInstance): void {
   })
 
   app.setNotFoundHandler((request, reply) => {
-    const { statusCode, code, message } = errors.routeNotFound(
-      request.method,
-      request.url.split('?')[0] ?? '',
-    )
+    const path = request.url.split('?')[0] ?? ''
+    // An inbound endpoint's path is its credential: never echoed.
+    const shown = path.startsWith('/in/') ? '/in/{token}' : path
+    const { statusCode, code, message } = errors.routeNotFound(request.method, shown)
     return reply.code(statusCode).send({ statusCode, code, error: 'Not Found', message })
   })
 }

@@ -67,6 +67,13 @@ const final = (
 
 // The sender learns only that verification failed; the call log says why.
 export const REJECTED = errorAnswer(401, 'verification_failed', 'the call could not be verified')
+// RFC 9110: a 401 names the scheme it wants; for Basic, so clients send credentials.
+const BASIC_REJECTED = errorAnswer(401, 'verification_failed', 'the call could not be verified', {
+  'www-authenticate': 'Basic realm="hookline", charset="UTF-8"',
+})
+
+/** An inactive handler's 503 says when to try again: senders that honour it keep the call. */
+export const INACTIVE_RETRY_AFTER_SECONDS = 300
 
 /**
  * Runs the steps that need neither the database nor the network, in the
@@ -95,7 +102,9 @@ function steps(handler: LoadedHandler, call: IncomingCall): Decision {
     return final(
       'inactive',
       'the handler is inactive',
-      errorAnswer(503, 'handler_inactive', 'this endpoint is not accepting calls right now'),
+      errorAnswer(503, 'handler_inactive', 'this endpoint is not accepting calls right now', {
+        'retry-after': String(INACTIVE_RETRY_AFTER_SECONDS),
+      }),
     )
   }
   if (!call.body.ok) {
@@ -121,7 +130,10 @@ function steps(handler: LoadedHandler, call: IncomingCall): Decision {
     rawBody: call.body.raw,
     now: call.receivedAt,
   })
-  if (!verified.ok) return final('rejected', verified.reason, REJECTED)
+  if (!verified.ok) {
+    const answer = handler.verification.type === 'basic' ? BASIC_REJECTED : REJECTED
+    return final('rejected', verified.reason, answer)
+  }
   const replayKey = verified.replayId ? `r:${verified.replayId}` : null
 
   const parsed =

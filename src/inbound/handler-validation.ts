@@ -1,5 +1,5 @@
 import { unknownCatalogNames } from '../catalog/catalog-service.js'
-import type { ConditionGroup } from '../conditions/condition-schema.js'
+import type { ConditionGroup, ConditionItem } from '../conditions/condition-schema.js'
 import { validateCondition } from '../conditions/validate-condition.js'
 import type { Db } from '../db/database.js'
 import type { HandlerAction, HandlerResponse } from '../schemas/handlers.js'
@@ -59,11 +59,30 @@ export async function handlerProblems(
     })
     problems.push(...unknown.map((message) => `body/mapping: ${message}`))
   }
-  if (handler.conditions) problems.push(...validateCondition(handler.conditions, 'body/conditions'))
+  if (handler.conditions) {
+    problems.push(...validateCondition(handler.conditions, 'body/conditions'))
+    problems.push(...changeTests(handler.conditions, 'body/conditions'))
+  }
   if (handler.response) problems.push(...responseProblems(handler.response))
   if (handler.actions?.length)
     problems.push(...(await actionProblems(db, workspaceId, handler.actions)))
   return problems
+}
+
+// They compare a record with its previous fields; a call has none, so they could never match.
+const CHANGE_OPERATORS = new Set(['changed', 'changed_from_to'])
+
+function changeTests(item: ConditionItem, at: string): string[] {
+  if ('all' in item || 'any' in item) {
+    const [key, items] = 'all' in item ? ['all', item.all] : ['any', item.any]
+    return items.flatMap((child, i) => changeTests(child, `${at}.${key}[${i}]`))
+  }
+  return CHANGE_OPERATORS.has(item.op)
+    ? [
+        `${at}.op: '${item.op}' compares with a record's previous fields, which an inbound call ` +
+          'does not have; it could never match',
+      ]
+    : []
 }
 
 function responseProblems(response: HandlerResponse): string[] {

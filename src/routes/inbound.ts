@@ -41,10 +41,11 @@ const COMMON =
   'Every call to a known token is recorded before it is answered. Accepted, duplicate and filtered ' +
   'calls get the handler’s configured response (a 2xx, so senders do not retry). Errors: 400 ' +
   '`invalid_body` / `invalid_parameters` (the message names the parameter), 401 `verification_failed`, ' +
-  '404 for an unknown or rotated-out token, 405 `method_not_allowed`, 408 `request_timeout` (body too ' +
+  '404 for an unknown or rotated-out token, 405 `method_not_allowed` with `Allow` (also for PUT, ' +
+  'PATCH, DELETE, HEAD and OPTIONS, which are recorded too), 408 `request_timeout` (body too ' +
   'slow), 413 `payload_too_large` (the handler’s `body_limit_bytes`), 429 `rate_limited` with ' +
   '`Retry-After`, 502 `lookup_failed` (GET: the CRM lookup failed or timed out), 503 ' +
-  '`handler_inactive`. Answers to a recorded call carry `X-Hookline-Call-Id`.'
+  '`handler_inactive` with `Retry-After`. A Basic-auth handler’s 401 carries `WWW-Authenticate`. Answers to a recorded call carry `X-Hookline-Call-Id`.'
 
 const endpointSchema = {
   tags,
@@ -62,6 +63,9 @@ const endpointSchema = {
     ...errorResponses(400, 401, 404, 405, 408, 413, 429, 500, 502, 503),
   },
 }
+
+/** Answered 405 with `Allow` (the handler's methods) and recorded as `invalid`. */
+export const OTHER_METHODS = ['PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']
 
 const NOT_FOUND = {
   statusCode: 404,
@@ -155,6 +159,14 @@ export const inboundRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
         'workspace’s CRM lookup URL (signed, short timeout), and the handler’s response template ' +
         `renders what the CRM returns. ${COMMON}`,
     },
+  })
+  // Other methods reach the handler too, so a call to a known token is recorded
+  // and answered 405 with `Allow` (decide.ts), never a 404 that echoes the URL.
+  // HEAD is one of them: it carries no record and must not start a CRM lookup.
+  app.route<Token>({
+    ...endpoint,
+    method: OTHER_METHODS,
+    schema: { ...endpointSchema, hide: true },
   })
   app.route<Token>({
     ...endpoint,

@@ -326,14 +326,21 @@ export const CreateHandlerBody = Type.Object(inputProperties, {
   ],
 })
 
+// No defaults here: a default would be filled in for a property not sent, and
+// replace what is stored (`{}` would reset the methods to POST, and pass).
 export const UpdateHandlerBody = Type.Object(
-  { ...inputProperties, title: Type.Optional(inputProperties.title) },
+  {
+    ...inputProperties,
+    title: Type.Optional(inputProperties.title),
+    methods: Type.Optional(Type.Array(HandlerMethod, { minItems: 1, uniqueItems: true })),
+  },
   {
     $id: 'UpdateHandler',
     additionalProperties: false,
     minProperties: 1,
     description:
-      'Properties sent replace the stored ones whole (a verification with its secret); others stay.',
+      'Properties sent replace the stored ones whole (a verification with its secret); others stay. ' +
+      'At least one property: `{}` is refused (400).',
     examples: [{ protection: { period_seconds: 300, parameters: ['email'] } }],
   },
 )

@@ -42,7 +42,8 @@ export const handlerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
           'parses and coerces the parameters, filters by conditions, drops duplicates within the protection ' +
           'period, maps the parameters to CRM fields and forwards the record to the CRM callback as an ' +
           '`inbound.record` notice (POST), or answers from the CRM lookup (GET). Mapping targets are checked ' +
-          'against the field catalog, templates and conditions on save.',
+          'against the field catalog, templates and conditions on save; conditions may not use `changed` or ' +
+          '`changed_from_to` (a call has no previous fields: 400 naming the test).',
         body: ref(CreateHandlerBody),
         response: {
           201: ref(Handler, 'The new handler, with its endpoint URL.'),
@@ -123,7 +124,8 @@ export const handlerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
         tags,
         summary: 'Update a handler',
         description:
-          'Top-level properties sent replace the stored ones whole; a verification is sent with its secret.',
+          'Top-level properties sent replace the stored ones whole; a verification is sent with its secret. ' +
+          '`{}` is refused (400).',
         params: HandlerParams,
         body: ref(UpdateHandlerBody),
         response: { 200: ref(Handler, 'The updated handler.'), ...errorResponses(400, 401, 404) },
