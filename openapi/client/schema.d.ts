@@ -539,7 +539,7 @@ export interface paths {
         put?: never;
         /**
          * Send one event
-         * @description Records the event, matches it against the enabled rules triggered by its type, and queues a delivery per match. An `idempotency_key` is held for 24 hours: sent again with the same event (type, record and previous fields; key order does not matter), it answers the first answer with `duplicate: true` and sends nothing; sent with a different event, it is refused with 409 `conflict`. After 24 hours the key may name a new event. A matched rule in inline mode (no delay, no batching window) is sent before the answer, which then lists its delivery after the first attempt under `inline`; in a batch, inline rules are queued like the others.
+         * @description Records the event, matches it against the enabled rules triggered by its type, and queues a delivery per match. An `idempotency_key` is held for 24 hours: sent again with the same event (type, record and previous fields; key order does not matter), it answers the first answer with `duplicate: true` and sends nothing; sent with a different event, it is refused with 409 `conflict`. After 24 hours the key may name a new event. A matched rule in inline mode (no delay, no batching window) is sent before the answer, which then lists its delivery after the first attempt under `inline`; in a batch, inline rules are queued like the others. Events sent at the same moment by concurrent calls are written together (group commit); each call is answered once its own event is durable, with its own answer or error.
          */
         post: operations["createEvent"];
         delete?: never;

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errors } from '../../errors.js'
 import { toDelivery } from '../../outbound/deliveries/delivery-service.js'
+import { EventIntake } from '../../outbound/events/event-intake.js'
 import { ingestEvents } from '../../outbound/events/event-service.js'
 import { sendInline } from '../../outbound/rules/rule-actions.js'
 import { errorResponses, ref } from '../../schemas/common.js'
@@ -17,6 +18,9 @@ import type { RouteDeps } from '../deps.js'
 const tags = ['events']
 
 export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, engine }) => {
+  // Concurrent single events share a transaction, a job and a NOTIFY.
+  const intake = new EventIntake(db)
+
   app.post(
     '/events',
     {
@@ -31,7 +35,9 @@ export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
           'with 409 `conflict`. After 24 hours the key may name a new event. A matched rule in ' +
           'inline mode (no delay, no batching window) is sent before the answer, which then lists ' +
           'its delivery after the first attempt under `inline`; in a batch, inline rules are queued ' +
-          'like the others.',
+          'like the others. Events sent at the same moment by concurrent calls are written together ' +
+          '(group commit); each call is answered once its own event is durable, with its own answer ' +
+          'or error.',
         body: ref(EventInput),
         response: {
           202: ref(EventResult, 'Recorded; deliveries queued.'),
@@ -40,13 +46,10 @@ export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
       },
     },
     async (request, reply) => {
-      const { results, inline } = await ingestEvents(
-        db,
+      const { result, inline } = await intake.ingest(
         request.workspaceId,
-        [request.body as EventInput],
-        { inline: true },
+        request.body as EventInput,
       )
-      const result = results[0] as EventResult
       if (inline.length === 0) return reply.code(202).send(result)
       const sent = await sendInline(engine, request.workspaceId, inline, request.log)
       return reply.code(202).send({ ...result, inline: sent })

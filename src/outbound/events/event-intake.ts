@@ -1,0 +1,93 @@
+import { Batcher } from '../../db/batcher.js'
+import type { Db } from '../../db/database.js'
+import type { EventInput, EventResult } from '../../schemas/events.js'
+import { ingestEvents } from './event-service.js'
+
+interface Item {
+  workspaceId: string
+  input: EventInput
+}
+
+export interface IntakeResult {
+  result: EventResult
+  /** This event's deliveries in inline mode, for its caller to send. */
+  inline: string[]
+}
+
+/** Events taken in one transaction at most, and transactions under way at once. */
+const MAX_BATCH = 200
+const MAX_CONCURRENT = 2
+
+/**
+ * Group commit for POST /v1/events. Most CRMs send one event per call, many
+ * calls at once; each call on its own costs a transaction, a job and a
+ * NOTIFY. Calls that arrive while a write is under way wait and go together:
+ * one transaction per workspace for the whole group, its deliveries sharing
+ * jobs and one NOTIFY, each caller answered once its own event is committed.
+ * A lone call waits only for the current turn of the event loop.
+ *
+ * When a group fails (one event's idempotency key conflicts, say), its events
+ * are taken again one by one, so each caller gets its own answer or error,
+ * exactly as if it had come alone.
+ */
+export class EventIntake {
+  readonly #db: Db
+  readonly #batcher: Batcher<Item, IntakeResult | Error>
+
+  constructor(db: Db) {
+    this.#db = db
+    this.#batcher = new Batcher((items) => this.#run(items), {
+      maxBatch: MAX_BATCH,
+      maxConcurrent: MAX_CONCURRENT,
+    })
+  }
+
+  async ingest(workspaceId: string, input: EventInput): Promise<IntakeResult> {
+    const outcome = await this.#batcher.push({ workspaceId, input })
+    if (outcome instanceof Error) throw outcome
+    return outcome
+  }
+
+  async #run(items: Item[]): Promise<(IntakeResult | Error)[]> {
+    const outcomes = new Array<IntakeResult | Error>(items.length)
+    const byWorkspace = new Map<string, number[]>()
+    for (const [index, item] of items.entries()) {
+      const indexes = byWorkspace.get(item.workspaceId)
+      if (indexes) indexes.push(index)
+      else byWorkspace.set(item.workspaceId, [index])
+    }
+    await Promise.all(
+      [...byWorkspace].map(async ([workspaceId, indexes]) => {
+        const group = indexes.map((i) => (items[i] as Item).input)
+        const results = await this.#together(workspaceId, group)
+        for (const [k, i] of indexes.entries()) outcomes[i] = results[k] as IntakeResult | Error
+      }),
+    )
+    return outcomes
+  }
+
+  async #together(workspaceId: string, inputs: EventInput[]): Promise<(IntakeResult | Error)[]> {
+    try {
+      return await this.#take(workspaceId, inputs)
+    } catch (error) {
+      if (inputs.length === 1) return [error as Error]
+      return Promise.all(
+        inputs.map((input) =>
+          this.#take(workspaceId, [input]).then(
+            (results) => results[0] as IntakeResult,
+            (err: Error) => err,
+          ),
+        ),
+      )
+    }
+  }
+
+  async #take(workspaceId: string, inputs: EventInput[]): Promise<IntakeResult[]> {
+    const { results, inline } = await ingestEvents(this.#db, workspaceId, inputs, { inline: true })
+    const sendNow = new Set(inline)
+    return results.map((result) => ({
+      result,
+      inline: result.deliveries.filter((id) => sendNow.has(id)),
+    }))
+  }
+}

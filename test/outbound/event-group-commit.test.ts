@@ -1,0 +1,77 @@
+/**
+ * POST /v1/events under concurrency: calls that arrive together are written
+ * together (group commit), yet each caller gets its own answer or error.
+ */
+import type { FastifyInstance } from 'fastify'
+import t from 'tap'
+import { build, createWorkspace } from '../helpers/app.js'
+import { createRule, lead, ruleBody, type Workspace } from '../helpers/outbound.js'
+
+// No workers run: what a call queued stays in the tables to be looked at.
+const RECEIVER = 'http://127.0.0.1:9/hook'
+
+const post = (app: FastifyInstance, ws: Workspace, payload: Record<string, unknown>) =>
+  app.inject({ method: 'POST', url: '/v1/events', headers: ws.auth, payload })
+
+const event = (i: number, extra: Record<string, unknown> = {}) => ({
+  type: 'lead.created',
+  record: lead({ n: i }, `L-${i}`),
+  ...extra,
+})
+
+t.test(
+  'fifty concurrent single events share transactions, jobs and answers stay their own',
+  async (t) => {
+    const { app, database } = await build(t)
+    const a = await createWorkspace(app, 'A')
+    const b = await createWorkspace(app, 'B')
+    await createRule(app, a, ruleBody(RECEIVER))
+    await createRule(app, b, ruleBody(RECEIVER))
+
+    const calls = Array.from({ length: 50 }, (_, i) => ({ ws: i % 2 ? b : a, i }))
+    const answers = await Promise.all(calls.map(({ ws, i }) => post(app, ws, event(i))))
+
+    for (const [k, answer] of answers.entries()) {
+      t.equal(answer.statusCode, 202, answer.body)
+      const { id, deliveries } = answer.json()
+      const { rows } = await database.pool.query(
+        'select e.workspace_id, e.entity_id, d.event_id from events e join deliveries d on d.event_id = e.id where e.id = $1',
+        [id],
+      )
+      t.equal(rows.length, 1, `call ${k}: its event has its one delivery`)
+      t.equal(rows[0]?.entity_id, `L-${k}`, `call ${k} is answered with its own event`)
+      t.equal(rows[0]?.workspace_id, calls[k]?.ws.id, `call ${k}'s event is in its own workspace`)
+      t.equal(deliveries.length, 1)
+    }
+    const { rows } = await database.pool.query<{ transactions: number; jobs: number }>(
+      `select (select count(distinct xmin::text)::int from events) as transactions,
+            (select count(*)::int from jobs where kind = 'delivery.send') as jobs`,
+    )
+    t.ok(rows[0]!.transactions < 50, `50 events written in ${rows[0]!.transactions} transactions`)
+    t.ok(rows[0]!.jobs < 50, `50 deliveries queued in ${rows[0]!.jobs} jobs`)
+  },
+)
+
+t.test('one bad call among concurrent ones fails alone', async (t) => {
+  const { app, database } = await build(t)
+  const ws = await createWorkspace(app)
+  await createRule(app, ws, ruleBody(RECEIVER))
+  const first = await post(app, ws, event(0, { idempotency_key: 'k-1' }))
+  t.equal(first.statusCode, 202, first.body)
+
+  const answers = await Promise.all([
+    ...Array.from({ length: 10 }, (_, i) => post(app, ws, event(100 + i))),
+    // The same key for a different event: a conflict, for this caller only.
+    post(app, ws, event(1, { idempotency_key: 'k-1' })),
+    // The same key for the same event: the first answer.
+    post(app, ws, event(0, { idempotency_key: 'k-1' })),
+  ])
+  for (const answer of answers.slice(0, 10)) t.equal(answer.statusCode, 202, answer.body)
+  t.equal(answers[10]?.statusCode, 409, answers[10]?.body ?? "")
+  t.match(answers[10]?.json(), { code: 'conflict', message: /idempotency_key/ })
+  t.equal(answers[11]?.statusCode, 202)
+  t.equal(answers[11]?.json().duplicate, true)
+  t.equal(answers[11]?.json().id, first.json().id)
+  const { rows } = await database.pool.query('select count(*)::int as n from events')
+  t.equal(rows[0].n, 11, 'the first event and the ten good ones are recorded, the conflict not')
+})
