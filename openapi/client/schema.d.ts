@@ -1489,6 +1489,7 @@ export interface components {
                 value: string;
             }[] | null;
             xml_root?: string;
+            /** @description Extra request headers. Not `Host`, `Connection`, `Content-Length`, `Transfer-Encoding`, `TE`, `Trailer`, `Upgrade`, `Keep-Alive`, `Expect` or `Proxy-*`: Hookline sets those (400). */
             headers?: {
                 name: string;
                 /** @description Header value; may insert fields. */

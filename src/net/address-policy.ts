@@ -166,7 +166,9 @@ export function checkUrlForSave(url: string, allow: AllowList): string | null {
   if (parsed.port === '0') return 'port 0 is not allowed'
   // The URL parser has already turned 127.1, 2130706433 and 0x7f.1 into 127.0.0.1.
   const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1')
-  const isLocalhost = host === 'localhost' || host.endsWith('.localhost')
+  // `localhost.` is the same name, fully qualified: resolvers answer it alike.
+  const name = host.replace(/\.$/, '')
+  const isLocalhost = name === 'localhost' || name.endsWith('.localhost')
   const address = isLocalhost ? '127.0.0.1' : host
   if (!isLocalhost && familyOf(host) === undefined) return null
   const reason = forbiddenReason(address, allow)

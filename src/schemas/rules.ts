@@ -49,7 +49,12 @@ export const RuleRequest = Type.Object(
           },
           { additionalProperties: false },
         ),
-        { maxItems: 50 },
+        {
+          maxItems: 50,
+          description:
+            'Extra request headers. Not `Host`, `Connection`, `Content-Length`, `Transfer-Encoding`, ' +
+            '`TE`, `Trailer`, `Upgrade`, `Keep-Alive`, `Expect` or `Proxy-*`: Hookline sets those (400).',
+        },
       ),
     ),
     append_record_params: Type.Optional(

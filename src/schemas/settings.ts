@@ -2,6 +2,15 @@ import { type Static, Type } from 'typebox'
 import { Nullable, Timestamp } from './common.js'
 
 const HttpUrl = Type.String({ minLength: 8, maxLength: 2000, pattern: '^https?://' })
+const CrmUrl = (what: string) =>
+  Type.String({
+    minLength: 8,
+    maxLength: 2000,
+    pattern: '^https?://',
+    description:
+      `${what}. Checked like a rule's URL (400): no credentials, and no literal loopback, ` +
+      'private, link-local or metadata address unless OUTBOUND_ALLOW_LIST allows it.',
+  })
 
 export const WorkspaceSettings = Type.Object(
   {
@@ -46,8 +55,8 @@ export type WorkspaceSettings = Static<typeof WorkspaceSettings>
 export const UpdateSettingsBody = Type.Object(
   {
     webhooks_enabled: Type.Optional(Type.Boolean()),
-    crm_callback_url: Type.Optional(Nullable(HttpUrl)),
-    crm_lookup_url: Type.Optional(Nullable(HttpUrl)),
+    crm_callback_url: Type.Optional(Nullable(CrmUrl('Where notices go'))),
+    crm_lookup_url: Type.Optional(Nullable(CrmUrl('Where GET handlers look records up'))),
     retention_days: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })),
   },
   {

@@ -1,5 +1,6 @@
 import type { Db } from '../db/database.js'
 import { errors } from '../errors.js'
+import { type AllowList, checkUrlForSave } from '../net/address-policy.js'
 import type { UpdateSettingsBody, WorkspaceSettings } from '../schemas/settings.js'
 import type { SecretBox } from '../security/secret-box.js'
 import { listSecretRows, revealCurrentSecret } from './signing-secrets.js'
@@ -30,12 +31,30 @@ export async function getSettings(
   }
 }
 
+/**
+ * The CRM's URLs get the rule URL's save-time check (scheme, no credentials,
+ * no literal address the outbound policy refuses); names are checked again
+ * on every send, on each address they resolve to.
+ */
+function urlProblems(patch: UpdateSettingsBody, allow: AllowList): string[] {
+  const problems: string[] = []
+  for (const field of ['crm_callback_url', 'crm_lookup_url'] as const) {
+    const url = patch[field]
+    const problem = url ? checkUrlForSave(url, allow) : null
+    if (problem) problems.push(`body/${field}: ${problem}`)
+  }
+  return problems
+}
+
 export async function updateSettings(
   db: Db,
   box: SecretBox,
   workspaceId: string,
   patch: UpdateSettingsBody,
+  allow: AllowList,
 ): Promise<WorkspaceSettings> {
+  const problems = urlProblems(patch, allow)
+  if (problems.length > 0) throw errors.validation(problems.join('; '))
   await db
     .updateTable('workspaces')
     .set({ ...patch, updated_at: new Date() })

@@ -1,4 +1,4 @@
-import { createServer, request } from 'node:http'
+import { createServer, type IncomingHttpHeaders, request } from 'node:http'
 import { type AddressInfo, connect } from 'node:net'
 import type { Test } from 'tap'
 
@@ -8,9 +8,12 @@ import type { Test } from 'tap'
  */
 export async function startProxy(t: Test) {
   const forwarded: { method: string; url: string }[] = []
+  /** The headers of each forwarded request, as the proxy got them. */
+  const headers: IncomingHttpHeaders[] = []
   const tunnels: string[] = []
   const server = createServer((req, res) => {
     forwarded.push({ method: req.method ?? '', url: req.url ?? '' })
+    headers.push(req.headers)
     const target = new URL(req.url ?? '')
     const upstream = request(
       target,
@@ -46,6 +49,7 @@ export async function startProxy(t: Test) {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     forwarded,
+    headers,
     tunnels,
   }
 }

@@ -42,7 +42,10 @@ const forms = [
   '[2002:7f00:1::]',
   '[::127.0.0.1]',
   'localhost',
+  'localhost.',
+  'LOCALHOST',
   'api.localhost',
+  'api.localhost.',
 ]
 
 /** TCP listeners on the loopback addresses; they count every connection and byte. */
@@ -113,6 +116,50 @@ t.test('refused when a rule is saved', async (t) => {
   t.same(rows, [], 'no rule was saved')
 })
 
+t.test('the CRM callback and lookup URLs are refused when saved, as rule URLs are', async (t) => {
+  const { app } = strict
+  const ws = await createWorkspace(app)
+  const before = await app.inject({ url: '/v1/settings', headers: ws.auth })
+  for (const field of ['crm_callback_url', 'crm_lookup_url']) {
+    for (const host of forms) {
+      const res = await app.inject({
+        method: 'PATCH',
+        url: '/v1/settings',
+        headers: ws.auth,
+        payload: { [field]: `http://${host}:8080/crm` },
+      })
+      assertError(t, res, 400, new RegExp(`^body/${field}: .*(may not reach|not allowed)`), host)
+    }
+    const credentials = await app.inject({
+      method: 'PATCH',
+      url: '/v1/settings',
+      headers: ws.auth,
+      payload: { [field]: 'https://user:pw@crm.example.com/x' },
+    })
+    assertError(t, credentials, 400, new RegExp(`^body/${field}: credentials`), 'credentials')
+  }
+  const after = await app.inject({ url: '/v1/settings', headers: ws.auth })
+  t.same(after.json(), before.json(), 'nothing was saved')
+
+  // A public name is checked when sending (it may resolve anywhere later);
+  // an address the operator allows is saved.
+  const named = await app.inject({
+    method: 'PATCH',
+    url: '/v1/settings',
+    headers: ws.auth,
+    payload: { crm_callback_url: 'https://crm.example.com/hookline', crm_lookup_url: null },
+  })
+  t.equal(named.statusCode, 200, named.body)
+  const loopback = await appWith('127.0.0.1/32')
+  const allowed = await loopback.inject({
+    method: 'PATCH',
+    url: '/v1/settings',
+    headers: ws.auth,
+    payload: { crm_callback_url: 'http://127.0.0.1:9/crm', crm_lookup_url: 'http://127.0.0.1:9/l' },
+  })
+  t.equal(allowed.statusCode, 200, `allowed by OUTBOUND_ALLOW_LIST: ${allowed.body}`)
+})
+
 t.test('refused when sent: templated hosts and rules saved under another allow list', async (t) => {
   const port = await freePort()
   const listeners = await loopbackListeners(t, port)
@@ -145,8 +192,9 @@ t.test('refused when sent: templated hosts and rules saved under another allow l
       const { response } = res.json<{ response: { status: number | null; error: string } }>()
       t.equal(response.status, null, `${host}: no answer`)
       // *.localhost resolves to loopback only where the resolver says so (systemd-resolved).
-      const refused =
-        host === 'api.localhost' ? /not allowed|refusing|ENOTFOUND/ : /not allowed|refusing/
+      const refused = /^(api\.)?localhost\.?$/i.test(host)
+        ? /not allowed|refusing|ENOTFOUND/
+        : /not allowed|refusing/
       t.match(response.error, refused, `${host}: refused by the policy, not timed out`)
     }
   }

@@ -1,7 +1,14 @@
 import type { ConditionGroup } from '../../conditions/condition-schema.js'
 import { conditionFields, validateCondition } from '../../conditions/validate-condition.js'
 import { type AllowList, checkUrlForSave } from '../../net/address-policy.js'
-import type { RuleExecution, RuleInput, RuleRequest, RuleResponse } from '../../schemas/rules.js'
+import { reservedHeaderProblem } from '../../net/reserved-headers.js'
+import type {
+  RuleAuthInput,
+  RuleExecution,
+  RuleInput,
+  RuleRequest,
+  RuleResponse,
+} from '../../schemas/rules.js'
 import { isXmlName, templateFields, validateTemplate } from '../../templates/render.js'
 
 export const defaultExecution: RuleExecution = {
@@ -39,6 +46,8 @@ export function ruleProblems(
     request: RuleRequest
     conditions: ConditionGroup | null
     execution: RuleExecution
+    /** The auth sent with the change, if any: a custom header's name is checked like headers. */
+    auth?: RuleAuthInput | undefined
   },
   allow: AllowList,
 ): string[] {
@@ -46,6 +55,14 @@ export function ruleProblems(
   const { request } = input
   const url = urlProblem(request.url, allow)
   if (url) problems.push(`body/request/url: ${url}`)
+  for (const [i, header] of (request.headers ?? []).entries()) {
+    const reserved = reservedHeaderProblem(header.name)
+    if (reserved) problems.push(`body/request/headers/${i}/name: ${reserved}`)
+  }
+  if (input.auth?.type === 'header') {
+    const reserved = reservedHeaderProblem(input.auth.name)
+    if (reserved) problems.push(`body/auth/name: ${reserved}`)
+  }
   if (input.conditions) problems.push(...validateCondition(input.conditions, 'body/conditions'))
   for (const [path, template] of templatesOf(request)) {
     for (const message of validateTemplate(template)) problems.push(`${path}: ${message}`)

@@ -91,8 +91,9 @@ async function check(
   rule: Required<
     Pick<RuleView, 'request' | 'conditions' | 'execution' | 'response' | 'event_types'>
   >,
+  auth: RuleAuthInput | undefined,
 ) {
-  const problems = ruleProblems(rule, ctx.allow ?? parseAllowList(''))
+  const problems = ruleProblems({ ...rule, auth }, ctx.allow ?? parseAllowList(''))
   // The catalog check reads the templates' fields, so it needs templates that parse.
   if (problems.length > 0) throw errors.validation(problems.join('; '))
   problems.push(
@@ -116,7 +117,7 @@ export async function createRule(
     response: { ...defaultResponse, ...input.response },
     event_types: input.event_types ?? [],
   }
-  await check(ctx, rule)
+  await check(ctx, rule, input.auth)
   const row = await repo.insertRule(ctx.db, {
     id,
     workspace_id: ctx.workspaceId,
@@ -161,7 +162,7 @@ export async function updateRule(
     response: input.response ? { ...defaultResponse, ...input.response } : current.response,
     event_types: input.event_types ?? current.event_types,
   }
-  await check(ctx, rule)
+  await check(ctx, rule, input.auth)
   const enabling = input.enabled === true && !current.enabled
   const row = await repo.updateRule(ctx.db, ctx.workspaceId, id, {
     ...(input.title !== undefined && { title: input.title }),

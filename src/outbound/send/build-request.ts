@@ -1,4 +1,5 @@
 import type { RuleRow } from '../../db/tables/rules.js'
+import { isReservedRequestHeader } from '../../net/reserved-headers.js'
 import type { RuleAuthInput } from '../../schemas/rules.js'
 import { LOOKS_LIKE_CREDENTIAL, REDACTED } from '../../security/credential-names.js'
 import { redactQuery } from '../../security/redact-query.js'
@@ -28,6 +29,8 @@ export interface OutboundRequest {
   url: string
   headers: Record<string, string>
   body: string
+  /** Headers the rule set that were left out (see net/reserved-headers.ts), for a warning. */
+  droppedHeaders?: string[]
 }
 
 const contentTypes = {
@@ -79,11 +82,18 @@ export function renderRuleRequest(
     headers['content-type'] = contentTypes[request.body_format]
   }
   if (request.append_record_params) appendRecordParams(url.searchParams, first)
+  // Refused at save; a rule stored before that check still never sets them.
+  const dropped: string[] = []
   for (const header of request.headers ?? []) {
-    headers[header.name.toLowerCase()] = renderHeaderValue(header.value, data)
+    if (isReservedRequestHeader(header.name)) dropped.push(header.name)
+    else headers[header.name.toLowerCase()] = renderHeaderValue(header.value, data)
   }
-  Object.assign(headers, authHeaders(credentials))
-  return { method: request.method, url: url.toString(), headers, body }
+  for (const [name, value] of Object.entries(authHeaders(credentials))) {
+    if (isReservedRequestHeader(name)) dropped.push(name)
+    else headers[name] = value
+  }
+  const sent = { method: request.method, url: url.toString(), headers, body }
+  return dropped.length > 0 ? { ...sent, droppedHeaders: dropped } : sent
 }
 
 /**

@@ -36,6 +36,8 @@ export interface DeliveryEngine {
   ruleAutoDisableHours: number
   /** Counts attempts and finished deliveries; absent, nothing is counted. */
   metrics?: Metrics
+  /** Logs a warning the first time `key` is seen in this process (and not again). */
+  warnOnce: (key: string, fields: Record<string, unknown>, message: string) => void
 }
 
 // How long a send that found its rule, host or workspace at its cap may wait in
@@ -257,6 +259,13 @@ export async function runAttempt(
       result,
     )
     return { delivery: claimed, request: null, result }
+  }
+  if (rule && unsigned.droppedHeaders) {
+    engine.warnOnce(
+      `dropped-headers:${rule.id}`,
+      { rule: rule.id, workspace: rule.workspace_id, headers: unsigned.droppedHeaders },
+      'rule sets headers that steer routing or framing; sent without them',
+    )
   }
   const signed = signOutbound(unsigned, delivery.id, secrets)
   const timeoutMs = rule?.execution.timeout_ms ?? NOTICE_TIMEOUT_MS

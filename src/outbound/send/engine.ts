@@ -17,6 +17,8 @@ export function createDeliveryEngine(options: {
   metrics?: Metrics
 }): DeliveryEngine {
   const { config } = options
+  // Bounded: a process that has warned about many keys forgets the oldest.
+  const warned = new Set<string>()
   return {
     db: options.db,
     box: options.box,
@@ -38,5 +40,11 @@ export function createDeliveryEngine(options: {
     responseBodyLimit: config.responseBodyLimitBytes,
     ruleAutoDisableHours: config.ruleAutoDisableHours,
     metrics: options.metrics,
+    warnOnce(key, fields, message) {
+      if (warned.has(key)) return
+      if (warned.size >= 10_000) warned.delete(warned.values().next().value as string)
+      warned.add(key)
+      options.log.warn(fields, message)
+    },
   }
 }

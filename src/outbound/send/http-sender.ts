@@ -79,7 +79,10 @@ export function createHttpSender(options: {
         return { status: null, headers: null, body: null, durationMs, error: refused }
       }
     }
-    return exchange(agent, url, req, {
+    // undici's ProxyAgent writes `host` into the headers it is given: a copy
+    // keeps the caller's request (what history shows) as it was.
+    const sent = options.proxyUrl ? { ...req, headers: { ...req.headers } } : req
+    return exchange(agent, url, sent, {
       timeoutMs,
       bodyLimit: options.responseBodyLimit,
       started,

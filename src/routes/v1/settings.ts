@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { parseAllowList } from '../../net/address-policy.js'
 import { errorResponses, ref } from '../../schemas/common.js'
 import {
   RotateSecretBody,
@@ -12,7 +13,11 @@ import type { RouteDeps } from '../deps.js'
 
 const tags = ['settings']
 
-export const settingsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, box }) => {
+export const settingsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
+  app,
+  { db, box, config },
+) => {
+  const allow = parseAllowList(config.outboundAllowList)
   const toSecret = ({ row, secret }: Awaited<ReturnType<typeof revealCurrentSecret>>) => ({
     id: row.id,
     secret,
@@ -50,7 +55,7 @@ export const settingsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
         },
       },
     },
-    async (request) => updateSettings(db, box, request.workspaceId, request.body),
+    async (request) => updateSettings(db, box, request.workspaceId, request.body, allow),
   )
 
   app.get(
