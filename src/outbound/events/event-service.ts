@@ -1,6 +1,7 @@
-import type { Transaction } from 'kysely'
+import { sql, type Transaction } from 'kysely'
 import { evaluate } from '../../conditions/evaluate.js'
 import type { Database, Db } from '../../db/database.js'
+import { prepared } from '../../db/prepared.js'
 import type { RuleRow } from '../../db/tables/rules.js'
 import { errors } from '../../errors.js'
 import { newId } from '../../ids.js'
@@ -12,6 +13,7 @@ import {
 } from '../deliveries/delivery-repository.js'
 import { type PlannedDelivery, scheduleDeliveries } from '../deliveries/schedule.js'
 import { findTriggeredRules } from '../rules/rule-repository.js'
+import { refuseUncataloguedTypes } from './catalog-check.js'
 import { type EventInsert, findKeyHolders, insertEvents } from './insert-events.js'
 import { eventRequestHash } from './request-hash.js'
 
@@ -61,12 +63,10 @@ export async function ingestEvents(
   options: { batch?: boolean; inline?: boolean } = {},
 ): Promise<Ingested> {
   return db.transaction().execute(async (trx) => {
-    const workspace = await trx
-      .selectFrom('workspaces')
-      .select('webhooks_enabled')
-      .where('id', '=', workspaceId)
-      .executeTakeFirst()
+    const types = inputs.map((input) => input.type)
+    const workspace = await readWorkspace(trx, workspaceId, types)
     if (!workspace) throw errors.notFound('workspace', workspaceId)
+    refuseUncataloguedTypes(types, workspace.catalog, options.batch ?? false)
 
     const rulesByType = new Map<string, RuleRow[]>()
     const results: EventResult[] = []
@@ -162,6 +162,29 @@ export async function ingestEvents(
     inline.push(...(await queue(trx, context, planned)))
     return { results, inline }
   })
+}
+
+/**
+ * The workspace's switch and what its catalog says of the call's types, in
+ * the one round trip the call made before catalogs were checked.
+ */
+async function readWorkspace(trx: Transaction<Database>, workspaceId: string, types: string[]) {
+  const { rows } = await sql<{
+    webhooks_enabled: boolean
+    defined: boolean
+    types: Record<string, boolean> | null
+  }>`${prepared('ingest_workspace')}
+    select w.webhooks_enabled,
+      exists (select from event_types c where c.workspace_id = w.id) as defined,
+      (select jsonb_object_agg(c.name, c.archived) from event_types c
+        where c.workspace_id = w.id and c.name = any(${[...new Set(types)]}::text[])) as types
+    from workspaces w where w.id = ${workspaceId}`.execute(trx)
+  const row = rows[0]
+  if (!row) return undefined
+  return {
+    webhooks_enabled: row.webhooks_enabled,
+    catalog: { defined: row.defined, types: row.types ?? {} },
+  }
 }
 
 /** Queues planned deliveries: with their jobs, or job-less for the caller to send inline. */

@@ -37,7 +37,11 @@ export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
           'its delivery after the first attempt under `inline`; in a batch, inline rules are queued ' +
           'like the others. Events sent at the same moment by concurrent calls are written together ' +
           '(group commit); each call is answered once its own event is durable, with its own answer ' +
-          'or error.',
+          'or error. ' +
+          'Once the workspace has an event catalog (any event type defined, ' +
+          'archived or not), a type not in it is refused with 400 `validation_failed` naming it ' +
+          '(`type: unknown event type "lead.craeted"`), and an archived one likewise (`type: event ' +
+          'type "lead.old" is archived`); nothing is recorded.',
         body: ref(EventInput),
         response: {
           202: ref(EventResult, 'Recorded; deliveries queued.'),
@@ -68,7 +72,10 @@ export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
           'the same event answers the first answer with `duplicate: true` and sends nothing. An event ' +
           'whose key was used for a different event within 24 hours refuses the whole batch with 409 ' +
           '`conflict`, as an invalid event does with 400: nothing in it is recorded, and the message ' +
-          'names `events/<index>/idempotency_key`.',
+          'names `events/<index>/idempotency_key`. With an event catalog, a batch naming an unknown ' +
+          'or archived type is refused whole (400), the message naming each bad type with the ' +
+          'indexes that sent it (`unknown event type "lead.craeted" at events/1/type, ' +
+          'events/3/type`; the first ten per type).',
         body: ref(EventBatch),
         response: {
           202: ref(EventBatchResult, 'One result per event.'),
