@@ -30,6 +30,8 @@ export interface AppOptions {
   logger?: FastifyBaseLogger
   /** The process's metrics, shared with its workers; omitted, the app makes its own. */
   metrics?: Metrics
+  /** Why the process cannot recover (the embedded cluster keeps failing), for /healthz; undefined while healthy. */
+  liveness?: () => string | undefined
   /** `operations`: only /healthz, /readyz and /metrics (a ROLE=worker process). Default `all`. */
   routes?: 'all' | 'operations'
 }
@@ -110,7 +112,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     metrics,
     inbound,
   }
-  await app.register(healthRoutes, deps)
+  await app.register(healthRoutes, { ...deps, liveness: options.liveness })
   await app.register(metricsRoutes, deps)
   if (options.routes === 'operations') return app
   await app.register(operatorRoutes, { ...deps, prefix: '/operator' })

@@ -2,7 +2,8 @@ import pg from 'pg'
 import { buildApp } from './app.js'
 import { type Config, ConfigError, loadConfig } from './config.js'
 import { connectDatabase } from './db/database.js'
-import { type EmbeddedPostgres, startEmbeddedPostgres } from './db/embedded-postgres.js'
+import { type SupervisedPostgres, supervise } from './db/embedded/supervisor.js'
+import { EmbeddedPostgresError, startEmbeddedPostgres } from './db/embedded-postgres.js'
 import { migrate } from './db/migrate.js'
 import { createLogger } from './logger.js'
 import { createMetrics } from './metrics.js'
@@ -23,18 +24,27 @@ async function main() {
   }
   const log = createLogger(config)
 
-  let embedded: EmbeddedPostgres | undefined
+  let cluster: SupervisedPostgres | undefined
   let databaseUrl = config.databaseUrl
   if (!databaseUrl) {
     log.info(
       { dataDir: config.dataDir, port: config.embeddedPostgresPort },
       'starting embedded PostgreSQL',
     )
-    embedded = await startEmbeddedPostgres({
+    const options = {
       dataDir: config.dataDir,
       port: config.embeddedPostgresPort,
-      onLog: (line) => log.debug({ postgres: line }),
-    })
+      onLog: (line: string) => log.debug({ postgres: line }),
+      onNotice: (line: string) => log.warn(line),
+    }
+    const embedded = await startEmbeddedPostgres(options)
+    cluster = supervise(
+      embedded,
+      () => startEmbeddedPostgres({ ...options, initialise: false }),
+      log,
+    )
+    const started = cluster
+    stopBeforeExit = () => started.stop()
     await ensureDatabase(embedded.connectionString(), 'hookline')
     databaseUrl = embedded.connectionString('hookline')
   }
@@ -63,6 +73,7 @@ async function main() {
     box,
     logger: log,
     metrics,
+    liveness: () => cluster?.problem(),
     // A worker serves only /healthz, /readyz and /metrics.
     routes: config.role === 'worker' ? 'operations' : 'all',
   })
@@ -82,7 +93,12 @@ async function main() {
         })
   await workers?.start()
 
-  await app.listen({ port: config.port, host: config.host })
+  await app.listen({ port: config.port, host: config.host }).catch((err) => {
+    if (err?.code !== 'EADDRINUSE') throw err
+    throw new StartupError(
+      `PORT ${config.port} on ${config.host} is in use by another program (another Hookline?): stop it, or set PORT to a free port`,
+    )
+  })
   if (config.role !== 'worker') {
     if (config.bootstrapWorkspace) {
       const first = await bootstrapDefaultWorkspace(database.db)
@@ -111,7 +127,7 @@ async function main() {
     await app.close()
     await workers?.stop(Math.max(0, config.shutdownTimeoutMs - 5000))
     await database.close()
-    await embedded?.stop()
+    await cluster?.stop()
     log.info('stopped')
     process.exit(0)
   }
@@ -156,7 +172,17 @@ async function ensureDatabase(adminUrl: string, name: string) {
   }
 }
 
-main().catch((err) => {
-  process.stderr.write(`hookline: failed to start: ${err?.stack ?? err}\n`)
+/** A start that cannot go on, said in one line: what is wrong and what to do. */
+class StartupError extends Error {}
+
+// Set once the embedded cluster runs, so a start that fails later stops it.
+let stopBeforeExit: (() => Promise<void>) | undefined
+
+main().catch(async (err) => {
+  const oneLine = err instanceof StartupError || err instanceof EmbeddedPostgresError
+  process.stderr.write(
+    `hookline: failed to start: ${oneLine ? err.message : (err?.stack ?? err)}\n`,
+  )
+  await stopBeforeExit?.().catch(() => {})
   process.exit(1)
 })

@@ -12,8 +12,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Liveness: the process is up
-         * @description Answers 200 while the process runs. Does not touch the database.
+         * Liveness: the process is up and can recover
+         * @description Answers 200 while the process runs, without touching the database. Answers 503 when the process cannot recover by itself (the embedded PostgreSQL stopped and keeps failing to restart): restart it.
          */
         get: operations["getLiveness"];
         put?: never;
@@ -1032,8 +1032,9 @@ export interface components {
          *     }
          */
         Health: {
-            /** @enum {string} */
-            status: "ok";
+            status: "ok" | "unhealthy";
+            /** @description Why the process is unhealthy. */
+            reason?: string;
         };
         /**
          * @example {
@@ -3129,6 +3130,15 @@ export interface operations {
         responses: {
             /** @description Alive. */
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Health"];
+                };
+            };
+            /** @description Unhealthy; the body says why. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

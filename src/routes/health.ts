@@ -4,20 +4,30 @@ import { ref } from '../schemas/common.js'
 import { Health, Readiness } from '../schemas/health.js'
 import type { RouteDeps } from './deps.js'
 
-export const healthRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { pool }) => {
+export const healthRoutes: FastifyPluginAsyncTypebox<
+  RouteDeps & { liveness?: () => string | undefined }
+> = async (app, { pool, liveness }) => {
   app.get(
     '/healthz',
     {
       schema: {
         tags: ['operations'],
         security: [],
-        summary: 'Liveness: the process is up',
-        description: 'Answers 200 while the process runs. Does not touch the database.',
-        response: { 200: ref(Health, 'Alive.') },
+        summary: 'Liveness: the process is up and can recover',
+        description:
+          'Answers 200 while the process runs, without touching the database. Answers 503 when the process cannot recover by itself (the embedded PostgreSQL stopped and keeps failing to restart): restart it.',
+        response: {
+          200: ref(Health, 'Alive.'),
+          503: ref(Health, 'Unhealthy; the body says why.'),
+        },
       },
       logLevel: 'warn',
     },
-    async () => ({ status: 'ok' as const }),
+    async (_request, reply) => {
+      const problem = liveness?.()
+      if (problem) return reply.code(503).send({ status: 'unhealthy' as const, reason: problem })
+      return { status: 'ok' as const }
+    },
   )
 
   app.get(

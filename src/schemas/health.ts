@@ -1,7 +1,10 @@
 import { Type } from 'typebox'
 
 export const Health = Type.Object(
-  { status: Type.Literal('ok') },
+  {
+    status: Type.Union([Type.Literal('ok'), Type.Literal('unhealthy')]),
+    reason: Type.Optional(Type.String({ description: 'Why the process is unhealthy.' })),
+  },
   { $id: 'Health', additionalProperties: false, examples: [{ status: 'ok' }] },
 )
 
