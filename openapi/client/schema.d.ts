@@ -2992,7 +2992,7 @@ export interface components {
             handler_id: string;
             method: string;
             /**
-             * @description `accepted`: forwarded (POST) or answered from the CRM lookup (GET). `duplicate`: identical to a call within the protection period, not forwarded again. `filtered`: the conditions did not match. `inactive`: the handler is off. `rejected`: verification failed (or a replayed webhook-id). `invalid`: the method, body or a parameter is wrong. `error`: Hookline or the CRM lookup failed. `received`: still being processed, or the process stopped before it finished.
+             * @description `accepted`: forwarded (POST) or answered from the CRM lookup (GET). `duplicate`: identical to a call within the protection period, or a verified Standard Webhooks message whose `webhook-id` was already received (the sender retrying), answered as accepted calls are and not forwarded again. `filtered`: the conditions did not match. `inactive`: the handler is off. `rejected`: verification failed. `invalid`: the method, body or a parameter is wrong. `error`: Hookline or the CRM lookup failed. `received`: still being processed, or the process stopped before it finished.
              * @enum {unknown}
              */
             outcome: "received" | "accepted" | "duplicate" | "filtered" | "inactive" | "rejected" | "invalid" | "error";
@@ -3059,7 +3059,7 @@ export interface components {
             handler_id: string;
             method: string;
             /**
-             * @description `accepted`: forwarded (POST) or answered from the CRM lookup (GET). `duplicate`: identical to a call within the protection period, not forwarded again. `filtered`: the conditions did not match. `inactive`: the handler is off. `rejected`: verification failed (or a replayed webhook-id). `invalid`: the method, body or a parameter is wrong. `error`: Hookline or the CRM lookup failed. `received`: still being processed, or the process stopped before it finished.
+             * @description `accepted`: forwarded (POST) or answered from the CRM lookup (GET). `duplicate`: identical to a call within the protection period, or a verified Standard Webhooks message whose `webhook-id` was already received (the sender retrying), answered as accepted calls are and not forwarded again. `filtered`: the conditions did not match. `inactive`: the handler is off. `rejected`: verification failed. `invalid`: the method, body or a parameter is wrong. `error`: Hookline or the CRM lookup failed. `received`: still being processed, or the process stopped before it finished.
              * @enum {unknown}
              */
             outcome: "received" | "accepted" | "duplicate" | "filtered" | "inactive" | "rejected" | "invalid" | "error";

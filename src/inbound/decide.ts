@@ -44,7 +44,7 @@ export type Decision =
       step: 'forward'
       params: Record<string, unknown>
       record: Record<string, unknown>
-      /** `r:<webhook-id>`: a Standard Webhooks message may be accepted once. */
+      /** `r:<webhook-id>`: a Standard Webhooks message is forwarded once; its retries are duplicates. */
       replayKey: string | null
       /** `d:<sha256>` of the chosen parameters, when a protection period is set. */
       dedupeKey: string | null
@@ -54,7 +54,6 @@ export type Decision =
       step: 'lookup'
       params: Record<string, unknown>
       record: Record<string, unknown>
-      replayKey: string | null
     }
 
 const final = (
@@ -173,7 +172,7 @@ function steps(handler: LoadedHandler, call: IncomingCall): Decision {
     )
   }
   const record = applyMapping(handler.mapping, params)
-  if (call.method === 'GET') return { step: 'lookup', params, record, replayKey }
+  if (call.method === 'GET') return { step: 'lookup', params, record }
   return {
     step: 'forward',
     params,

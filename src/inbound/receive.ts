@@ -2,7 +2,7 @@ import type { NewInboundCallRow } from '../db/tables/inbound-calls.js'
 import type { CallOutcome } from '../schemas/calls.js'
 import { TemplateError } from '../templates/render.js'
 import type { CallWriter } from './call-writer.js'
-import { type Decision, decide, type IncomingCall, REJECTED } from './decide.js'
+import { type Decision, decide, type IncomingCall } from './decide.js'
 import { jsonb, safeText } from './json-safe.js'
 import type { LoadedHandler } from './loaded-handler.js'
 import { type LookupDeps, lookupRecord } from './lookup.js'
@@ -49,23 +49,8 @@ export async function receiveCall(
   const stored = await deps.writer.record(row)
   if (decision.step === 'final')
     return { outcome: stored === 'received' ? null : stored, answer: decision.answer }
-  // A lookup with no webhook-id to claim has nothing to write before it asks the CRM.
-  if (decision.replayKey === null) return lookup(deps, handler, call, decision)
-
-  const settled = await deps.writer.settle({
-    ...settleItem(handler, call, decision.replayKey),
-    dedupeKey: null,
-    forward: null,
-    responseStatus: 0,
-  })
-  if (settled instanceof Error)
-    return fail(deps, call.id, `internal error: ${settled.message}`, INTERNAL)
-  if (settled.outcome === 'rejected') {
-    const written = await deps.writer.finish(
-      finish(call.id, 'rejected', settled.reason, REJECTED.status),
-    )
-    return { outcome: written ? 'rejected' : null, answer: REJECTED }
-  }
+  // A lookup claims no webhook-id: a read is safe to answer again, and a
+  // sender retrying one is answered again.
   return lookup(deps, handler, call, decision)
 }
 
@@ -92,7 +77,6 @@ async function forward(
     })
     return { outcome: stored === 'received' ? null : stored, answer: INTERNAL }
   }
-  if (settled.outcome === 'rejected') return { outcome: 'rejected', answer: REJECTED }
   return {
     outcome: settled.outcome === 'duplicate' ? 'duplicate' : 'accepted',
     answer: decision.answer,

@@ -11,10 +11,10 @@ import {
 import { notifyWorkers } from '../queue/enqueue.js'
 import { type Forward, planForwards } from './forward.js'
 import type { LoadedHandler } from './loaded-handler.js'
-import { type Claim, claimKeys, takeUnlessHeld } from './sql/claim-keys.js'
+import { takeUnlessHeld } from './sql/claim-keys.js'
 import { CALL_COLUMNS, rowJson } from './sql/insert-calls.js'
 
-/** A call that passed the pure steps and needs the database to end. */
+/** A POST call that passed the pure steps and needs the database to end. */
 export interface SettleItem {
   callId: string
   handler: LoadedHandler
@@ -23,47 +23,37 @@ export interface SettleItem {
   replayTtlSeconds: number
   dedupeKey: string | null
   /**
-   * POST: the call as the log keeps it, written with its outcome in the
-   * statement that claims its keys and queues its deliveries, and the record
-   * to forward when the claims are won. Null (GET): the call is already
-   * recorded; claim its replay id only.
+   * The call as the log keeps it, written with its outcome in the statement
+   * that claims its keys and queues its deliveries, and the record to forward
+   * when the claims are won.
    */
-  forward: { call: NewInboundCallRow; record: Record<string, unknown> } | null
-  /** What an accepted or duplicate POST call is answered with, for the call log. */
+  forward: { call: NewInboundCallRow; record: Record<string, unknown> }
+  /** What the call is answered with, accepted or duplicate, for the call log. */
   responseStatus: number
 }
 
 export type SettleResult =
   | { outcome: 'accepted'; noticeDeliveryId: string; actions: ForwardedAction[] }
-  | { outcome: 'claimed' }
   | { outcome: 'duplicate'; reason: string }
-  | { outcome: 'rejected'; reason: string }
 
-const REJECTED_STATUS = 401
-
+// A verified message whose id was seen is the sender retrying (Standard
+// Webhooks and Svix retry with the same id and a fresh signature): a duplicate.
 const replayReason = (item: SettleItem) =>
-  `webhook-id ${item.replayKey?.slice(2, 102)} was already received (replay)`
+  `webhook-id ${item.replayKey?.slice(2, 102)} was already received (the sender's retry; not forwarded again)`
 const duplicateReason = (item: SettleItem) =>
   `identical to a call within the ${item.handler.protectionSeconds} s protection period`
 
-/**
- * Settles a batch of calls. GET calls claim their replay ids. POST calls
- * settle in one statement (see `forwardCalls`), so a batch of them costs
- * one round trip and one commit.
- */
+/** Settles a batch of POST calls in one statement (see `forwardCalls`): one round trip, one commit. */
 export async function settleBatch(db: Db, items: SettleItem[]): Promise<SettleResult[]> {
   const results: SettleResult[] = new Array(items.length)
-  const lookups: number[] = []
-  const posts: number[] = []
-  for (const [i, item] of items.entries()) (item.forward ? posts : lookups).push(i)
-  if (lookups.length > 0) await claimReplays(db, items, lookups, results)
-  if (posts.length > 0) await forwardCalls(db, items, posts, results)
+  if (items.length > 0) await forwardCalls(db, items, results)
   return results
 }
 
 /**
  * One statement for a batch of POST calls: claim replay ids, then (for the
- * calls whose replay id was new) protection keys; queue the forwarding
+ * calls whose replay id was new) protection keys; a call that loses either
+ * claim is a duplicate; queue the forwarding
  * deliveries of the calls that won both; write every call to the log with
  * its outcome. So a call is `accepted` exactly when its notice and actions
  * exist, each call is one row written once, and the batch commits once.
@@ -77,15 +67,9 @@ export async function settleBatch(db: Db, items: SettleItem[]): Promise<SettleRe
  * the insert wait for it, then find the conflict: two identical calls never
  * both win. An expired claim is taken over; expiry uses the database's clock.
  */
-async function forwardCalls(
-  db: Db,
-  items: SettleItem[],
-  posts: number[],
-  results: SettleResult[],
-): Promise<void> {
-  const forwards: Forward[] = posts.map((i) => {
-    const { handler, callId, receivedAt, forward } = items[i] as SettleItem
-    return { handler, callId, receivedAt, record: forward?.record ?? {} }
+async function forwardCalls(db: Db, items: SettleItem[], results: SettleResult[]): Promise<void> {
+  const forwards: Forward[] = items.map(({ handler, callId, receivedAt, forward }) => {
+    return { handler, callId, receivedAt, record: forward.record }
   })
   const { planned, plans } = await planForwards(db, forwards)
   const callOf = new Map<string, string>()
@@ -95,10 +79,9 @@ async function forwardCalls(
     for (const action of plan.actions)
       if (action.delivery_id) callOf.set(action.delivery_id, callId)
   })
-  const calls = posts.map((i, k) => {
-    const item = items[i] as SettleItem
+  const calls = items.map((item, k) => {
     const plan = plans[k]!
-    return rowJson(item.forward!.call, {
+    return rowJson(item.forward.call, {
       n: k,
       replay_key: item.replayKey,
       replay_ttl: item.replayTtlSeconds,
@@ -118,7 +101,8 @@ async function forwardCalls(
 
   const { rows } = await sql<{
     id: string
-    outcome: 'accepted' | 'duplicate' | 'rejected'
+    outcome: 'accepted' | 'duplicate'
+    replayed: boolean
   }>`${prepared('inbound_settle')}
     with c as (
       select * from jsonb_to_recordset(${`[${calls.join(',')}]`}::jsonb) as c(${CALL_COLUMNS},
@@ -147,7 +131,7 @@ async function forwardCalls(
     ),
     outcomes as (
       select id, n, case
-        when replay_key is not null and id not in (select call_id from replayed) then 'rejected'
+        when replay_key is not null and id not in (select call_id from replayed) then 'replayed'
         when dedupe_key is not null and id not in (select call_id from protected) then 'duplicate'
         else 'accepted' end as outcome
       from c
@@ -164,67 +148,35 @@ async function forwardCalls(
         source_address, received_at, outcome, reason, params, record, notice_delivery_id,
         actions, response_status, finished_at)
       select c.id, c.workspace_id, c.handler_id, c.method, c.headers, c.query, c.content_type,
-        decode(c.body, 'base64'), c.body_size, c.source_address, c.received_at, o.outcome,
-        case o.outcome when 'rejected' then c.replay_reason when 'duplicate' then c.duplicate_reason end,
+        decode(c.body, 'base64'), c.body_size, c.source_address, c.received_at,
+        case o.outcome when 'replayed' then 'duplicate' else o.outcome end,
+        case o.outcome when 'replayed' then c.replay_reason when 'duplicate' then c.duplicate_reason end,
         c.params, c.record,
         case when o.outcome = 'accepted' then c.notice_id end,
         case when o.outcome = 'accepted' then c.forwarded end,
-        case when o.outcome = 'rejected' then ${REJECTED_STATUS}::int else c.accepted_status end,
-        now()
+        c.accepted_status, now()
       from c join outcomes o on o.id = c.id
       order by c.n
     )
-    select o.id, o.outcome, (select ${notifyWorkers} from jobs) as notified
+    select o.id, case o.outcome when 'replayed' then 'duplicate' else o.outcome end as outcome,
+      o.outcome = 'replayed' as replayed, (select ${notifyWorkers} from jobs) as notified
     from outcomes o`.execute(db)
 
-  const outcomeOf = new Map(rows.map((row) => [row.id, row.outcome]))
-  posts.forEach((i, k) => {
-    const item = items[i] as SettleItem
-    const outcome = outcomeOf.get(item.callId)
-    if (outcome === 'accepted') {
+  const outcomeOf = new Map(rows.map((row) => [row.id, row]))
+  items.forEach((item, k) => {
+    const row = outcomeOf.get(item.callId)
+    if (row?.outcome === 'accepted') {
       const plan = plans[k]!
-      results[i] = { outcome, noticeDeliveryId: plan.noticeDeliveryId, actions: plan.actions }
-    } else if (outcome === 'rejected') results[i] = { outcome, reason: replayReason(item) }
-    else if (outcome === 'duplicate') results[i] = { outcome, reason: duplicateReason(item) }
-    else throw new Error(`call ${item.callId} is missing from the settle statement's answer`)
+      results[k] = {
+        outcome: 'accepted',
+        noticeDeliveryId: plan.noticeDeliveryId,
+        actions: plan.actions,
+      }
+    } else if (row?.outcome === 'duplicate') {
+      results[k] = {
+        outcome: 'duplicate',
+        reason: row.replayed ? replayReason(item) : duplicateReason(item),
+      }
+    } else throw new Error(`call ${item.callId} is missing from the settle statement's answer`)
   })
-}
-
-/**
- * GET calls claim their replay ids (in one statement); a call whose id is
- * taken, by an earlier call of this batch or in the table, is `rejected`.
- */
-async function claimReplays(
-  db: Db,
-  items: SettleItem[],
-  lookups: number[],
-  results: SettleResult[],
-): Promise<void> {
-  const claims: Claim[] = []
-  const mine = new Map<string, number>()
-  for (const i of lookups) {
-    const item = items[i] as SettleItem
-    if (!item.replayKey) {
-      results[i] = { outcome: 'claimed' }
-      continue
-    }
-    const id = `${item.handler.id} ${item.replayKey}`
-    if (mine.has(id)) {
-      results[i] = { outcome: 'rejected', reason: replayReason(item) }
-      continue
-    }
-    mine.set(id, i)
-    claims.push({
-      handlerId: item.handler.id,
-      key: item.replayKey,
-      callId: item.callId,
-      ttlSeconds: item.replayTtlSeconds,
-    })
-  }
-  const won = await claimKeys(db, claims)
-  for (const [id, i] of mine) {
-    results[i] = won.has(id)
-      ? { outcome: 'claimed' }
-      : { outcome: 'rejected', reason: replayReason(items[i] as SettleItem) }
-  }
 }

@@ -27,7 +27,7 @@ const reject = (reason: string): VerifyResult => ({ ok: false, reason })
  * constant-time; a missing, malformed or wrong-length signature is a plain
  * rejection. Reasons name headers and what was wrong, never a secret, an
  * expected signature or the value sent. For Standard Webhooks `replayId` is
- * the message id, which the caller must refuse to accept twice.
+ * the message id: the caller forwards a message once, and its retries are duplicates.
  */
 export function verifyInbound(config: Verification, request: InboundRequest): VerifyResult {
   try {
@@ -113,7 +113,7 @@ function verifyStripe(
  * The scheme itself (and its Svix spelling) lives with the outbound signer, so
  * both directions share one reading of it. What is added here: header names
  * in any case, a `whsec_`-less secret, and a bound on the message id, which
- * the caller stores to refuse replays.
+ * the caller stores so that a message is forwarded once.
  */
 function verifyStandardWebhooks(
   config: Config<'standard_webhooks'>,

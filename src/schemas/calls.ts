@@ -16,8 +16,9 @@ export type CallOutcome = (typeof CALL_OUTCOMES)[number]
 export const CallOutcomeSchema = Type.Enum([...CALL_OUTCOMES], {
   description:
     '`accepted`: forwarded (POST) or answered from the CRM lookup (GET). `duplicate`: identical to a call ' +
-    'within the protection period, not forwarded again. `filtered`: the conditions did not match. `inactive`: ' +
-    'the handler is off. `rejected`: verification failed (or a replayed webhook-id). `invalid`: the method, ' +
+    'within the protection period, or a verified Standard Webhooks message whose `webhook-id` was already ' +
+    'received (the sender retrying), answered as accepted calls are and not forwarded again. `filtered`: the conditions did not match. `inactive`: ' +
+    'the handler is off. `rejected`: verification failed. `invalid`: the method, ' +
     'body or a parameter is wrong. `error`: Hookline or the CRM lookup failed. `received`: still being ' +
     'processed, or the process stopped before it finished.',
 })

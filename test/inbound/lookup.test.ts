@@ -148,3 +148,41 @@ t.test('a failing, slow or missing CRM lookup answers 502 and is recorded as err
   t.equal(ok.status, 200)
   t.same(ok.json(), { record: { lead: { name: 'Grace' } } }, 'no template: the record as JSON')
 })
+
+t.test(
+  'a Standard Webhooks lookup retried with the same webhook-id is looked up again',
+  async (t) => {
+    const { app } = await build(t, { inboundLookupTimeoutMs: 2000 })
+    const ws = await createWorkspace(app)
+    const base = await listen(t, app)
+    const crm = await startReceiver(t, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ record: { lead: { name: 'Ada' } } }))
+    })
+    await app.inject({
+      method: 'PATCH',
+      url: '/v1/settings',
+      headers: ws.auth,
+      payload: { crm_lookup_url: `${crm.url}/lookup` },
+    })
+    const secret = `whsec_${Buffer.alloc(24, 9).toString('base64')}`
+    const handler = await createHandler(app, ws.auth, {
+      ...lookupHandler,
+      verification: { type: 'standard_webhooks', secret },
+    })
+    const url = `${base}${handler.path}?phone=%2B15550109999`
+    const signer = new Webhook(secret)
+    const headers = (at: Date) => ({
+      'webhook-id': 'msg_lookup',
+      'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+      'webhook-signature': signer.sign('msg_lookup', at, ''),
+    })
+    const first = await send(url, { method: 'GET', headers: headers(new Date()) })
+    t.equal(first.status, 200, first.text)
+    const retry = await send(url, { method: 'GET', headers: headers(new Date(Date.now() + 3000)) })
+    t.equal(retry.status, 200, `a read is safe to answer again: ${retry.text}`)
+    t.same(retry.json(), first.json())
+    t.equal((await callOf(app, ws.auth, retry)).outcome, 'accepted')
+    t.equal(crm.received.length, 2)
+  },
+)

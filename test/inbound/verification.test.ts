@@ -170,59 +170,95 @@ t.test('Stripe-style signatures: correct, wrong, stale, replayed', async (t) => 
   )
 })
 
-t.test('Standard Webhooks: correct, wrong, stale, replayed (also concurrently)', async (t) => {
-  const { app } = await build(t)
-  const ws = await createWorkspace(app)
-  const base = await listen(t, app)
-  const secret = `whsec_${randomBytes(24).toString('base64')}`
-  const handler = await createHandler(app, ws.auth, {
-    ...common,
-    title: 'Standard Webhooks',
-    verification: { type: 'standard_webhooks', secret },
-  })
-  const url = `${base}${handler.path}`
-  const signer = new Webhook(secret)
-  const headersFor = (id: string, at = new Date(), signWith = signer, payload = body) => ({
-    ...json,
-    'webhook-id': id,
-    'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
-    'webhook-signature': signWith.sign(id, at, payload),
-  })
+t.test(
+  'Standard Webhooks and Svix: correct, wrong, stale, retried (also concurrently)',
+  async (t) => {
+    const { app } = await build(t)
+    const ws = await createWorkspace(app)
+    const base = await listen(t, app)
+    const secret = `whsec_${randomBytes(24).toString('base64')}`
+    const handler = await createHandler(app, ws.auth, {
+      ...common,
+      title: 'Standard Webhooks',
+      verification: { type: 'standard_webhooks', secret },
+    })
+    const url = `${base}${handler.path}`
+    const signer = new Webhook(secret)
+    const headersFor = (id: string, at = new Date(), signWith = signer, payload = body) => ({
+      ...json,
+      'webhook-id': id,
+      'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+      'webhook-signature': signWith.sign(id, at, payload),
+    })
 
-  const good = await send(url, { headers: headersFor('msg_1'), body })
-  t.equal(good.status, 200, good.text)
-  const call = await callOf(app, ws.auth, good)
-  t.equal(call.outcome, 'accepted')
-  t.equal(call.request.headers['webhook-signature'], '[redacted]')
+    const good = await send(url, { headers: headersFor('msg_1'), body })
+    t.equal(good.status, 200, good.text)
+    const call = await callOf(app, ws.auth, good)
+    t.equal(call.outcome, 'accepted')
+    t.equal(call.request.headers['webhook-signature'], '[redacted]')
 
-  const other = new Webhook(`whsec_${randomBytes(24).toString('base64')}`)
-  const wrong = await send(url, { headers: headersFor('msg_2', new Date(), other), body })
-  t.equal(wrong.status, 401)
-  t.match((await callOf(app, ws.auth, wrong)).reason, /no signature matches/)
+    const other = new Webhook(`whsec_${randomBytes(24).toString('base64')}`)
+    const wrong = await send(url, { headers: headersFor('msg_2', new Date(), other), body })
+    t.equal(wrong.status, 401)
+    t.match((await callOf(app, ws.auth, wrong)).reason, /no signature matches/)
 
-  const stale = await send(url, {
-    headers: headersFor('msg_3', new Date(Date.now() - 3600_000)),
-    body,
-  })
-  t.equal(stale.status, 401)
-  t.match((await callOf(app, ws.auth, stale)).reason, /seconds from now/)
+    const stale = await send(url, {
+      headers: headersFor('msg_3', new Date(Date.now() - 3600_000)),
+      body,
+    })
+    t.equal(stale.status, 401)
+    t.match((await callOf(app, ws.auth, stale)).reason, /seconds from now/)
 
-  const replayed = await send(url, { headers: headersFor('msg_1'), body })
-  t.equal(replayed.status, 401, 'a webhook-id is accepted once')
-  t.match(await callOf(app, ws.auth, replayed), {
-    outcome: 'rejected',
-    reason: 'webhook-id msg_1 was already received (replay)',
-    forwarded: { notice_delivery_id: null },
-  })
+    // A sender's retry: the same message id, signed afresh (a new timestamp and signature).
+    const retried = await send(url, {
+      headers: headersFor('msg_1', new Date(Date.now() + 2000)),
+      body,
+    })
+    t.equal(retried.status, 200, `a verified retry is answered like the first: ${retried.text}`)
+    t.same(retried.json(), good.json())
+    t.match(await callOf(app, ws.auth, retried), {
+      outcome: 'duplicate',
+      response_status: 200,
+      reason: /webhook-id msg_1 was already received/,
+      forwarded: { notice_delivery_id: null },
+    })
+    const copied = await send(url, { headers: headersFor('msg_1'), body })
+    t.equal(copied.status, 200, 'an exact copy too: it is not forwarded again')
+    t.equal((await callOf(app, ws.auth, copied)).outcome, 'duplicate')
+    const forged = await send(url, { headers: headersFor('msg_1', new Date(), other), body })
+    t.equal(forged.status, 401, 'a seen id with a wrong signature is still refused')
 
-  const headers = headersFor('msg_race')
-  const race = await Promise.all(Array.from({ length: 8 }, () => send(url, { headers, body })))
-  t.same(
-    race.map((r) => r.status).sort(),
-    [200, 401, 401, 401, 401, 401, 401, 401],
-    'of concurrent copies of one message exactly one is accepted',
-  )
-})
+    // Svix sends the same scheme under svix-* names, and retries the same way.
+    const svix = (id: string, at: Date) => ({
+      ...json,
+      'svix-id': id,
+      'svix-timestamp': String(Math.floor(at.getTime() / 1000)),
+      'svix-signature': signer.sign(id, at, body),
+    })
+    const first = await send(url, { headers: svix('msg_svix', new Date()), body })
+    t.equal(first.status, 200, first.text)
+    t.equal((await callOf(app, ws.auth, first)).outcome, 'accepted')
+    const again = await send(url, { headers: svix('msg_svix', new Date(Date.now() + 5000)), body })
+    t.equal(again.status, 200, again.text)
+    t.equal((await callOf(app, ws.auth, again)).outcome, 'duplicate')
+
+    const headers = headersFor('msg_race')
+    const race = await Promise.all(Array.from({ length: 8 }, () => send(url, { headers, body })))
+    t.same(
+      race.map((r) => r.status),
+      Array(8).fill(200),
+      'concurrent copies of one message are all answered 200',
+    )
+    const outcomes = await Promise.all(
+      race.map(async (r) => (await callOf(app, ws.auth, r)).outcome),
+    )
+    t.same(
+      outcomes.sort(),
+      ['accepted', ...Array(7).fill('duplicate')],
+      'and exactly one of them is forwarded',
+    )
+  },
+)
 
 t.test('basic auth and secret header/query: checked, and masked in the log', async (t) => {
   const { app } = await build(t)
