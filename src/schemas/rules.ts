@@ -33,11 +33,23 @@ export const RuleRequest = Type.Object(
     body_format: BodyFormat,
     body_template: Type.Optional(
       Nullable(
-        Template('The body as a JSON, XML or text template. Use this or `body_pairs`.', 100_000),
+        Template(
+          'The body as a JSON, XML or text template. Use this or `body_pairs`; with neither, JSON ' +
+            'and XML send the whole record (XML: elements under `xml_root`, default `record`).',
+          100_000,
+        ),
       ),
     ),
     body_pairs: Type.Optional(
-      Nullable(Type.Array(Pair, { maxItems: 200, description: 'The body as key-value pairs.' })),
+      Nullable(
+        Type.Array(Pair, {
+          maxItems: 200,
+          description:
+            'The body as key-value pairs: a flat JSON object, a form, `<xml_root><key>value</key>…` or, ' +
+            'for text, one `key=value` per line (LF; `\\\\`, `\\n`, `\\r` escaped in values). ' +
+            'GET and DELETE send them as query parameters.',
+        }),
+      ),
     ),
     xml_root: Type.Optional(Type.String({ pattern: '^[A-Za-z_][\\w.-]*$', maxLength: 100 })),
     headers: Type.Optional(

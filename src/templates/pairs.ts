@@ -30,6 +30,31 @@ export function renderFormPairs(pairs: readonly KeyValuePair[], data: TemplateDa
 }
 
 /**
+ * Plain text, one `key=value` per line (LF between lines). In a value, `\`
+ * is written `\\`, a line feed `\n` and a carriage return `\r`, so each
+ * line is one pair: split the lines, split each at its first `=`, unescape.
+ * Keys may not hold `=` or line breaks (refused when the rule is saved).
+ */
+export function renderTextPairs(pairs: readonly KeyValuePair[], data: TemplateData): string {
+  const budget = new Budget()
+  const lines = pairs.map(
+    ({ key, value }) => `${key}=${escapeLine(budget.spend(renderPairText(value, data)))}`,
+  )
+  return budget.check(lines.join('\n'))
+}
+
+const LINE_ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r' }
+
+function escapeLine(text: string): string {
+  return text.replace(/[\\\n\r]/g, (c) => LINE_ESCAPES[c] as string)
+}
+
+/** Whether `key` can start a `key=value` line of a text body. */
+export function isTextPairKey(key: string): boolean {
+  return !/[=\r\n]/.test(key)
+}
+
+/**
  * A flat JSON object. A value that is exactly one `{{ }}` keeps its JSON type
  * (`{{ lead.age }}` gives 42, `{{ lead.tags }}` an array, a missing field
  * null); anything else is a string. A repeated key keeps its last value.

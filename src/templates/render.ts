@@ -58,5 +58,13 @@ export function renderHeaderValue(template: string, data: TemplateData): string 
   return Buffer.from(text, 'utf8').toString('latin1')
 }
 
-export { KeyValuePair, renderFormPairs, renderJsonPairs, renderXmlPairs } from './pairs.js'
+export {
+  isTextPairKey,
+  KeyValuePair,
+  renderFormPairs,
+  renderJsonPairs,
+  renderTextPairs,
+  renderXmlPairs,
+} from './pairs.js'
 export { isXmlName } from './xml-body.js'
+export { renderXmlRecord } from './xml-record.js'

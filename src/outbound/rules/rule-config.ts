@@ -9,7 +9,12 @@ import type {
   RuleRequest,
   RuleResponse,
 } from '../../schemas/rules.js'
-import { isXmlName, templateFields, validateTemplate } from '../../templates/render.js'
+import {
+  isTextPairKey,
+  isXmlName,
+  templateFields,
+  validateTemplate,
+} from '../../templates/render.js'
 
 export const defaultExecution: RuleExecution = {
   delay_seconds: 0,
@@ -81,6 +86,16 @@ export function ruleProblems(
       if (!isXmlName(pair.key)) {
         problems.push(
           `body/request/body_pairs/${i}/key: '${pair.key}' cannot be an XML element name`,
+        )
+      }
+    }
+  }
+  // Text pairs become `key=value` lines.
+  if (request.body_format === 'text' && request.method !== 'GET' && request.method !== 'DELETE') {
+    for (const [i, pair] of (request.body_pairs ?? []).entries()) {
+      if (!isTextPairKey(pair.key)) {
+        problems.push(
+          `body/request/body_pairs/${i}/key: '${pair.key}' cannot start a key=value line (no '=' or line break)`,
         )
       }
     }

@@ -10,9 +10,11 @@ import {
   renderJson,
   renderJsonPairs,
   renderText,
+  renderTextPairs,
   renderUrl,
   renderXml,
   renderXmlPairs,
+  renderXmlRecord,
   type TemplateData,
 } from '../../templates/render.js'
 
@@ -127,8 +129,12 @@ function renderBody(request: RuleRow['request'], data: TemplateData): string {
       return template ? renderUrl(template, data) : ''
     case 'xml':
       if (pairs) return renderXmlPairs(request.xml_root ?? 'record', pairs, data)
-      return template ? renderXml(template, data) : ''
+      // Like JSON: no template, the whole record.
+      return template
+        ? renderXml(template, data)
+        : renderXmlRecord(request.xml_root ?? 'record', data)
     case 'text':
+      if (pairs) return renderTextPairs(pairs, data)
       return template ? renderText(template, data) : ''
   }
 }

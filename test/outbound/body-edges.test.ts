@@ -1,0 +1,154 @@
+// The edges of request bodies (#19 items 1-4): every body format sends what
+// the rule says. Real receivers parse what arrived.
+import { XMLParser, XMLValidator } from 'fast-xml-parser'
+import t from 'tap'
+import { build, createWorkspace, startWorkers } from '../helpers/app.js'
+import { createRule, lead, postEvent, ruleBody, settled } from '../helpers/outbound.js'
+import { startReceiver } from '../helpers/receiver.js'
+import { assertError } from '../security/helpers.js'
+
+const testApp = await build(t)
+
+t.test('a text body with key-value pairs sends one key=value per line', async (t) => {
+  const { app } = testApp
+  await startWorkers(t, testApp)
+  const receiver = await startReceiver(t)
+  const ws = await createWorkspace(app)
+  const pairs = [
+    { key: 'name', value: '{{lead.name}}' },
+    { key: 'note', value: '{{lead.note}}' },
+    { key: 'channel', value: 'web' },
+  ]
+  const rule = await createRule(
+    app,
+    ws,
+    ruleBody(receiver.url, {
+      request: {
+        method: 'POST',
+        url: `${receiver.url}/text`,
+        body_format: 'text',
+        body_pairs: pairs,
+      },
+    }),
+  )
+  const sent = await postEvent(
+    app,
+    ws,
+    'lead.created',
+    lead({ name: 'Ada = Countess', note: 'line one\nline two \\ done' }),
+  )
+  const delivery = await settled(app, ws, sent.deliveries[0]!)
+  t.equal(delivery.status, 'succeeded', delivery.last_error ?? '')
+  const got = receiver.received[0]!
+  t.match(got.headers['content-type'], /^text\/plain/)
+  t.equal(
+    got.body,
+    'name=Ada = Countess\nnote=line one\\nline two \\\\ done\nchannel=web',
+    'one line per pair; a line break or backslash in a value is escaped',
+  )
+  // A receiver splits lines, then each at its first `=`, and unescapes.
+  const parsed = Object.fromEntries(
+    got.body.split('\n').map((line) => {
+      const at = line.indexOf('=')
+      const value = line
+        .slice(at + 1)
+        .replace(/\\(.)/g, (_m, c: string) => (c === 'n' ? '\n' : c === 'r' ? '\r' : c))
+      return [line.slice(0, at), value]
+    }),
+  )
+  t.same(parsed, { name: 'Ada = Countess', note: 'line one\nline two \\ done', channel: 'web' })
+
+  // PATCH takes the same shape; a key that cannot be a line's key is refused.
+  const bad = await app.inject({
+    method: 'PATCH',
+    url: `/v1/rules/${rule.id}`,
+    headers: ws.auth,
+    payload: {
+      request: {
+        method: 'POST',
+        url: `${receiver.url}/text`,
+        body_format: 'text',
+        body_pairs: [{ key: 'a=b', value: 'x' }],
+      },
+    },
+  })
+  assertError(t, bad, 400, /^body\/request\/body_pairs\/0\/key: /, 'a key with =')
+})
+
+t.test('XML with no template sends the record as XML', async (t) => {
+  const { app } = testApp
+  await startWorkers(t, testApp)
+  const receiver = await startReceiver(t)
+  const ws = await createWorkspace(app)
+  await createRule(
+    app,
+    ws,
+    ruleBody(receiver.url, {
+      request: { method: 'POST', url: `${receiver.url}/xml`, body_format: 'xml' },
+    }),
+  )
+  await createRule(
+    app,
+    ws,
+    ruleBody(receiver.url, {
+      title: 'rooted',
+      request: {
+        method: 'POST',
+        url: `${receiver.url}/rooted`,
+        body_format: 'xml',
+        xml_root: 'lead',
+      },
+    }),
+  )
+  const fields = {
+    name: 'Ada <&> "Countess"',
+    age: 36,
+    vip: true,
+    tags: ['a', 'b'],
+    address: { city: 'London' },
+    'first name': 'Ada',
+    missing: null,
+  }
+  const sent = await postEvent(app, ws, 'lead.created', lead(fields))
+  for (const id of sent.deliveries) {
+    const delivery = await settled(app, ws, id)
+    t.equal(delivery.status, 'succeeded', delivery.last_error ?? '')
+  }
+  const byPath = Object.fromEntries(receiver.received.map((r) => [r.url, r]))
+  for (const [path, root] of [
+    ['/xml', 'record'],
+    ['/rooted', 'lead'],
+  ] as const) {
+    const got = byPath[path]!
+    t.match(got.headers['content-type'], /^application\/xml/)
+    t.ok(got.body.length > 0, `${path}: not empty`)
+    t.equal(XMLValidator.validate(got.body), true, `${path}: well-formed`)
+    const doc = new XMLParser({
+      ignoreAttributes: false,
+      parseTagValue: false,
+      isArray: (name) => name === 'tags',
+    }).parse(got.body)
+    const record = doc[root]
+    t.ok(record, `${path}: the root is <${root}>`)
+    t.match(
+      record.lead,
+      {
+        id: 'L-1',
+        name: 'Ada <&> "Countess"',
+        age: '36',
+        vip: 'true',
+        tags: ['a', 'b'],
+        address: { city: 'London' },
+        missing: '',
+      },
+      `${path}: every field, nested as in the record`,
+    )
+    t.match(
+      record.lead.field,
+      { '@_name': 'first name', '#text': 'Ada' },
+      `${path}: odd names kept`,
+    )
+    t.match(record.record, { entity_type: 'lead', entity_id: 'L-1' })
+    t.match(record.event, { type: 'lead.created' })
+  }
+})
