@@ -3,7 +3,7 @@ import type { Config } from '../config.js'
 import type { Db } from '../db/database.js'
 import type { InboundRuntime } from '../inbound/runtime.js'
 import type { Metrics } from '../metrics.js'
-import type { DeliveryEngine } from '../outbound/send/deliver.js'
+import type { DeliveryEngine } from '../outbound/send/engine.js'
 import type { SecretBox } from '../security/secret-box.js'
 
 /** What route plugins are given: no globals, no container. */

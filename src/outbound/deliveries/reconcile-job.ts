@@ -1,7 +1,8 @@
 import type { Db } from '../../db/database.js'
 import type { Job, JobHandler } from '../../queue/types.js'
 import { scheduleRecurring } from '../../recurring-jobs.js'
-import { type DeliveryEngine, failUnsent } from '../send/deliver.js'
+import { failUnsent } from '../send/deliver.js'
+import type { DeliveryEngine } from '../send/engine.js'
 import {
   type AbandonedDelivery,
   deliveriesOfDeadJobs,

@@ -10,7 +10,8 @@ import {
   renderRuleRequest,
   signOutbound,
 } from '../send/build-request.js'
-import { type DeliveryEngine, runAttempt } from '../send/deliver.js'
+import { runAttempt } from '../send/deliver.js'
+import type { DeliveryEngine } from '../send/engine.js'
 import { mapResponse, parseResponseBody } from '../send/parse-response.js'
 import { getRuleRow, type RuleContext, ruleCredentials } from './rule-service.js'
 

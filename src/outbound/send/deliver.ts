@@ -1,15 +1,11 @@
-import type { Logger } from 'pino'
 import { evaluate } from '../../conditions/evaluate.js'
-import type { Db } from '../../db/database.js'
 import type { DeliveryRow } from '../../db/tables/deliveries.js'
 import type { RuleRow } from '../../db/tables/rules.js'
-import type { Metrics } from '../../metrics.js'
 import type { Job, JobHandler } from '../../queue/types.js'
-import type { SecretBox } from '../../security/secret-box.js'
 import { findNewerEventForRecord } from '../deliveries/delivery-repository.js'
 import { nextRetryDelayMs } from '../retry-schedule.js'
 import { ruleCredentials } from '../rules/rule-service.js'
-import type { AttemptRounds, AttemptWorkspace } from './attempt-rounds.js'
+import type { AttemptWorkspace } from './attempt-rounds.js'
 import {
   type DeliveryRecord,
   type OutboundRequest,
@@ -18,27 +14,12 @@ import {
   signOutbound,
 } from './build-request.js'
 import { observeDelivery } from './delivery-metrics.js'
-import { destinationHost, type FairnessLimiter } from './fairness.js'
-import type { Sender, SendResult } from './http-sender.js'
+import type { DeliveryEngine } from './engine.js'
+import { destinationHost } from './fairness.js'
+import type { SendResult } from './http-sender.js'
 import { noticeRequest } from './notices.js'
 import { putOffAtCap, putOffAtRate } from './put-off.js'
 import { recordOutcome } from './record-outcome.js'
-
-export interface DeliveryEngine {
-  db: Db
-  box: SecretBox
-  /** The attempt's reads and writes, shared in rounds with other attempts in flight. */
-  rounds: AttemptRounds
-  sender: Sender
-  limiter: FairnessLimiter
-  log: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>
-  responseBodyLimit: number
-  ruleAutoDisableHours: number
-  /** Counts attempts and finished deliveries; absent, nothing is counted. */
-  metrics?: Metrics
-  /** Logs a warning the first time `key` is seen in this process (and not again). */
-  warnOnce: (key: string, fields: Record<string, unknown>, message: string) => void
-}
 
 // How long a send that found its rule, host or workspace at its cap may wait in
 // memory for a slot, and about how long a deferred one waits before trying again.

@@ -1,12 +1,33 @@
 import type { FastifyBaseLogger } from 'fastify'
+import type { Logger } from 'pino'
 import type { Config } from '../../config.js'
 import type { Db } from '../../db/database.js'
 import type { Metrics } from '../../metrics.js'
 import type { SecretBox } from '../../security/secret-box.js'
-import { createAttemptRounds } from './attempt-rounds.js'
-import type { DeliveryEngine } from './deliver.js'
+import { type AttemptRounds, createAttemptRounds } from './attempt-rounds.js'
 import { FairnessLimiter } from './fairness.js'
-import { createHttpSender } from './http-sender.js'
+import { createHttpSender, type Sender } from './http-sender.js'
+
+/**
+ * What sending needs, built once per process. Its own module, below
+ * deliver.ts, put-off.ts and record-outcome.ts, so they share it without
+ * importing each other.
+ */
+export interface DeliveryEngine {
+  db: Db
+  box: SecretBox
+  /** The attempt's reads and writes, shared in rounds with other attempts in flight. */
+  rounds: AttemptRounds
+  sender: Sender
+  limiter: FairnessLimiter
+  log: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>
+  responseBodyLimit: number
+  ruleAutoDisableHours: number
+  /** Counts attempts and finished deliveries; absent, nothing is counted. */
+  metrics?: Metrics
+  /** Logs a warning the first time `key` is seen in this process (and not again). */
+  warnOnce: (key: string, fields: Record<string, unknown>, message: string) => void
+}
 
 /** The sending side's parts, built once per process from the config. */
 export function createDeliveryEngine(options: {

@@ -2,7 +2,7 @@ import type { DeliveryRow } from '../../db/tables/deliveries.js'
 import type { RuleRow } from '../../db/tables/rules.js'
 import { postponeBacklog, spaceRuleBacklog } from '../deliveries/postpone-backlog.js'
 import { deferDelivery } from '../deliveries/schedule.js'
-import type { DeliveryEngine } from './deliver.js'
+import type { DeliveryEngine } from './engine.js'
 import type { Slot } from './fairness.js'
 
 /**
