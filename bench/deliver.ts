@@ -7,7 +7,7 @@
  * process. Figures go to stdout with their conditions and, for a full run,
  * to bench/results/deliver.json.
  *
- * `--only=e2e,latency,slow,drain` runs a subset (for profiling; nothing written);
+ * `--only=e2e,latency,slow,single,drain` runs a subset (for profiling; nothing written);
  * `--tsx` runs Hookline's source under tsx instead (as `npm run dev` does);
  * `--cpu-prof=DIR` writes a CPU profile of each Hookline process into DIR.
  */
@@ -15,6 +15,7 @@ import { writeFile } from 'node:fs/promises'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
+import { cpuMeter } from './lib/cpu.js'
 import { queueDeliveries, sampleRss } from './lib/deliver-drain.js'
 import {
   deliveryJobsGone,
@@ -42,8 +43,8 @@ const only = process.argv
   ?.slice('--only='.length)
   .split(',')
 const size = quick
-  ? { events: 10_000, warmup: 2_000, rounds: 1, latency: 300, slowSeconds: 8 }
-  : { events: 100_000, warmup: 3_000, rounds: 3, latency: 1_000, slowSeconds: 20 }
+  ? { events: 10_000, warmup: 2_000, rounds: 1, latency: 300, slowSeconds: 8, single: 3_000 }
+  : { events: 100_000, warmup: 3_000, rounds: 3, latency: 1_000, slowSeconds: 20, single: 20_000 }
 // Measurement 4 (full runs, or --only=drain): the backlog, and how long the worker drains it at most.
 const drainSize = quick ? { total: 100_000, seconds: 60 } : { total: 1_000_000, seconds: 90 }
 // --tsx runs the source under tsx instead of the compiled build.
@@ -104,6 +105,7 @@ async function main() {
     if (wants('e2e')) Object.assign(result, await endToEnd(pg, receiver))
     if (wants('latency')) Object.assign(result, await latency(pg, receiver))
     if (wants('slow')) Object.assign(result, await slowReceiver(pg, receiver))
+    if (wants('single')) Object.assign(result, await singleEvents(pg, receiver))
     if (wants('drain')) Object.assign(result, await drain(pg, receiver))
 
     log(`\ntotal time ${round((Date.now() - began) / 1000)} s`)
@@ -137,18 +139,25 @@ async function endToEnd(pg: BenchPostgres, receiver: Receiver) {
   const senders: Record<string, (r: number) => Promise<E2eResult>> = {
     hookline: (r) => e2eHookline(run, hooklineOptions, `bench_deliver_hookline_${r}`),
     bare: () => e2eBare(run),
-    graphile: (r) => e2eGraphile(run, `bench_deliver_graphile_${r}`),
+    graphile: (r) => e2eGraphile(run, `bench_deliver_graphile_${r}`, { front: false }),
+    graphile_http: (r) => e2eGraphile(run, `bench_deliver_graphile_http_${r}`, { front: true }),
   }
-  const figures: Record<string, number[]> = { hookline: [], bare: [], graphile: [] }
-  const cpu: Record<string, number[]> = { hookline: [], bare: [], graphile: [] }
+  const order = Object.keys(senders)
+  const figures: Record<string, number[]> = Object.fromEntries(order.map((k) => [k, []]))
+  const cpu: Record<string, number[]> = Object.fromEntries(order.map((k) => [k, []]))
+  const storage: { wal: number[]; heap: number[] } = { wal: [], heap: [] }
   let graphileConditions = ''
   for (let r = 0; r < size.rounds; r++) {
     // Rotate the order, so no sender always runs first (or last) in a round.
-    const order = Object.keys(senders)
-    for (const name of [...order.slice(r % 3), ...order.slice(0, r % 3)]) {
+    const shift = r % order.length
+    for (const name of [...order.slice(shift), ...order.slice(0, shift)]) {
       const result = await senders[name]!(r)
       figures[name]!.push(result.dps)
       cpu[name]!.push(result.cpu.total)
+      if (result.storage) {
+        storage.wal.push(result.storage.walBytesPerDelivery)
+        storage.heap.push(result.storage.heapIndexBytesPerDelivery)
+      }
       if (result.conditions) graphileConditions = result.conditions
       log(
         `round ${r + 1} ${name.padEnd(9)} ${String(result.dps).padStart(6)} deliveries/s (${result.detail})`,
@@ -158,27 +167,41 @@ async function endToEnd(pg: BenchPostgres, receiver: Receiver) {
   const hook = median(figures.hookline!)
   const bare = median(figures.bare!)
   const graphile = median(figures.graphile!)
+  const graphileHttp = median(figures.graphile_http!)
   log(`graphile: ${graphileConditions}`)
   log(
-    `medians: hookline ${hook}, bare undici ${bare}, graphile ${graphile} deliveries/s; ` +
+    `medians: hookline ${hook}, bare undici ${bare}, graphile ${graphile} (fed directly), ` +
+      `graphile ${graphileHttp} (through its HTTP front door) deliveries/s; ` +
       `hookline/bare ${round(hook / bare, 3)} (target ≥ 0.30), ` +
-      `hookline/graphile ${round(hook / graphile, 2)}× (target ≥ 1.2)`,
+      `hookline/graphile-http ${round(hook / graphileHttp, 2)}× (target ≥ 1.2), ` +
+      `hookline/graphile-direct ${round(hook / graphile, 2)}×`,
   )
   const cpuOf = (name: string) => median(cpu[name]!)
-  // Every process shares the machine's cores, so CPU per delivery bounds the rate.
-  const ceiling = (us: number) => Math.round((cpus().length * 1e6) / us)
+  const cpuRatio = round(cpuOf('hookline') / cpuOf('bare'), 2)
   log(
-    `CPU per delivery, whole machine, medians: hookline ${cpuOf('hookline')} µs, bare undici ${cpuOf('bare')} µs, ` +
-      `graphile ${cpuOf('graphile')} µs; what ${cpus().length} cores allow at most: ` +
-      `${ceiling(cpuOf('hookline'))}, ${ceiling(cpuOf('bare'))}, ${ceiling(cpuOf('graphile'))} deliveries/s\n`,
+    `CPU per delivery, per process tree (the sender's processes and its PostgreSQL), medians: ` +
+      `hookline ${cpuOf('hookline')} µs, bare undici ${cpuOf('bare')} µs, graphile ${cpuOf('graphile')} µs ` +
+      `(its feeder included), graphile through HTTP ${cpuOf('graphile_http')} µs; ` +
+      `hookline/bare ${cpuRatio}× (target ≤ 3.2)`,
+  )
+  const wal = median(storage.wal)
+  const heap = median(storage.heap)
+  log(
+    `storage per delivery (Hookline, delivered on the first attempt), medians: WAL ${wal} bytes ` +
+      `(target ≤ 2,500), heap and indexes of the history tables ${heap} bytes\n`,
   )
   return {
     e2e_dps_hookline: hook,
     e2e_dps_bare_undici: bare,
     e2e_dps_graphile: graphile,
+    e2e_dps_graphile_http: graphileHttp,
     e2e_cpu_us_per_delivery_hookline: cpuOf('hookline'),
     e2e_cpu_us_per_delivery_bare_undici: cpuOf('bare'),
     e2e_cpu_us_per_delivery_graphile: cpuOf('graphile'),
+    e2e_cpu_us_per_delivery_graphile_http: cpuOf('graphile_http'),
+    e2e_cpu_ratio_hookline_to_bare: cpuRatio,
+    wal_bytes_per_delivery: wal,
+    heap_index_bytes_per_delivery: heap,
   }
 }
 
@@ -381,6 +404,85 @@ async function drain(pg: BenchPostgres, receiver: Receiver) {
       `MB over time: ${timeline}\n`,
   )
   return { drain_peak_rss_mb: peak }
+}
+
+/**
+ * 5: how most CRMs call: single events from 50 concurrent callers (POST
+ * /v1/events, one event each, the next as soon as the answer comes), against
+ * the same events 1,000 to a POST /v1/events/batch. The API process and its
+ * PostgreSQL are metered (no worker runs: this is the cost of taking events
+ * in), `rounds` times each, alternating, medians.
+ */
+async function singleEvents(pg: BenchPostgres, receiver: Receiver) {
+  const n = size.single
+  const callers = 50
+  log(
+    `## 5. Single events: ${n.toLocaleString('en')} events from ${callers} concurrent callers, one per ` +
+      `POST /v1/events, against the same events ${BATCH} per POST /v1/events/batch; API process and ` +
+      `PostgreSQL metered, no worker running; ${size.rounds} round(s) each, medians`,
+  )
+  const name = 'bench_deliver_single'
+  const hl = await startHookline({
+    ...hooklineOptions,
+    databaseUrl: await pg.createDatabase(name),
+    receiverUrl: receiver.url,
+    withWorker: false,
+  })
+  const single: number[] = []
+  const batched: number[] = []
+  const rates: { single: number[]; batched: number[] } = { single: [], batched: [] }
+  let offset = 0
+  const measure = async (send: (from: number) => Promise<void>) => {
+    const meter = cpuMeter({ api: () => [hl.api.pid], postgres: () => [pg.pid()] })
+    const started = performance.now()
+    await send(offset)
+    const seconds = (performance.now() - started) / 1000
+    const used = meter.read()
+    offset += n
+    return { us: Math.round(((used.api + used.postgres) * 1e6) / n), rate: dps(n, seconds) }
+  }
+  const oneByOne = async (from: number) => {
+    let next = 0
+    await Promise.all(
+      Array.from({ length: callers }, async () => {
+        while (next < n) await hl.postOne(leadEvent(from + next++))
+      }),
+    )
+  }
+  const inBulk = (from: number) =>
+    inBatches(n, batching, (a, b) => hl.postBatch(events(from + a, from + b)))
+  try {
+    // Untimed: connections opened, code compiled.
+    await oneByOne(-n)
+    await pg.settle(name)
+    for (let r = 0; r < size.rounds; r++) {
+      const a = await measure(oneByOne)
+      single.push(a.us)
+      rates.single.push(a.rate)
+      const b = await measure(inBulk)
+      batched.push(b.us)
+      rates.batched.push(b.rate)
+      log(
+        `round ${r + 1}: single ${a.us} µs/event (${a.rate} events/s), batch ${b.us} µs/event (${b.rate} events/s)`,
+      )
+      await pg.settle(name)
+    }
+  } finally {
+    await hl.stop()
+    await dropDatabase(pg, name)
+  }
+  const s = median(single)
+  const b = median(batched)
+  log(
+    `medians: single ${s} µs/event (${median(rates.single)} events/s), batch ${b} µs/event ` +
+      `(${median(rates.batched)} events/s); single/batch ${round(s / b, 2)}× (target ≤ 2)\n`,
+  )
+  return {
+    single_event_cpu_us: s,
+    batch_event_cpu_us: b,
+    single_event_rate: median(rates.single),
+    single_to_batch_cpu_ratio: round(s / b, 2),
+  }
 }
 
 main().then(

@@ -1,7 +1,9 @@
 import { performance } from 'node:perf_hooks'
 import { makeWorkerUtils } from 'graphile-worker'
+import { Agent, request } from 'undici'
+import { cpuMeter } from './cpu.js'
 import { type Hookline, type HooklineOptions, startHookline } from './deliver-hookline.js'
-import { runBare, startGraphile } from './deliver-peers.js'
+import { runBare, startGraphile, startGraphileFront } from './deliver-peers.js'
 import { type Receiver, sleep } from './deliver-receiver-client.js'
 import { type LeadEvent, leadEvent } from './deliver-workload.js'
 import { type BenchPostgres, machineBusySeconds } from './postgres.js'
@@ -28,32 +30,48 @@ export interface E2eRun {
 
 export interface E2eResult {
   dps: number
-  /** CPU µs per delivery over the timed part: every process on the machine, and PostgreSQL's share of it. */
-  cpu: { total: number; postgres: number }
+  /**
+   * CPU µs per delivery over the timed part, per process tree (not the whole
+   * machine): `total` is the sender's own processes and, where it uses one, its
+   * PostgreSQL; `postgres` that cluster's part of it; `receiver` the receiver's
+   * process; `machine` the whole machine's busy time, neighbours included.
+   */
+  cpu: { total: number; postgres: number; receiver: number; machine: number }
   detail: string
   conditions?: string
+  /** Hookline only: WAL written over the timed part, and the history tables' size after it. */
+  storage?: { walBytesPerDelivery: number; heapIndexBytesPerDelivery: number }
 }
 
 export const dps = (n: number, seconds: number) => Math.round(n / seconds)
 
+const perDelivery = (seconds: number, n: number) => Math.round((seconds * 1e6) / n)
+
 /**
- * CPU spent from now until the returned function is called, per delivery: the whole
- * machine's busy time (sender, receiver, PostgreSQL, this process) and
- * PostgreSQL's part. Wall-clock rates on a shared host swing with the
- * neighbours; CPU per delivery barely does, and on two cores it is what
- * sets the ratio between the senders.
+ * Meters the sender's processes (`sender`), its PostgreSQL and the receiver
+ * from now until the returned function is called with the deliveries made.
  */
-function cpuMeter(pg: BenchPostgres) {
+function meter(run: E2eRun, sender: () => readonly number[], usesPostgres: boolean) {
   const machine0 = machineBusySeconds()
-  const postgres0 = pg.cpuSeconds()
-  return (n: number) => ({
-    total: Math.round(((machineBusySeconds() - machine0) * 1e6) / n),
-    postgres: Math.round(((pg.cpuSeconds() - postgres0) * 1e6) / n),
+  const trees = cpuMeter({
+    sender,
+    postgres: () => (usesPostgres ? [run.pg.pid()] : []),
+    receiver: () => [run.receiver.pid],
   })
+  return (n: number, extraSenderSeconds = 0): E2eResult['cpu'] => {
+    const used = trees.read()
+    return {
+      total: perDelivery(used.sender + used.postgres + extraSenderSeconds, n),
+      postgres: perDelivery(used.postgres, n),
+      receiver: perDelivery(used.receiver, n),
+      machine: perDelivery(machineBusySeconds() - machine0, n),
+    }
+  }
 }
 
 const cpuDetail = (cpu: E2eResult['cpu']) =>
-  `; CPU ${cpu.total} µs/delivery, PostgreSQL ${cpu.postgres} of it`
+  `; CPU per delivery: ${cpu.total} µs (PostgreSQL ${cpu.postgres} of it), receiver ${cpu.receiver}, ` +
+  `whole machine ${cpu.machine}`
 
 /** Sends items `[0, total)` through `send`, `inFlight` batches at a time, in order. */
 export async function inBatches(
@@ -90,6 +108,28 @@ export async function deliveryJobsGone(hl: Hookline): Promise<boolean> {
   return rows[0].empty
 }
 
+const currentWal = async (hl: Hookline): Promise<string> =>
+  (await hl.query('select pg_current_wal_insert_lsn()::text as lsn')).rows[0].lsn
+
+async function walSince(hl: Hookline, lsn: string): Promise<number> {
+  const { rows } = await hl.query(
+    'select pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::pg_lsn)::float8 as bytes',
+    [lsn],
+  )
+  return rows[0].bytes
+}
+
+/** Heap, TOAST and indexes of the tables that keep history (the queue's table is empty by now). */
+async function historyBytes(hl: Hookline): Promise<number> {
+  const { rows } = await hl.query(
+    `select coalesce(sum(pg_total_relation_size(c.oid)), 0)::float8 as bytes
+       from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = 'public' and c.relkind in ('r', 'p')
+        and c.relname in ('events', 'deliveries', 'delivery_attempts', 'delivery_records')`,
+  )
+  return rows[0].bytes
+}
+
 export const dropDatabase = (pg: BenchPostgres, name: string) =>
   pg.query('postgres', `drop database if exists ${name} with (force)`)
 
@@ -112,15 +152,18 @@ export async function e2eHookline(
     await finished(receiver, run.warmup, () => deliveryJobsGone(hl))
     await pg.settle(name)
     await receiver.reset()
-    const meter = cpuMeter(pg)
+    const cpuOf = meter(run, () => [hl.api.pid, ...(hl.worker ? [hl.worker.pid] : [])], true)
+    const walBefore = await currentWal(hl)
     const started = performance.now()
     await inBatches(n, run, (from, to) => hl.postBatch(events(from, to)))
     const ingested = performance.now()
     const seconds = ((await finished(receiver, n, () => deliveryJobsGone(hl))) - started) / 1000
-    const cpu = meter(n)
+    const cpu = cpuOf(n)
+    const wal = await walSince(hl, walBefore)
     const { rows } = await hl.query(
       'select status, count(*)::int as n from deliveries group by status order by status',
     )
+    const delivered = rows.reduce((sum, row) => sum + row.n, 0)
     const { seen } = await receiver.count()
     return {
       dps: dps(n, seconds),
@@ -129,6 +172,10 @@ export async function e2eHookline(
         `${round(seconds, 2)} s; ingest ${dps(n, (ingested - started) / 1000)} events/s; ` +
         `receiver saw ${seen}; deliveries ${rows.map((x) => `${x.status} ${x.n}`).join(', ')} ` +
         `(${run.warmup} of them warm-up)${cpuDetail(cpu)}`,
+      storage: {
+        walBytesPerDelivery: Math.round(wal / n),
+        heapIndexBytesPerDelivery: Math.round((await historyBytes(hl)) / delivered),
+      },
     }
   } finally {
     await hl.stop()
@@ -139,14 +186,15 @@ export async function e2eHookline(
 /** The bare loop: the physical limit of this receiver on this machine. */
 export async function e2eBare(run: E2eRun): Promise<E2eResult> {
   const { receiver, n } = run
-  let meter: ReturnType<typeof cpuMeter> | undefined
+  let cpuOf: ReturnType<typeof meter> | undefined
+  // The loop's process measures its own CPU over the timed part.
   const bare = await runBare(receiver.url, run.concurrency, { warmup: run.warmup, total: n }, () =>
     receiver.reset().then(() => {
-      meter = cpuMeter(run.pg)
+      cpuOf = meter(run, () => [], false)
     }),
   )
-  if (!meter) throw new Error('bare peer: the timed run started without its CPU meter')
-  const cpu = meter(n)
+  if (!cpuOf) throw new Error('bare peer: the timed run started without its CPU meter')
+  const cpu = cpuOf(n, bare.cpuSeconds)
   const { seen } = await receiver.count()
   return {
     dps: dps(n, bare.seconds),
@@ -157,16 +205,39 @@ export async function e2eBare(run: E2eRun): Promise<E2eResult> {
   }
 }
 
-/** graphile-worker: the same POSTs as jobs, added `batch` per addJobs while the runner works. */
-export async function e2eGraphile(run: E2eRun, name: string): Promise<E2eResult> {
+/**
+ * graphile-worker: the same POSTs as jobs while the runner works. Fed directly
+ * (`front: false`: `batch` jobs per addJobs from this process, whose CPU is
+ * counted as the sender's), or through its own front door (`front: true`: a
+ * Fastify route in its own process that takes the body Hookline's batch route
+ * takes, over HTTP, as Hookline is fed).
+ */
+export async function e2eGraphile(
+  run: E2eRun,
+  name: string,
+  options: { front: boolean },
+): Promise<E2eResult> {
   const { pg, receiver, n } = run
   const db = await pg.createDatabase(name)
   const runner = await startGraphile(db, receiver.url, run.concurrency)
   const utils = await makeWorkerUtils({ connectionString: db })
-  const add = (from: number, to: number) =>
-    utils
-      .addJobs(events(from, to).map((event) => ({ identifier: 'deliver', payload: { event } })))
-      .then(() => undefined)
+  const front = options.front ? await startGraphileFront(db) : undefined
+  const agent = new Agent({ connections: 8, keepAliveTimeout: 60_000 })
+  const add = async (from: number, to: number) => {
+    const batch = events(from, to)
+    if (!front) {
+      await utils.addJobs(batch.map((event) => ({ identifier: 'deliver', payload: { event } })))
+      return
+    }
+    const res = await request(`${front.url}/events/batch`, {
+      method: 'POST',
+      dispatcher: agent,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ events: batch }),
+    })
+    const text = await res.body.text()
+    if (res.statusCode !== 202) throw new Error(`graphile front: ${res.statusCode} ${text}`)
+  }
   const queueEmpty = async () => {
     const { rows } = await pg.query(
       name,
@@ -181,24 +252,28 @@ export async function e2eGraphile(run: E2eRun, name: string): Promise<E2eResult>
     await finished(receiver, run.warmup, queueEmpty)
     await pg.settle(name)
     await receiver.reset()
-    const meter = cpuMeter(pg)
+    const cpuOf = meter(run, () => [runner.pid, ...(front ? [front.pid] : [])], true)
+    const feeder = process.cpuUsage()
     const started = performance.now()
     await inBatches(n, run, add)
     const ingested = performance.now()
     const seconds = ((await finished(receiver, n, queueEmpty)) - started) / 1000
-    const cpu = meter(n)
+    const fed = process.cpuUsage(feeder)
+    const cpu = cpuOf(n, front ? 0 : (fed.user + fed.system) / 1e6)
     const { seen } = await receiver.count()
     stopped = await runner.stop()
     return {
       dps: dps(n, seconds),
       cpu,
       detail:
-        `${round(seconds, 2)} s; addJobs ${dps(n, (ingested - started) / 1000)} jobs/s; ` +
+        `${round(seconds, 2)} s; ${front ? 'front door' : 'addJobs'} ${dps(n, (ingested - started) / 1000)} jobs/s; ` +
         `receiver saw ${seen}; tasks ran ${stopped.ran} (${run.warmup} warm-up), failed ${stopped.failed}` +
         cpuDetail(cpu),
       conditions: runner.conditions,
     }
   } finally {
+    await front?.stop()
+    await agent.close()
     await utils.release()
     if (!stopped) await runner.stop().catch(() => {})
     await dropDatabase(pg, name)

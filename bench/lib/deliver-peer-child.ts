@@ -1,17 +1,22 @@
 // A peer of `npm run bench:deliver` in a fresh process (see deliver-peers.ts):
 // `bare` sends the POSTs in a plain undici.request loop; `graphile` runs a
-// graphile-worker runner whose task sends one POST per job.
+// graphile-worker runner whose task sends one POST per job; `graphile-front`
+// is graphile's front door, a Fastify route that takes the body Hookline's
+// POST /v1/events/batch takes and queues one job per event with addJobs.
 import { performance } from 'node:perf_hooks'
-import { run } from 'graphile-worker'
+import Fastify from 'fastify'
+import { makeWorkerUtils, run } from 'graphile-worker'
 import { Agent, request } from 'undici'
 import { type LeadEvent, leadEvent, PEER_SECRET, peerRequest } from './deliver-workload.js'
 
 export type PeerTask =
   | { peer: 'bare'; receiverUrl: string; concurrency: number; total: number; warmup: number }
   | { peer: 'graphile'; databaseUrl: string; receiverUrl: string; concurrency: number }
+  | { peer: 'graphile-front'; databaseUrl: string }
 
 export type PeerMessage =
-  | { type: 'done'; seconds: number; failed: number }
+  | { type: 'done'; seconds: number; failed: number; cpuSeconds: number }
+  | { type: 'listening'; url: string }
   | { type: 'ready'; conditions: string }
   | { type: 'warm'; conditions: string }
   | { type: 'stopped'; ran: number; failed: number }
@@ -57,8 +62,15 @@ async function bare(t: Extract<PeerTask, { peer: 'bare' }>) {
   await reply({ type: 'warm', conditions: '' })
   await new Promise((resolve) => process.once('message', resolve))
   const started = performance.now()
+  const cpu = process.cpuUsage()
   await loop(t.total)
-  await reply({ type: 'done', seconds: (performance.now() - started) / 1000, failed })
+  const used = process.cpuUsage(cpu)
+  await reply({
+    type: 'done',
+    seconds: (performance.now() - started) / 1000,
+    failed,
+    cpuSeconds: (used.user + used.system) / 1e6,
+  })
   await agent.close()
 }
 
@@ -116,8 +128,30 @@ async function graphile(t: Extract<PeerTask, { peer: 'graphile' }>) {
   })
 }
 
+/** The front door: as Hookline's API process, JSON in, durable, answered. */
+async function graphileFront(t: Extract<PeerTask, { peer: 'graphile-front' }>) {
+  const utils = await makeWorkerUtils({ connectionString: t.databaseUrl })
+  const app = Fastify({ logger: false, bodyLimit: 16 * 1024 * 1024 })
+  app.post('/events/batch', async (request, reply) => {
+    const { events } = request.body as { events: LeadEvent[] }
+    const jobs = await utils.addJobs(
+      events.map((event) => ({ identifier: 'deliver', payload: { event } })),
+    )
+    return reply.code(202).send({ data: jobs.map((job) => ({ id: job.id })) })
+  })
+  const url = await app.listen({ port: 0, host: '127.0.0.1' })
+  await reply({ type: 'listening', url })
+  process.on('message', async () => {
+    await app.close()
+    await utils.release()
+    await reply({ type: 'stopped', ran: 0, failed: 0 })
+    process.exit(0)
+  })
+}
+
 try {
   if (task.peer === 'bare') await bare(task)
+  else if (task.peer === 'graphile-front') await graphileFront(task)
   else await graphile(task)
 } catch (err) {
   await reply({ type: 'error', error: (err as Error).stack ?? String(err) })

@@ -50,7 +50,24 @@ export async function runBare(
   child.send('go')
   const m = await next()
   if (m.type !== 'done') throw new Error(`bare peer: unexpected ${m.type}`)
-  return { seconds: m.seconds, failed: m.failed }
+  return { seconds: m.seconds, failed: m.failed, cpuSeconds: m.cpuSeconds }
+}
+
+/** graphile-worker's front door (see deliver-peer-child.ts) in its own process. */
+export async function startGraphileFront(databaseUrl: string) {
+  const { child, next } = forkPeer({ peer: 'graphile-front', databaseUrl })
+  const listening = await next()
+  if (listening.type !== 'listening')
+    throw new Error(`graphile front: unexpected ${listening.type}`)
+  return {
+    pid: child.pid as number,
+    url: listening.url,
+    async stop() {
+      child.send('stop')
+      const m = await next()
+      if (m.type !== 'stopped') throw new Error(`graphile front: unexpected ${m.type}`)
+    },
+  }
 }
 
 /** A graphile-worker runner in its own process; jobs are added by the caller. */

@@ -34,6 +34,8 @@ export interface BenchPostgres {
    * and CPU per job very little, so the benchmark prints both.
    */
   cpuSeconds(): number
+  /** The postmaster's pid: the root of the cluster's process tree. */
+  pid(): number
   stop(): Promise<void>
 }
 
@@ -67,6 +69,8 @@ export async function startBenchPostgres(): Promise<BenchPostgres> {
       await query(database, 'checkpoint')
     },
     cpuSeconds: () => clusterCpuSeconds(dataDir),
+    pid: () =>
+      Number(readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]),
     async stop() {
       await server.stop()
       await rm(dataDir, { recursive: true, force: true })
