@@ -44,6 +44,9 @@ const ConfigSchema = Type.Object({
   inboundLookupTimeoutMs: Type.Integer({ minimum: 100, maximum: 30_000 }),
   inboundStoredBodyBytes: Type.Integer({ minimum: 0, maximum: 10 * 1024 * 1024 }),
   inboundHandlerCacheMs: Type.Integer({ minimum: 0, maximum: 60_000 }),
+  inboundMaxDepth: Type.Integer({ minimum: 1, maximum: 1000 }),
+  inboundMaxValues: Type.Integer({ minimum: 1 }),
+  inboundMaxParameters: Type.Integer({ minimum: 1 }),
   metricsToken: Type.Optional(Type.String({ minLength: 16 })),
   outboundProxyUrl: Type.Optional(Type.String({ pattern: '^https?://[^/?#]+/?$' })),
 })
@@ -91,6 +94,9 @@ const variables = {
   INBOUND_LOOKUP_TIMEOUT_MS: ['inboundLookupTimeoutMs', int],
   INBOUND_STORED_BODY_BYTES: ['inboundStoredBodyBytes', int],
   INBOUND_HANDLER_CACHE_MS: ['inboundHandlerCacheMs', int],
+  INBOUND_MAX_DEPTH: ['inboundMaxDepth', int],
+  INBOUND_MAX_VALUES: ['inboundMaxValues', int],
+  INBOUND_MAX_PARAMETERS: ['inboundMaxParameters', int],
   METRICS_TOKEN: ['metricsToken', str],
   OUTBOUND_PROXY_URL: ['outboundProxyUrl', str],
 } as const satisfies Record<string, [keyof Config, (raw: string) => unknown]>
@@ -124,6 +130,9 @@ const defaults = {
   inboundLookupTimeoutMs: 3000,
   inboundStoredBodyBytes: 64 * 1024,
   inboundHandlerCacheMs: 1000,
+  inboundMaxDepth: 32,
+  inboundMaxValues: 20_000,
+  inboundMaxParameters: 1000,
 } satisfies Partial<Config>
 
 /**

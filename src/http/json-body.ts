@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer'
 import type { FastifyInstance } from 'fastify'
+import { unstorableIn } from '../db/storable-text.js'
 import { errors } from '../errors.js'
 
 /**
@@ -35,9 +36,6 @@ export function registerJsonParser(app: FastifyInstance): void {
     })
   })
 }
-
-// A UTF-16 surrogate not part of a pair: in `u` mode a pair is one code point, not two.
-const LONE_SURROGATE = /\p{Cs}/u
 
 export const MAX_JSON_DEPTH = 64
 
@@ -91,12 +89,6 @@ function pathOf(frame: Frame): string {
   const path = `body${parts.reverse().join('')}`
   if (path.length <= MAX_SHOWN_PATH) return path
   return `${path.slice(0, MAX_SHOWN_PATH / 2)}…${path.slice(-MAX_SHOWN_PATH / 2)}`
-}
-
-function unstorableIn(text: string): string | null {
-  if (text.includes('\u0000')) return 'U+0000 (NUL)'
-  if (LONE_SURROGATE.test(text)) return 'a lone UTF-16 surrogate (\\ud800-\\udfff without its pair)'
-  return null
 }
 
 function parsesPlainly(text: string): boolean {

@@ -1,30 +1,89 @@
-import { isDangerousKey, MAX_DEPTH, showKey } from './limits.js'
+import { unstorableIn } from '../db/storable-text.js'
+import { type InboundLimits, isDangerousKey, type Refusal, refuse, showKey } from './limits.js'
+
+interface Frame {
+  value: object
+  key: string | number | null
+  parent: Frame | null
+  depth: number
+}
 
 /**
- * Why a parsed tree is refused (a reserved key, or nesting beyond the cap), or
- * null when it is fine. Iterative, so a hostile tree cannot exhaust the stack.
+ * Why a parsed JSON tree is refused, or null when it is fine: a reserved
+ * key, nesting past the depth cap, more keys and items than the value cap,
+ * or (when `text` is set) a string or key PostgreSQL cannot store. One pass,
+ * iterative (a hostile tree cannot exhaust the stack), visiting each value
+ * once and stopping at the first problem; paths are spelled only for the
+ * reason.
  */
-export function checkTree(root: unknown, label: string): string | null {
-  const stack: { value: unknown; depth: number; path: string }[] = [
-    { value: root, depth: 0, path: '' },
-  ]
+export function checkTree(
+  root: object,
+  label: string,
+  limits: InboundLimits,
+  text: boolean,
+): Refusal | null {
+  const { maxDepth, maxValues } = limits
+  const stack: Frame[] = [{ value: root, key: null, parent: null, depth: 0 }]
+  let values = 0
   while (stack.length > 0) {
-    const { value, depth, path } = stack.pop()!
-    if (typeof value !== 'object' || value === null) continue
-    if (depth >= MAX_DEPTH) return `${label}: nested deeper than ${MAX_DEPTH} levels`
-    const keys = Array.isArray(value) ? value.keys() : Object.keys(value)
-    for (const key of keys) {
-      const name = String(key)
-      const childPath = path === '' ? name : `${path}.${name}`
-      if (typeof key === 'string' && isDangerousKey(key)) {
-        return `${label}: the key ${showKey(key)} is not allowed${path === '' ? '' : ` (in ${showKey(path)})`}`
+    const frame = stack.pop() as Frame
+    if (frame.depth >= maxDepth) {
+      return refuse(
+        `${label}: nested deeper than ${maxDepth} levels (at ${showKey(pathOf(frame))})`,
+        'too_deep',
+      )
+    }
+    const node = frame.value
+    const isArray = Array.isArray(node)
+    const keys = isArray ? null : Object.keys(node)
+    values += isArray ? node.length : (keys as string[]).length
+    if (values > maxValues) {
+      return refuse(
+        `${label}: more than ${maxValues} values (keys and array items)`,
+        'too_many_values',
+      )
+    }
+    const count = isArray ? node.length : (keys as string[]).length
+    for (let i = 0; i < count; i++) {
+      const key = isArray ? i : (keys as string[])[i]!
+      if (typeof key === 'string') {
+        if (isDangerousKey(key)) {
+          const where = frame.parent === null ? '' : ` (in ${showKey(pathOf(frame))})`
+          return refuse(`${label}: the key ${showKey(key)} is not allowed${where}`)
+        }
+        const bad = text ? unstorableIn(key) : null
+        if (bad) return unstorable(label, `the key ${showKey(key)}`, frame, bad)
       }
-      stack.push({
-        value: (value as Record<string, unknown>)[name],
-        depth: depth + 1,
-        path: childPath,
-      })
+      const child = (node as Record<string | number, unknown>)[key]
+      if (typeof child === 'object' && child !== null) {
+        stack.push({ value: child, key, parent: frame, depth: frame.depth + 1 })
+      } else if (text && typeof child === 'string') {
+        const bad = unstorableIn(child)
+        if (bad) {
+          const at = pathOf({ value: node, key, parent: frame, depth: 0 })
+          return refuse(
+            `${label}: the value at ${showKey(at)} holds ${bad}, which cannot be stored`,
+            'invalid_text',
+          )
+        }
+      }
     }
   }
   return null
+}
+
+function unstorable(label: string, what: string, frame: Frame, bad: string): Refusal {
+  const where = frame.parent === null ? '' : ` (in ${showKey(pathOf(frame))})`
+  return refuse(`${label}: ${what}${where} holds ${bad}, which cannot be stored`, 'invalid_text')
+}
+
+/** `customer.items[2].sku`, as parameter paths are written. */
+function pathOf(frame: Frame): string {
+  const parts: string[] = []
+  for (let at: Frame | null = frame; at !== null && at.key !== null; at = at.parent) {
+    parts.push(
+      typeof at.key === 'number' ? `[${at.key}]` : at.parent?.key == null ? at.key : `.${at.key}`,
+    )
+  }
+  return parts.reverse().join('')
 }

@@ -2,6 +2,7 @@ import { evaluate } from '../conditions/evaluate.js'
 import type { CallOutcome } from '../schemas/calls.js'
 import { TemplateError } from '../templates/render.js'
 import { dedupeKey } from './dedupe-key.js'
+import { DEFAULT_INBOUND_LIMITS, type InboundLimits, refusalStatus } from './limits.js'
 import type { LoadedHandler } from './loaded-handler.js'
 import { applyMapping } from './mapping.js'
 import { coerceParameters } from './parameters.js'
@@ -80,9 +81,13 @@ export const INACTIVE_RETRY_AFTER_SECONDS = 300
  * coercion, conditions, mapping. Total: a bug in a step is an `error`
  * outcome, never an exception that would lose the call.
  */
-export function decide(handler: LoadedHandler, call: IncomingCall): Decision {
+export function decide(
+  handler: LoadedHandler,
+  call: IncomingCall,
+  limits: InboundLimits = DEFAULT_INBOUND_LIMITS,
+): Decision {
   try {
-    return steps(handler, call)
+    return steps(handler, call, limits)
   } catch (err) {
     if (err instanceof TemplateError) {
       const reason = `the handler's response template failed: ${err.message}`
@@ -96,7 +101,7 @@ export function decide(handler: LoadedHandler, call: IncomingCall): Decision {
   }
 }
 
-function steps(handler: LoadedHandler, call: IncomingCall): Decision {
+function steps(handler: LoadedHandler, call: IncomingCall, limits: InboundLimits): Decision {
   if (!handler.active) {
     return final(
       'inactive',
@@ -140,16 +145,19 @@ function steps(handler: LoadedHandler, call: IncomingCall): Decision {
       ? parseInboundBody({
           rawBody: Buffer.from(queryWithout(call.rawQuery, handler.secretQuery)),
           format: 'form',
+          limits,
         })
       : parseInboundBody({
           contentType: call.contentType,
           rawBody: call.body.raw,
           format: handler.bodyFormat,
+          limits,
+          xmlListPaths: handler.xmlListPaths,
         })
   if (!parsed.ok) {
     const reason =
       call.method === 'GET' ? parsed.reason.replace(/^form body/, 'query string') : parsed.reason
-    return final('invalid', reason, errorAnswer(400, 'invalid_body', reason))
+    return final('invalid', reason, errorAnswer(refusalStatus(parsed.code), parsed.code, reason))
   }
 
   const coerced = coerceParameters(handler.parameters, parsed.params)

@@ -1,5 +1,6 @@
-import type { ConditionGroup } from '../conditions/condition-schema.js'
+import type { ConditionGroup, ConditionItem } from '../conditions/condition-schema.js'
 import type { HandlerRow } from '../db/tables/handlers.js'
+import { parseFieldPath } from '../fields/field-path.js'
 import type { HandlerAction, HandlerResponse } from '../schemas/handlers.js'
 import type { SecretBox } from '../security/secret-box.js'
 import { verificationBinding } from './endpoint-token.js'
@@ -31,6 +32,8 @@ export interface LoadedHandler {
   secretQuery: string[]
   response: HandlerResponse
   actions: HandlerAction[]
+  /** XML element paths read as lists, one element or many: those a parameter, mapping or condition indexes. */
+  xmlListPaths: ReadonlySet<string>
 }
 
 export function loadHandler(row: HandlerRow, box: SecretBox): LoadedHandler {
@@ -55,6 +58,12 @@ export function loadHandler(row: HandlerRow, box: SecretBox): LoadedHandler {
     secretQuery: verificationQueryParams(verification),
     response: row.response,
     actions: row.actions,
+    xmlListPaths: indexedPaths([
+      ...row.parameters.map((parameter) => parameter.name),
+      ...row.mapping.map((entry) => entry.source),
+      ...row.protection_parameters,
+      ...conditionFields(row.conditions ?? undefined),
+    ]),
   }
 }
 
@@ -70,4 +79,31 @@ export function entityTypeOf(
   const roots = new Set(mapping.map((entry) => entry.target.split('.')[0]))
   const [only] = roots
   return roots.size === 1 && only && /^[A-Za-z_][A-Za-z0-9_-]*$/.test(only) ? only : 'record'
+}
+
+/**
+ * The element paths an XML body must give as lists: `lead.tags.tag[0]` reads
+ * the first `<tag>`, whether the body has one or many, so `lead.tags.tag` is
+ * always a list (index segments are not part of an element path).
+ */
+export function indexedPaths(paths: Iterable<string>): ReadonlySet<string> {
+  const lists = new Set<string>()
+  for (const path of paths) {
+    const segments = parseFieldPath(path)
+    if (!segments) continue
+    const names: string[] = []
+    for (const segment of segments) {
+      if (/^[0-9]+$/.test(segment)) {
+        if (names.length > 0) lists.add(names.join('.'))
+      } else names.push(segment)
+    }
+  }
+  return lists
+}
+
+function conditionFields(group: ConditionItem | undefined): string[] {
+  if (group === undefined) return []
+  if ('all' in group) return group.all.flatMap(conditionFields)
+  if ('any' in group) return group.any.flatMap(conditionFields)
+  return [group.field]
 }

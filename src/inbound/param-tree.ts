@@ -1,4 +1,5 @@
-import { isDangerousKey, MAX_DEPTH, type Parsed, refuse, showKey } from './limits.js'
+import { unstorableIn } from '../db/storable-text.js'
+import { isDangerousKey, type Parsed, refuse, showKey } from './limits.js'
 
 /**
  * Form and multipart fields arrive as flat `name=value` pairs; names such as
@@ -11,7 +12,7 @@ const APPEND = Symbol('append')
 type Segment = string | typeof APPEND
 
 /** The segments of a field name, or why it is refused. */
-export function nameSegments(name: string): Segment[] | string {
+export function nameSegments(name: string, maxDepth: number): Segment[] | string {
   const headEnd = firstOf(name, 0)
   const head = name.slice(0, headEnd)
   if (head === '' || head.includes(']')) return 'is not a valid parameter name'
@@ -36,7 +37,7 @@ export function nameSegments(name: string): Segment[] | string {
       return 'has text after a ]'
     }
   }
-  if (segments.length > MAX_DEPTH) return `is nested deeper than ${MAX_DEPTH} levels`
+  if (segments.length > maxDepth) return `is nested deeper than ${maxDepth} levels`
   for (const segment of segments) {
     if (typeof segment === 'string' && isDangerousKey(segment)) {
       return `uses the reserved key ${showKey(segment)}`
@@ -60,14 +61,28 @@ const isNode = (value: unknown): value is Node =>
 /**
  * The nested record the pairs describe. A name given twice (`a=1&a=2`, as
  * checkboxes send) becomes an array; a name used both as a value and as a
- * group (`a=1&a[b]=2`) is refused rather than guessed at.
+ * group (`a=1&a[b]=2`) is refused rather than guessed at, as is text
+ * PostgreSQL cannot store (U+0000, which percent-encoding can spell).
  */
-export function buildParamTree(pairs: Iterable<readonly [string, string]>, label: string): Parsed {
+export function buildParamTree(
+  pairs: Iterable<readonly [string, string]>,
+  label: string,
+  maxDepth: number,
+): Parsed {
   const root: Node = {}
   for (const [name, value] of pairs) {
-    const segments = nameSegments(name)
-    if (typeof segments === 'string')
-      return refuse(`${label}: parameter ${showKey(name)} ${segments}`)
+    const segments = nameSegments(name, maxDepth)
+    if (typeof segments === 'string') {
+      const code = segments.startsWith('is nested') ? 'too_deep' : 'invalid_body'
+      return refuse(`${label}: parameter ${showKey(name)} ${segments}`, code)
+    }
+    const bad = unstorableIn(name) ?? unstorableIn(value)
+    if (bad) {
+      return refuse(
+        `${label}: parameter ${showKey(name)} holds ${bad}, which cannot be stored`,
+        'invalid_text',
+      )
+    }
     if (!insert(root, segments, value)) {
       return refuse(`${label}: parameter ${showKey(name)} is used both as a value and as a group`)
     }

@@ -1,7 +1,7 @@
 import { type Static, Type } from 'typebox'
 import { readField } from '../fields/field-path.js'
 import { coerceValue, type ParameterType } from './coerce-value.js'
-import { isDangerousKey, MAX_DEPTH } from './limits.js'
+import { DEFAULT_INBOUND_LIMITS, isDangerousKey } from './limits.js'
 import { PARAMETER_PATH_PATTERN, writablePath } from './paths.js'
 
 export const InboundParameterType = Type.Enum(
@@ -76,7 +76,10 @@ export function coerceParameters(
   defs: readonly InboundParameter[],
   raw: Record<string, unknown>,
 ): CoerceResult {
-  let values: unknown = raw
+  // Written in place (the tree is this call's own; copying a large body for
+  // each declared parameter cost more than parsing it), and undone when the
+  // call is refused, so the call log shows the parameters as sent.
+  const undo: Undo[] = []
   const problems: string[] = []
   for (const def of defs) {
     const segments = writablePath(def.name)
@@ -84,17 +87,21 @@ export function coerceParameters(
       problems.push(`${def.name}: not a valid parameter name`)
       continue
     }
-    const value = readField(values, def.name)
+    const value = readField(raw, def.name)
     if (isBlank(value)) {
       if (def.required) problems.push(`${def.name}: required`)
-      else if (value !== undefined) values = writeAt(values, segments, 0, REMOVE)
+      else if (value !== undefined) writeAt(raw, segments, REMOVE, undo)
       continue
     }
     const coerced = coerceValue(def.type as ParameterType, value)
-    if (coerced.ok) values = writeAt(values, segments, 0, coerced.value)
+    if (coerced.ok) writeAt(raw, segments, coerced.value, undo)
     else problems.push(`${def.name}: ${coerced.problem}`)
   }
-  if (problems.length === 0) return { ok: true, values: values as Record<string, unknown> }
+  if (problems.length === 0) return { ok: true, values: raw }
+  for (const [node, key, had, old] of undo.reverse()) {
+    if (had) node[key] = old
+    else delete node[key]
+  }
   const shown = problems.slice(0, MAX_REPORTED_PROBLEMS)
   const more = problems.length - shown.length
   return { ok: false, reason: shown.join('; ') + (more > 0 ? `; and ${more} more` : '') }
@@ -105,25 +112,19 @@ const isBlank = (value: unknown) =>
 
 const REMOVE = Symbol('remove')
 
-/** A copy of `node` with the value at the path replaced; untouched branches are shared. */
-function writeAt(node: unknown, segments: string[], at: number, value: unknown): unknown {
-  const key = segments[at]!
-  const last = at === segments.length - 1
-  if (Array.isArray(node)) {
-    const copy = node.slice()
-    const index = Number(key)
-    // Removing from an array would shift its other items; null keeps their places.
-    copy[index] = last
-      ? value === REMOVE
-        ? null
-        : value
-      : writeAt(node[index], segments, at + 1, value)
-    return copy
-  }
-  const copy: Record<string, unknown> = { ...(node as Record<string, unknown>) }
-  if (last && value === REMOVE) delete copy[key]
-  else copy[key] = last ? value : writeAt(copy[key], segments, at + 1, value)
-  return copy
+/** A container, a key in it, whether it held the key, and what. */
+type Undo = [Record<string, unknown>, string, boolean, unknown]
+
+/** Sets (or removes) the value at a path that `readField` found, noting how to undo it. */
+function writeAt(root: unknown, segments: string[], value: unknown, undo: Undo[]): void {
+  let node = root as Record<string, unknown>
+  for (const segment of segments.slice(0, -1)) node = node[segment] as Record<string, unknown>
+  const key = segments.at(-1)!
+  undo.push([node, key, Object.hasOwn(node, key), node[key]])
+  // Removing from an array would shift its other items; null keeps their places.
+  if (value !== REMOVE) node[key] = value
+  else if (Array.isArray(node)) node[key as unknown as number] = null
+  else delete node[key]
 }
 
 const MAX_SAMPLE_PARAMETERS = 500
@@ -137,7 +138,7 @@ const MAX_SAMPLE_PARAMETERS = 500
 export function parametersFromSample(sample: unknown): InboundParameter[] {
   const found: InboundParameter[] = []
   const visit = (value: unknown, path: string, depth: number) => {
-    if (found.length >= MAX_SAMPLE_PARAMETERS || depth > MAX_DEPTH) return
+    if (found.length >= MAX_SAMPLE_PARAMETERS || depth > DEFAULT_INBOUND_LIMITS.maxDepth) return
     if (Array.isArray(value)) {
       if (path !== '' && value.length > 0) visit(value[0], `${path}[0]`, depth + 1)
     } else if (typeof value === 'object' && value !== null) {

@@ -1,5 +1,12 @@
 import { isUtf8Charset, parseHeaderValue } from './content-type.js'
-import { type Parsed, refuse, showKey } from './limits.js'
+import {
+  DEFAULT_INBOUND_LIMITS,
+  type InboundLimits,
+  type Parsed,
+  type Refusal,
+  refuse,
+  showKey,
+} from './limits.js'
 import { parseForm } from './parse-form.js'
 import { parseJson } from './parse-json.js'
 import { parseMultipart } from './parse-multipart.js'
@@ -13,6 +20,10 @@ export interface InboundBody {
   rawBody: Buffer
   /** The handler's configured format; 'auto' goes by Content-Type, then by the first byte. */
   format: BodyFormat | 'auto'
+  /** The caps on its shape; the defaults when left out. */
+  limits?: InboundLimits
+  /** XML element paths the handler reads as lists (`lead.tags.tag`, from `lead.tags.tag[0]`). */
+  xmlListPaths?: ReadonlySet<string>
 }
 
 export type ParseBodyResult =
@@ -24,7 +35,7 @@ export type ParseBodyResult =
       /** File parts in a multipart body, skipped. */
       ignoredFiles: number
     }
-  | { ok: false; reason: string }
+  | Refusal
 
 /**
  * The parameters of an inbound call's body. Never throws: a hostile body is a
@@ -44,7 +55,9 @@ export function parseInboundBody(input: InboundBody): ParseBodyResult {
   }
 }
 
-function parse({ contentType, rawBody, format }: InboundBody): ParseBodyResult {
+function parse(input: InboundBody): ParseBodyResult {
+  const { contentType, rawBody, format } = input
+  const limits = input.limits ?? DEFAULT_INBOUND_LIMITS
   const header = parseHeaderValue(contentType ?? '')
   const resolved = format === 'auto' ? detectFormat(header.value, rawBody) : format
   if (isBlank(rawBody)) return { ok: true, params: {}, format: resolved, ignoredFiles: 0 }
@@ -58,13 +71,17 @@ function parse({ contentType, rawBody, format }: InboundBody): ParseBodyResult {
     if (header.value !== 'multipart/form-data' || boundary === undefined) {
       return refuse('multipart body: content-type must be multipart/form-data with a boundary')
     }
-    const parsed = parseMultipart(rawBody, boundary)
+    const parsed = parseMultipart(rawBody, boundary, limits)
     return parsed.ok ? { ...parsed, format: resolved } : parsed
   }
   const text = decodeUtf8(rawBody)
   if (text === null) return refuse('the body is not valid UTF-8')
   const parsed: Parsed =
-    resolved === 'json' ? parseJson(text) : resolved === 'xml' ? parseXml(text) : parseForm(text)
+    resolved === 'json'
+      ? parseJson(text, limits)
+      : resolved === 'xml'
+        ? parseXml(text, limits, input.xmlListPaths)
+        : parseForm(text, limits)
   return parsed.ok ? { ...parsed, format: resolved, ignoredFiles: 0 } : parsed
 }
 

@@ -1,4 +1,4 @@
-import { MAX_PARAMETERS, type Parsed, refuse } from './limits.js'
+import { DEFAULT_INBOUND_LIMITS, type InboundLimits, type Parsed, refuse } from './limits.js'
 import { buildParamTree } from './param-tree.js'
 
 /**
@@ -7,15 +7,16 @@ import { buildParamTree } from './param-tree.js'
  * a sender with a broken encoder should hear about it. It also stops counting
  * at the cap instead of splitting a million empty pairs first.
  */
-export function parseForm(text: string): Parsed {
+export function parseForm(text: string, limits: InboundLimits = DEFAULT_INBOUND_LIMITS): Parsed {
+  const cap = Math.min(limits.maxParameters, limits.maxValues)
   const pairs: [string, string][] = []
   let at = 0
   while (at <= text.length) {
     let end = text.indexOf('&', at)
     if (end < 0) end = text.length
     if (end > at) {
-      if (pairs.length === MAX_PARAMETERS) {
-        return refuse(`form body: more than ${MAX_PARAMETERS} parameters`)
+      if (pairs.length === cap) {
+        return refuse(`form body: more than ${cap} parameters`, 'too_many_values')
       }
       const piece = text.slice(at, end)
       const equals = piece.indexOf('=')
@@ -28,7 +29,7 @@ export function parseForm(text: string): Parsed {
     }
     at = end + 1
   }
-  return buildParamTree(pairs, 'form body')
+  return buildParamTree(pairs, 'form body', limits.maxDepth)
 }
 
 function decode(text: string): string | null {

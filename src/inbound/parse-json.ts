@@ -1,12 +1,18 @@
 import { checkTree } from './check-tree.js'
-import { type Parsed, refuse } from './limits.js'
+import { DEFAULT_INBOUND_LIMITS, type InboundLimits, type Parsed, refuse } from './limits.js'
+
+// The only ways JSON text can spell what PostgreSQL cannot store: its
+// escapes for U+0000 and for surrogates (raw control characters are not
+// JSON, and valid UTF-8 has no surrogates). Paired surrogates match too and
+// only cost the check of each string.
+const UNSTORABLE_ESCAPE = /\\u(?:0000|[dD][89a-fA-F])/
 
 /**
  * JSON.parse itself never pollutes (it defines `__proto__` as an own key), but
  * the tree is handed to code that copies and assigns keys, so reserved keys
- * are refused here, once.
+ * are refused here, once, with the depth and value caps.
  */
-export function parseJson(text: string): Parsed {
+export function parseJson(text: string, limits: InboundLimits = DEFAULT_INBOUND_LIMITS): Parsed {
   let value: unknown
   try {
     value = JSON.parse(text)
@@ -19,6 +25,6 @@ export function parseJson(text: string): Parsed {
     const kind = Array.isArray(value) ? 'an array' : value === null ? 'null' : `a ${typeof value}`
     return refuse(`JSON body: the top level must be an object, not ${kind}`)
   }
-  const problem = checkTree(value, 'JSON body')
-  return problem ? refuse(problem) : { ok: true, params: value as Record<string, unknown> }
+  const problem = checkTree(value, 'JSON body', limits, UNSTORABLE_ESCAPE.test(text))
+  return problem ?? { ok: true, params: value as Record<string, unknown> }
 }

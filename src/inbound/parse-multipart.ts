@@ -1,5 +1,12 @@
 import { isUtf8Charset, parseHeaderValue } from './content-type.js'
-import { MAX_MULTIPART_FILES, MAX_PARAMETERS, refuse, showKey } from './limits.js'
+import {
+  DEFAULT_INBOUND_LIMITS,
+  type InboundLimits,
+  MAX_MULTIPART_FILES,
+  type Refusal,
+  refuse,
+  showKey,
+} from './limits.js'
 import { buildParamTree } from './param-tree.js'
 import { decodeUtf8 } from './utf8.js'
 
@@ -12,7 +19,7 @@ import { decodeUtf8 } from './utf8.js'
 
 export type MultipartParsed =
   | { ok: true; params: Record<string, unknown>; ignoredFiles: number }
-  | { ok: false; reason: string }
+  | Refusal
 
 const MAX_PART_HEADER_BYTES = 8 * 1024
 const CRLF = Buffer.from('\r\n')
@@ -23,7 +30,12 @@ const label = 'multipart body'
 export const isValidBoundary = (boundary: string) =>
   /^[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]$/.test(boundary)
 
-export function parseMultipart(body: Buffer, boundary: string): MultipartParsed {
+export function parseMultipart(
+  body: Buffer,
+  boundary: string,
+  limits: InboundLimits = DEFAULT_INBOUND_LIMITS,
+): MultipartParsed {
+  const cap = Math.min(limits.maxParameters, limits.maxValues)
   if (!isValidBoundary(boundary))
     return refuse(`${label}: the boundary in content-type is not valid`)
   const delimiter = Buffer.from(`--${boundary}`)
@@ -67,8 +79,8 @@ export function parseMultipart(body: Buffer, boundary: string): MultipartParsed 
       if (++files > MAX_MULTIPART_FILES)
         return refuse(`${label}: more than ${MAX_MULTIPART_FILES} file parts`)
     } else {
-      if (fields.length === MAX_PARAMETERS)
-        return refuse(`${label}: more than ${MAX_PARAMETERS} fields`)
+      if (fields.length === cap)
+        return refuse(`${label}: more than ${cap} fields`, 'too_many_values')
       const value = decodeUtf8(body.subarray(contentStart, contentEnd))
       if (value === null)
         return refuse(`${label}: field ${showKey(headers.name)} is not valid UTF-8`)
@@ -76,7 +88,7 @@ export function parseMultipart(body: Buffer, boundary: string): MultipartParsed 
     }
     at = contentEnd + 2
   }
-  const tree = buildParamTree(fields, label)
+  const tree = buildParamTree(fields, label, limits.maxDepth)
   return tree.ok ? { ...tree, ignoredFiles: files } : tree
 }
 

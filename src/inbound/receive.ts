@@ -4,6 +4,7 @@ import { TemplateError } from '../templates/render.js'
 import type { CallWriter } from './call-writer.js'
 import { type Decision, decide, type IncomingCall } from './decide.js'
 import { jsonb, safeText } from './json-safe.js'
+import type { InboundLimits } from './limits.js'
 import type { LoadedHandler } from './loaded-handler.js'
 import { type LookupDeps, lookupRecord } from './lookup.js'
 import { redactHeaders, redactQuery } from './redact.js'
@@ -13,6 +14,7 @@ export interface ReceiveDeps {
   writer: CallWriter
   lookup: LookupDeps
   storedBodyBytes: number
+  limits: InboundLimits
 }
 
 /** An outcome the call log ends with (`received` is the transient one). */
@@ -43,7 +45,7 @@ export async function receiveCall(
   handler: LoadedHandler,
   call: IncomingCall,
 ): Promise<Received> {
-  const decision = decide(handler, call)
+  const decision = decide(handler, call, deps.limits)
   const row = callRow(deps, handler, call, decision)
   if (decision.step === 'forward') return forward(deps, handler, call, decision, row)
   const stored = await deps.writer.record(row)

@@ -46,6 +46,11 @@ export function createInboundRuntime(options: {
       writer,
       lookup: { db, box, sender: options.sender, timeoutMs: config.inboundLookupTimeoutMs },
       storedBodyBytes: config.inboundStoredBodyBytes,
+      limits: {
+        maxDepth: config.inboundMaxDepth,
+        maxValues: config.inboundMaxValues,
+        maxParameters: config.inboundMaxParameters,
+      },
     },
     async close() {
       clearInterval(sweep)

@@ -1,5 +1,6 @@
 import { errors } from '../errors.js'
 import { checkTree } from './check-tree.js'
+import { DEFAULT_INBOUND_LIMITS } from './limits.js'
 import { type InboundParameter, parametersFromSample } from './parameters.js'
 import { parseInboundBody } from './parse-body.js'
 
@@ -15,8 +16,8 @@ export function sampleParameters(body: {
   if (typeof body.sample !== 'string') {
     if (body.format !== 'json')
       throw errors.validation(`body/sample: a ${body.format} sample is sent as text`)
-    const problem = checkTree(body.sample, 'sample')
-    if (problem) throw errors.validation(`body/sample: ${problem}`)
+    const problem = checkTree(body.sample, 'sample', DEFAULT_INBOUND_LIMITS, false)
+    if (problem) throw errors.validation(`body/sample: ${problem.reason}`)
     return parametersFromSample(body.sample)
   }
   const parsed = parseInboundBody({ rawBody: Buffer.from(body.sample), format: body.format })

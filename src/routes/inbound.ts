@@ -40,10 +40,12 @@ const CONTENT_TYPES = [
 const COMMON =
   'Every call to a known token is recorded before it is answered. Accepted, duplicate and filtered ' +
   'calls get the handler’s configured response (a 2xx, so senders do not retry). Errors: 400 ' +
-  '`invalid_body` / `invalid_parameters` (the message names the parameter), 401 `verification_failed`, ' +
+  '`invalid_body` / `invalid_parameters` (the message names the parameter), 400 `too_deep` (nested past ' +
+  '`INBOUND_MAX_DEPTH`), 400 `invalid_text` (U+0000 or a lone surrogate in a value), 401 `verification_failed`, ' +
   '404 for an unknown or rotated-out token, 405 `method_not_allowed` with `Allow` (also for PUT, ' +
   'PATCH, DELETE, HEAD and OPTIONS, which are recorded too), 408 `request_timeout` (body too ' +
-  'slow), 413 `payload_too_large` (the handler’s `body_limit_bytes`), 429 `rate_limited` with ' +
+  'slow), 413 `payload_too_large` (the handler’s `body_limit_bytes`), 413 `too_many_values` (more ' +
+  'values or parameters than `INBOUND_MAX_VALUES` / `INBOUND_MAX_PARAMETERS`), 429 `rate_limited` with ' +
   '`Retry-After`, 502 `lookup_failed` (GET: the CRM lookup failed or timed out), 503 ' +
   '`handler_inactive` with `Retry-After`. A Basic-auth handler’s 401 carries `WWW-Authenticate`. Answers to a recorded call carry `X-Hookline-Call-Id`.'
 

@@ -137,8 +137,22 @@ t.test('coerceParameters converts in place, keeps the rest, and enforces require
       extra: 'kept',
     },
   })
-  t.equal(raw.customer.age, '42', 'the input is not modified')
-  t.equal(raw.customer.phone, '', 'the input is not modified')
+})
+
+t.test('a refused call leaves the parameters as they were sent', async (t) => {
+  const raw = { customer: { email: 'nope', phone: '', age: '42' }, items: [{ qty: '3' }] }
+  const sent = structuredClone(raw)
+  const result = coerceParameters(
+    [
+      { name: 'customer.age', type: 'number', required: false },
+      { name: 'customer.phone', type: 'phone', required: false },
+      { name: 'items[0].qty', type: 'number', required: true },
+      { name: 'customer.email', type: 'email', required: true },
+    ],
+    raw,
+  )
+  t.same(result, { ok: false, reason: 'customer.email: not an email address' })
+  t.same(raw, sent, 'converted and removed values are put back')
 })
 
 t.test('coerceParameters names every offending parameter', async (t) => {

@@ -63,6 +63,41 @@ t.test('JSON nested beyond the cap is refused, however deep', async (t) => {
   t.match(reasonOf(parse(deep, 'json')), /deeper than 32 levels/)
 })
 
+t.test('JSON past the value cap is refused as too_many_values; depth as too_deep', async (t) => {
+  const limits = { maxDepth: 4, maxValues: 10, maxParameters: 1000 }
+  const keys = (n: number) =>
+    JSON.stringify(Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i])))
+  t.ok(parseJson(keys(10), limits).ok)
+  t.same(parseJson(keys(11), limits), {
+    ok: false,
+    reason: 'JSON body: more than 10 values (keys and array items)',
+    code: 'too_many_values',
+  })
+  t.match(parseJson('{"a":[1,2,3,4,5,6,7,8,9,10]}', limits), { ok: false, code: 'too_many_values' })
+  t.same(parseJson('{"a":{"b":[{"c":{"d":1}}]}}', limits), {
+    ok: false,
+    reason: 'JSON body: nested deeper than 4 levels (at "a.b[0].c")',
+    code: 'too_deep',
+  })
+})
+
+t.test('text PostgreSQL cannot store is refused as invalid_text, naming where', async (t) => {
+  t.same(parse('{"customer":{"email":"a\\u0000b"}}', 'json'), {
+    ok: false,
+    reason: 'JSON body: the value at "customer.email" holds U+0000 (NUL), which cannot be stored',
+    code: 'invalid_text',
+  })
+  t.match(parse('{"tags":["ok","\\ud800"]}', 'json'), {
+    ok: false,
+    code: 'invalid_text',
+    reason: /"tags\[1\]" holds a lone UTF-16 surrogate/,
+  })
+  t.match(parse('{"k\\u0000":1}', 'json'), { ok: false, code: 'invalid_text', reason: /the key/ })
+  t.ok(parse('{"emoji":"\\ud83d\\ude00"}', 'json').ok, 'a surrogate pair is text')
+  t.match(parse('email=a%00b', 'form'), { ok: false, code: 'invalid_text', reason: /"email"/ })
+  t.match(parse('email=a\u0000b', 'form'), { ok: false, code: 'invalid_text' })
+})
+
 t.test('forms nest on brackets and dots, repeat into arrays, and decode + and %', async (t) => {
   const result = parse(
     'customer[email]=a%40b.example&customer.name=Ana+Lima&tags[]=x&tags[]=y&c=1&c=2&flag&empty=&x[y][z]=%E2%82%AC',

@@ -85,15 +85,18 @@ t.test('references to characters XML does not allow are refused', async (t) => {
 
 t.test('depth is capped', async (t) => {
   t.ok(parseXml(`${'<a>'.repeat(30)}x${'</a>'.repeat(30)}`).ok)
-  t.equal(
+  t.match(
     reasonOf(`${'<a>'.repeat(100_000)}${'</a>'.repeat(100_000)}`),
-    'XML body: nested deeper than 32 levels',
+    /^XML body: nested deeper than 32 levels \(line 1, column \d+\)$/,
   )
 })
 
 t.test('malformed XML, reserved names and foreign encodings are refused', async (t) => {
   t.match(reasonOf('<a><b>1</a>'), /^XML body: .*closing tag.*\(line 1, column \d+\)$/)
-  t.match(reasonOf('<a>1</a><b>2</b>'), /Multiple possible root nodes/)
+  t.match(
+    reasonOf('<a>1</a><b>2</b>'),
+    /^XML body: more than one root element \(line 1, column 9\)$/,
+  )
   t.match(reasonOf('<a>x & y</a>'), /^XML body: /)
   t.match(reasonOf('<a><__proto__>1</__proto__></a>'), /the name "__proto__" is not allowed/)
   t.match(
@@ -114,7 +117,68 @@ t.test('parseInboundBody routes XML and refuses its invalid UTF-8', async (t) =>
   t.same(parseInboundBody({ rawBody: body, format: 'xml' }), {
     ok: false,
     reason: 'the body is not valid UTF-8',
+    code: 'invalid_body',
   })
+})
+
+const limits = { maxDepth: 32, maxValues: 100, maxParameters: 1000 }
+
+t.test('elements and attributes past the value cap are refused as they are counted', async (t) => {
+  const attributes = (n: number) =>
+    `<a ${Array.from({ length: n }, (_, i) => `k${i}="1"`).join(' ')}/>`
+  t.ok(parseXml(attributes(99), limits).ok, 'the element and 99 attributes are 100 values')
+  t.same(parseXml(attributes(100), limits), {
+    ok: false,
+    reason: 'XML body: more than 100 elements and attributes',
+    code: 'too_many_values',
+  })
+  const siblings = (n: number) => `<a>${'<b>1</b>'.repeat(n)}</a>`
+  t.ok(parseXml(siblings(99), limits).ok)
+  t.match(parseXml(siblings(100), limits), { ok: false, code: 'too_many_values' })
+  t.match(parseXml(`${'<a>'.repeat(40)}${'</a>'.repeat(40)}`, limits), {
+    ok: false,
+    code: 'too_deep',
+  })
+})
+
+t.test('an element the handler indexes is a list, one element or many', async (t) => {
+  const lists = new Set(['lead.tags.tag'])
+  const one = parseXml('<lead><tags><tag>only</tag></tags><name>x</name></lead>', limits, lists)
+  const two = parseXml('<lead><tags><tag>a</tag><tag>b</tag></tags></lead>', limits, lists)
+  t.same(one.ok && one.params, { lead: { tags: { tag: ['only'] }, name: 'x' } })
+  t.same(two.ok && two.params, { lead: { tags: { tag: ['a', 'b'] } } })
+  const unlisted = parseXml('<lead><tags><tag>only</tag></tags></lead>', limits)
+  t.same(unlisted.ok && unlisted.params, { lead: { tags: { tag: 'only' } } })
+})
+
+t.test('text PostgreSQL cannot store is refused as invalid_text', async (t) => {
+  t.match(parseXml('<a>x\u0000y</a>'), { ok: false, code: 'invalid_text', reason: /U\+0000/ })
+  t.match(parseXml('<a>&#0;</a>'), { ok: false, code: 'invalid_text' })
+  t.match(parseXml('<a>x\u0001y</a>'), { ok: false, reason: /U\+0001 is not an XML character/ })
+})
+
+t.test('mixed text, CDATA, comments and attributes read as documented', async (t) => {
+  const result = parseXml(
+    '<?xml version="1.0"?>\n<!-- c --><r xmlns="urn:x" a=\'1\' b = "x &lt; y">\n  hi <![CDATA[ & ]]>\n' +
+      '<s:e xmlns:s="urn:s" s:k="v"/><e>2</e><?pi x?></r>\n',
+  )
+  t.same(result.ok && result.params, {
+    r: { '@a': '1', '@b': 'x < y', e: [{ '@k': 'v' }, '2'], '#text': 'hi & ' },
+  })
+  for (const bad of [
+    '<a b="1"c="2"/>',
+    '<a b=1/>',
+    '<a b="<"/>',
+    '<a b="1" b="2"/>',
+    '<a>',
+    '<a></b>',
+    'x<a/>',
+    '<a/>x',
+    '<a/><!-- x',
+  ]) {
+    t.match(reasonOf(bad), /^XML body: .*\(line \d+, column \d+\)$|^XML body: /, bad)
+    t.not(reasonOf(bad), 'ok', bad)
+  }
 })
 
 t.test('the XML parser never throws', async () => {

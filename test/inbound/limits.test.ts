@@ -90,8 +90,11 @@ t.test(
       headers: json,
       body: '{"email":"a@example.com","note":"nul \\u0000 and \\ud800 here","k\\u0000":1}',
     })
-    t.equal(hostile.status, 200, 'NUL and lone surrogates do not keep a call from being recorded')
-    t.match((await callOf(app, ws.auth, hostile)).parameters, { note: 'nul  and \ufffd here' })
+    t.equal(hostile.status, 400, 'text PostgreSQL cannot store is refused, and the call recorded')
+    t.match(await callOf(app, ws.auth, hostile), {
+      outcome: 'invalid',
+      reason: /"note" holds U\+0000/,
+    })
   },
 )
 
