@@ -1,7 +1,7 @@
+import { Batcher } from '../db/batcher.js'
 import type { Db } from '../db/database.js'
 import type { NewInboundCallRow } from '../db/tables/inbound-calls.js'
 import type { CallOutcome } from '../schemas/calls.js'
-import { Batcher } from '../db/batcher.js'
 import { safeText } from './json-safe.js'
 import { type SettleItem, type SettleResult, settleBatch } from './settle.js'
 import { type CallFinish, finishCalls } from './sql/finish-calls.js'

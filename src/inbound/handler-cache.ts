@@ -1,7 +1,7 @@
+import { Batcher } from '../db/batcher.js'
 import type { Db } from '../db/database.js'
 import type { HandlerRow } from '../db/tables/handlers.js'
 import type { SecretBox } from '../security/secret-box.js'
-import { Batcher } from '../db/batcher.js'
 import { hashToken } from './endpoint-token.js'
 import { findHandlersByTokenHash } from './handler-repository.js'
 import { type LoadedHandler, loadHandler } from './loaded-handler.js'

@@ -1,6 +1,8 @@
 import { type Context, Liquid, LiquidError, type Template } from 'liquidjs'
 import { LruCache } from '../lru-cache.js'
+import { currentBudget, overBudget } from './render-budget.js'
 import { TemplateError } from './template-error.js'
+import { isPlain, shapeOf, shapeProblems, type TemplateShape } from './template-shape.js'
 import { JsonText, jsonReplacer } from './values.js'
 
 /**
@@ -18,9 +20,9 @@ import { JsonText, jsonReplacer } from './values.js'
  */
 
 export const MAX_TEMPLATE_LENGTH = 256 * 1024
-const RENDER_TIME_LIMIT_MS = 1000
-// Liquid's unit: characters or items allocated by filters and ranges.
-const MEMORY_LIMIT = 16 * 1024 * 1024
+// Liquid's unit: characters or items allocated by filters and ranges. The
+// render's time is bounded by its budget (render-budget.ts).
+const MEMORY_LIMIT = 4 * 1024 * 1024
 // At most this many outputs per render: a loop that emits more is runaway.
 const MAX_VALUES = 100_000
 // Parsed templates are cached by their text; big ones are rare and reparse quickly.
@@ -77,7 +79,6 @@ function createEngine(): Liquid {
     timezoneOffset: 0,
     locale: 'en-US',
     parseLimit: MAX_TEMPLATE_LENGTH,
-    renderLimit: RENDER_TIME_LIMIT_MS,
     memoryLimit: MEMORY_LIMIT,
   })
   for (const [name, why] of Object.entries(BLOCKED_TAGS)) {
@@ -152,11 +153,21 @@ function isConstant(template: string): boolean {
 export function renderWithLiquid(template: string, data: TemplateData): SlottedRender {
   const templates = parseTemplate(template)
   const values: unknown[] = []
+  const budget = currentBudget()
+  // A plain template's cost is bounded by its record: it gets no deadline,
+  // which a stalled machine alone could pass (a GC pause, a busy core), failing
+  // a delivery that renders fine. Others are checked by Liquid before each
+  // node and each loop iteration.
+  const renderLimit = isPlainParse(templates) ? Infinity : budget.remaining()
   try {
-    const text: string = engine.renderSync(templates, data, { globals: { [SLOTS]: values } })
+    const text: string = engine.renderSync(templates, data, {
+      globals: { [SLOTS]: values },
+      renderLimit,
+    })
     return { text, values }
   } catch (error) {
-    throw asTemplateError(error, 'template_render')
+    const found = asTemplateError(error, 'template_render')
+    throw found.message.startsWith('template render limit exceeded') ? overBudget(budget.ms) : found
   }
 }
 
@@ -201,13 +212,57 @@ function solePathSteps(template: string): readonly string[] | null {
   return steps
 }
 
-/** Syntax problems, as messages with line and column; empty when the template parses. */
+/**
+ * Syntax problems, as messages with line and column, and what is already too
+ * big to render (template-shape.ts); empty when the template may be saved.
+ */
 export function validateTemplate(template: string): string[] {
   try {
-    parseTemplate(template)
-    return []
+    return shapeProblems(templateShape(template))
   } catch (error) {
     return [(error as Error).message]
+  }
+}
+
+const shapes = new WeakMap<Template[], TemplateShape>()
+
+/** What the template does (loops, ranges, filters), read once per parse. */
+export function templateShape(template: string): TemplateShape {
+  return cachedShape(parseTemplate(template))
+}
+
+const plainParses = new WeakMap<Template[], boolean>()
+
+function isPlainParse(templates: Template[]): boolean {
+  let plain = plainParses.get(templates)
+  if (plain === undefined) {
+    plain = isPlain(cachedShape(templates))
+    plainParses.set(templates, plain)
+  }
+  return plain
+}
+
+function cachedShape(templates: Template[]): TemplateShape {
+  let shape = shapes.get(templates)
+  if (!shape) {
+    shape = shapeOf(templates)
+    shapes.set(templates, shape)
+  }
+  return shape
+}
+
+/**
+ * Whether the template's cost is linear in its record (no tags, no ranges,
+ * only filters over text: see template-shape.ts). Others may loop or filter
+ * arrays without end, and render off the event loop (outbound/send/render-pool.ts).
+ * A template that does not parse counts as plain: rendering it fails at once.
+ */
+export function isPlainTemplate(template: string): boolean {
+  if (isConstant(template) || (template.length <= 256 && solePathSteps(template))) return true
+  try {
+    return isPlain(templateShape(template))
+  } catch {
+    return true
   }
 }
 

@@ -11,7 +11,12 @@ import { fillXml } from './xml-body.js'
  * break the document. Every function throws `TemplateError`.
  */
 
-export { type TemplateData, templateFields, validateTemplate } from './liquid-engine.js'
+export {
+  isPlainTemplate,
+  type TemplateData,
+  templateFields,
+  validateTemplate,
+} from './liquid-engine.js'
 export { TemplateError, type TemplateErrorCode } from './template-error.js'
 
 /** A JSON document; always valid JSON, whatever the values hold. */

@@ -1,6 +1,7 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser'
 import t, { type Test } from 'tap'
 import {
+  isPlainTemplate,
   renderFormPairs,
   renderHeaderValue,
   renderJson,
@@ -13,6 +14,11 @@ import {
   templateFields,
   validateTemplate,
 } from '../../src/templates/render.js'
+import { RenderBudget, setRenderBudgetMs, withinBudget } from '../../src/templates/render-budget.js'
+
+// Templates with tags render here on the test's thread, on a busy machine: a
+// generous budget, so only the tests about the budget meet it.
+setRenderBudgetMs(10_000)
 
 const nasty = 'A "q" \\ </script> & <b>\n\r\t\u0001 ]]> -- é 😀'
 const data = {
@@ -36,6 +42,17 @@ const xmlParser = new XMLParser({
   trimValues: false,
   htmlEntities: true,
 })
+
+function throwsTemplateCode(t: Test, fn: () => unknown, code: RegExp, message: RegExp) {
+  try {
+    fn()
+    t.fail('expected a TemplateError')
+  } catch (error) {
+    t.ok(error instanceof TemplateError, 'a TemplateError')
+    t.match((error as TemplateError).code, code)
+    t.match((error as Error).message, message)
+  }
+}
 
 function throwsTemplateError(t: Test, fn: () => unknown, code: string, message: RegExp) {
   try {
@@ -297,19 +314,30 @@ t.test('untrusted templates are bounded', async (t) => {
     'template_limit',
     /limit/,
   )
-  throwsTemplateError(
+  // Whichever bound a slow machine reaches first: memory or the render budget.
+  throwsTemplateCode(
     t,
     () =>
       renderText('{% for i in (1..5000) %}{% for j in (1..5000) %}x{% endfor %}{% endfor %}', {}),
-    'template_limit',
-    /(memory alloc|template render) limit exceeded/,
+    /^template_(limit|budget)$/,
+    /memory alloc limit exceeded|the template exceeded its render budget/,
   )
-  throwsTemplateError(
+  throwsTemplateCode(
     t,
     () => renderJson('[{% for i in (1..200000) %}{{ i }},{% endfor %}0]', {}),
-    'template_limit',
-    // Whichever bound a slow machine reaches first: the value count or the render time.
-    /more than 100000 values|template render limit exceeded/,
+    /^template_(limit|budget)$/,
+    /more than 100000 values|the template exceeded its render budget/,
+  )
+  // One budget for every template a request renders.
+  const budget = new RenderBudget(50)
+  throwsTemplateCode(
+    t,
+    () =>
+      withinBudget(budget, () => {
+        for (;;) renderText('{% for i in (1..1000) %}{{ i }}{% endfor %}', {})
+      }),
+    /^template_budget$/,
+    /the template exceeded its render budget of 50 ms/,
   )
   const big = { s: 'x'.repeat(600 * 1024) }
   throwsTemplateError(t, () => renderText('{{ s }}{{ s }}', big), 'template_limit', /larger than/)
@@ -344,3 +372,46 @@ t.test(
     t.same(record, { lead: { n: 1 } })
   },
 )
+
+t.test('save-time limits: literal ranges and loop depth', async (t) => {
+  t.same(validateTemplate('{% for i in (1..10000) %}{{ i }}{% endfor %}'), [])
+  t.same(validateTemplate('{% assign r = (0..10000) %}'), [
+    'the range (0..10000) has 10001 items; a template may use at most 10000',
+  ])
+  t.same(
+    validateTemplate('{{ (1..n) | join }}'),
+    [],
+    'a bound read from the record is checked at render',
+  )
+  t.same(
+    validateTemplate(
+      '{% if a %}{% for x in a %}{% for y in x %}{% for z in y %}{% endfor %}{% endfor %}{% endfor %}{% endif %}',
+    ),
+    [],
+  )
+  t.same(
+    validateTemplate(
+      '{% for a in l %}{% for b in a %}{% for c in b %}{% for d in c %}{% endfor %}{% endfor %}{% endfor %}{% endfor %}',
+    ),
+    ['loops are nested 4 deep; a template may nest at most 3'],
+  )
+})
+
+t.test('plain templates (fields, text filters) are told from costly ones', async (t) => {
+  for (const plain of [
+    'https://x.example/a',
+    '{{ lead.email }}',
+    "{{ lead.created_at | date: '%Y' | upcase }}-{{ a | default: 'x' | json }}",
+  ]) {
+    t.ok(isPlainTemplate(plain), plain)
+  }
+  for (const costly of [
+    '{% if a %}x{% endif %}',
+    '{{ (1..3) | size }}',
+    '{{ a | join }}',
+    '{{ a | where: "x", 1 }}',
+    '{{ a | truncatewords: 3 }}',
+  ]) {
+    t.notOk(isPlainTemplate(costly), costly)
+  }
+})

@@ -4,15 +4,11 @@ import type { RecordInput } from '../../schemas/rules.js'
 import { activeSigningSecrets } from '../../settings/signing-secrets.js'
 import { getDelivery } from '../deliveries/delivery-service.js'
 import { scheduleDeliveries } from '../deliveries/schedule.js'
-import {
-  type DeliveryRecord,
-  redactRequest,
-  renderRuleRequest,
-  signOutbound,
-} from '../send/build-request.js'
+import { type DeliveryRecord, redactRequest, signOutbound } from '../send/build-request.js'
 import { runAttempt } from '../send/deliver.js'
 import type { DeliveryEngine } from '../send/engine.js'
 import { mapResponse, parseResponseBody } from '../send/parse-response.js'
+import { renderRequest } from '../send/render-request.js'
 import { getRuleRow, type RuleContext, ruleCredentials } from './rule-service.js'
 
 export function manualRecord(record: RecordInput, eventType: string | null = null): DeliveryRecord {
@@ -24,14 +20,14 @@ export function manualRecord(record: RecordInput, eventType: string | null = nul
   }
 }
 
-function render(
+async function render(
   ctx: RuleContext,
   rule: Awaited<ReturnType<typeof getRuleRow>>,
   record: DeliveryRecord,
 ) {
   const credentials = ruleCredentials(ctx.box, rule)
   try {
-    return { credentials, request: renderRuleRequest(rule, record, credentials) }
+    return { credentials, request: await renderRequest(rule, record, credentials) }
   } catch (err) {
     throw errors.validation(`the rule does not render for this record: ${(err as Error).message}`)
   }
@@ -98,7 +94,7 @@ export async function previewRule(
   limit: number,
 ) {
   const rule = await getRuleRow(ctx, ruleId)
-  const { credentials, request } = render(ctx, rule, await recordFor(ctx, rule, record))
+  const { credentials, request } = await render(ctx, rule, await recordFor(ctx, rule, record))
   const secrets = await activeSigningSecrets(ctx.db, ctx.box, ctx.workspaceId)
   return {
     request: redactRequest(signOutbound(request, 'msg_preview', secrets), credentials, limit),
@@ -113,7 +109,7 @@ export async function testRule(
   record: RecordInput | undefined,
 ) {
   const rule = await getRuleRow(ctx, ruleId)
-  const { credentials, request } = render(ctx, rule, await recordFor(ctx, rule, record))
+  const { credentials, request } = await render(ctx, rule, await recordFor(ctx, rule, record))
   const secrets = await activeSigningSecrets(ctx.db, ctx.box, ctx.workspaceId)
   const signed = signOutbound(request, newId('msg'), secrets)
   const result = await engine.sender.send(signed, { timeoutMs: rule.execution.timeout_ms })

@@ -16,7 +16,9 @@ import {
   renderXmlPairs,
   renderXmlRecord,
   type TemplateData,
+  TemplateError,
 } from '../../templates/render.js'
+import { currentBudget, overBudget, withinBudget } from '../../templates/render-budget.js'
 
 /** One record as a delivery stores it (a batch stores a list of these). */
 export interface DeliveryRecord {
@@ -53,24 +55,56 @@ export function templateData(record: DeliveryRecord): TemplateData {
   }
 }
 
+/** The parts of a request, in the order they render; a render over budget names its part. */
+export const REQUEST_PARTS = ['the URL template', 'the body template', 'a header template'] as const
+export type RequestPart = 0 | 1 | 2
+
 /**
  * Renders a rule for one record (or a batch) into the HTTP request to send,
  * unsigned. Escaping is per context (src/templates), so the body is always a
- * valid document whatever the field values hold.
+ * valid document whatever the field values hold. Every template it renders
+ * draws on one render budget (render-budget.ts); `onPart` hears which part
+ * is rendering (the render pool reads it when it stops a thread).
  */
 export function renderRuleRequest(
   rule: Pick<RuleRow, 'request'>,
   records: DeliveryRecord | DeliveryRecord[],
   credentials: RuleAuthInput,
+  onPart?: (part: RequestPart) => void,
 ): OutboundRequest {
-  const { request } = rule
+  const budget = currentBudget()
+  return withinBudget(budget, () => {
+    let part: RequestPart = 0
+    const at = (next: RequestPart) => {
+      part = next
+      onPart?.(next)
+    }
+    try {
+      return renderParts(rule.request, records, credentials, at)
+    } catch (err) {
+      if (err instanceof TemplateError && err.code === 'template_budget') {
+        throw overBudget(budget.ms, REQUEST_PARTS[part])
+      }
+      throw err
+    }
+  })
+}
+
+function renderParts(
+  request: RuleRow['request'],
+  records: DeliveryRecord | DeliveryRecord[],
+  credentials: RuleAuthInput,
+  at: (part: RequestPart) => void,
+): OutboundRequest {
   const list = Array.isArray(records) ? records : [records]
   const first = list[0] as DeliveryRecord
   const data = templateData(first)
+  at(0)
   const url = new URL(renderUrl(request.url, data))
   const headers: Record<string, string> = { 'user-agent': USER_AGENT }
   let body = ''
 
+  at(1)
   const hasBody = request.method !== 'GET' && request.method !== 'DELETE'
   if (!hasBody) {
     // GET and DELETE carry key-value pairs in the query string, as the seeds' CRMs do.
@@ -84,6 +118,7 @@ export function renderRuleRequest(
     headers['content-type'] = contentTypes[request.body_format]
   }
   if (request.append_record_params) appendRecordParams(url.searchParams, first)
+  at(2)
   // Refused at save; a rule stored before that check still never sets them.
   const dropped: string[] = []
   for (const header of request.headers ?? []) {

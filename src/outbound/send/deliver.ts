@@ -2,6 +2,7 @@ import { evaluate } from '../../conditions/evaluate.js'
 import type { DeliveryRow } from '../../db/tables/deliveries.js'
 import type { RuleRow } from '../../db/tables/rules.js'
 import type { Job, JobHandler } from '../../queue/types.js'
+import { TemplateError } from '../../templates/render.js'
 import { findNewerEventForRecord } from '../deliveries/delivery-repository.js'
 import { nextRetryDelayMs } from '../retry-schedule.js'
 import { ruleCredentials } from '../rules/rule-service.js'
@@ -10,7 +11,6 @@ import {
   type DeliveryRecord,
   type OutboundRequest,
   redactRequest,
-  renderRuleRequest,
   signOutbound,
 } from './build-request.js'
 import { observeDelivery } from './delivery-metrics.js'
@@ -20,6 +20,7 @@ import type { SendResult } from './http-sender.js'
 import { noticeRequest } from './notices.js'
 import { putOffAtCap, putOffAtRate } from './put-off.js'
 import { recordOutcome } from './record-outcome.js'
+import { renderRequest } from './render-request.js'
 
 // How long a send that found its rule, host or workspace at its cap may wait in
 // memory for a slot, and about how long a deferred one waits before trying again.
@@ -223,20 +224,23 @@ export async function runAttempt(
   let unsigned: OutboundRequest
   try {
     unsigned = rule
-      ? renderRuleRequest(rule, claimed.record as DeliveryRecord | DeliveryRecord[], credentials)
+      ? await renderRequest(rule, claimed.record as DeliveryRecord | DeliveryRecord[], credentials)
       : noticeRequest(workspace.crm_callback_url as string, claimed.record)
   } catch (err) {
     // A template that cannot render will not render on a retry either.
+    const message = (err as Error).message
     const result = {
       status: null,
       headers: null,
       body: null,
       durationMs: 0,
-      error: `render failed: ${(err as Error).message}`,
+      error: `render failed: ${message}`,
     }
+    const overBudget =
+      err instanceof TemplateError && err.code === 'template_budget' ? message : undefined
     observeDelivery(
       engine.metrics,
-      await recordOutcome(engine, claimed, rule, null, result, { final: true }),
+      await recordOutcome(engine, claimed, rule, null, result, { final: true, overBudget }),
       result,
     )
     return { delivery: claimed, request: null, result }

@@ -4,6 +4,7 @@ import type { Config } from '../../config.js'
 import type { Db } from '../../db/database.js'
 import type { Metrics } from '../../metrics.js'
 import type { SecretBox } from '../../security/secret-box.js'
+import { setRenderBudgetMs } from '../../templates/render-budget.js'
 import { type AttemptRounds, createAttemptRounds } from './attempt-rounds.js'
 import { FairnessLimiter } from './fairness.js'
 import { createHttpSender, type Sender } from './http-sender.js'
@@ -40,6 +41,8 @@ export function createDeliveryEngine(options: {
   const { config } = options
   // Bounded: a process that has warned about many keys forgets the oldest.
   const warned = new Set<string>()
+  // Every render in the process (deliveries, previews, tests, handlers' answers) draws on this budget.
+  setRenderBudgetMs(config.templateRenderBudgetMs)
   return {
     db: options.db,
     box: options.box,

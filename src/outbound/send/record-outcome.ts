@@ -1,4 +1,5 @@
-import { sql } from 'kysely'
+import { sql, type Transaction } from 'kysely'
+import type { Database } from '../../db/database.js'
 import type { DeliveryRow } from '../../db/tables/deliveries.js'
 import type { RuleRow } from '../../db/tables/rules.js'
 import { rescheduleDelivery } from '../deliveries/schedule.js'
@@ -8,6 +9,9 @@ import type { DeliveryEngine } from './engine.js'
 import type { SendResult } from './http-sender.js'
 import { enqueueNotice } from './notices.js'
 import { mapResponse, parseResponseBody } from './parse-response.js'
+
+/** A rule whose templates run over their render budget this many deliveries in a row is disabled. */
+export const OVER_BUDGET_IN_A_ROW = 3
 
 const isSuccess = (rule: RuleRow | undefined, status: number | null) =>
   status !== null &&
@@ -24,7 +28,11 @@ export async function recordOutcome(
   rule: RuleRow | undefined,
   request: ReturnType<typeof redactRequest> | null,
   result: SendResult,
-  options: { final: boolean },
+  options: {
+    final: boolean
+    /** The delivery failed because its templates ran over their render budget: why, in words. */
+    overBudget?: string
+  },
 ): Promise<DeliveryRow> {
   const attempt = delivery.attempts + 1
   const now = new Date()
@@ -187,9 +195,11 @@ export async function recordOutcome(
       : 0
     const reason = gone
       ? 'the receiver answered 410 Gone'
-      : failingHours >= engine.ruleAutoDisableHours
-        ? `every delivery failed for ${engine.ruleAutoDisableHours} hours`
-        : null
+      : options.overBudget && (await overBudgetBefore(trx, delivery))
+        ? `${options.overBudget} on ${OVER_BUDGET_IN_A_ROW} deliveries in a row`
+        : failingHours >= engine.ruleAutoDisableHours
+          ? `every delivery failed for ${engine.ruleAutoDisableHours} hours`
+          : null
     if (reason && rule.enabled) {
       await trx
         .updateTable('rules')
@@ -206,3 +216,31 @@ export async function recordOutcome(
     return updated
   })
 }
+
+/**
+ * Whether the rule's deliveries finished just before this one also failed
+ * over their render budget: a template that blew it that often will not fit
+ * next time either, and each try costs a render thread its budget.
+ */
+async function overBudgetBefore(
+  trx: Transaction<Database>,
+  delivery: DeliveryRow,
+): Promise<boolean> {
+  const before = await trx
+    .selectFrom('deliveries')
+    .select('last_error')
+    .where('workspace_id', '=', delivery.workspace_id)
+    .where('rule_id', '=', delivery.rule_id)
+    .where('id', '!=', delivery.id)
+    .where('status', 'in', ['succeeded', 'failed'])
+    .orderBy('id', 'desc')
+    .limit(OVER_BUDGET_IN_A_ROW - 1)
+    .execute()
+  return (
+    before.length === OVER_BUDGET_IN_A_ROW - 1 &&
+    before.every((row) => row.last_error?.includes(OVER_BUDGET_MARK))
+  )
+}
+
+/** What every over-budget reason says (render-budget.ts's `overBudget`). */
+const OVER_BUDGET_MARK = 'exceeded its render budget of'

@@ -1,0 +1,29 @@
+import type { RuleRow } from '../../db/tables/rules.js'
+import type { RuleAuthInput } from '../../schemas/rules.js'
+import { isPlainTemplate } from '../../templates/render.js'
+import { renderBudgetMs } from '../../templates/render-budget.js'
+import { type DeliveryRecord, type OutboundRequest, renderRuleRequest } from './build-request.js'
+import { renderOffThread } from './render-pool.js'
+
+/**
+ * A rule's request for a delivery, a preview or a test, within the render
+ * budget. Plain templates (fields, text filters: the common rule) render here
+ * at once; any other goes to a render thread, which the event loop does not
+ * wait on. Throws `TemplateError`.
+ */
+export async function renderRequest(
+  rule: Pick<RuleRow, 'request'>,
+  records: DeliveryRecord | DeliveryRecord[],
+  credentials: RuleAuthInput,
+): Promise<OutboundRequest> {
+  if (isPlainRequest(rule.request)) return renderRuleRequest(rule, records, credentials)
+  return renderOffThread(rule.request, records, credentials, renderBudgetMs())
+}
+
+function isPlainRequest(request: RuleRow['request']): boolean {
+  if (!isPlainTemplate(request.url)) return false
+  if (request.body_template && !isPlainTemplate(request.body_template)) return false
+  for (const pair of request.body_pairs ?? []) if (!isPlainTemplate(pair.value)) return false
+  for (const header of request.headers ?? []) if (!isPlainTemplate(header.value)) return false
+  return true
+}
