@@ -18,7 +18,7 @@ t.test('started with stdout piped: the key goes to a 0600 file, never to the log
     BOOTSTRAP_WORKSPACE: 'true',
     DATA_DIR: dataDir,
   })
-  const line = await service.waitForLine(/default workspace created/, 60_000)
+  const line = await service.waitForLine(/default workspace created/, 180_000)
   const file = JSON.parse(line).file as string
   t.equal(path.dirname(file), dataDir, 'the log names a file in DATA_DIR')
   t.equal((await stat(file)).mode & 0o777, 0o600, 'readable by the service user only')
