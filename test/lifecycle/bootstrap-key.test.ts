@@ -9,6 +9,9 @@ import { handOverBootstrapKey } from '../../src/workspaces/welcome.js'
 import { startService } from '../faults/helpers.js'
 import { build } from '../helpers/app.js'
 
+// A real start, slow on a loaded machine.
+t.setTimeout(300_000)
+
 t.test('started with stdout piped: the key goes to a 0600 file, never to the log', async (t) => {
   const { app, database } = await build(t)
   const dataDir = await mkdtemp(path.join(tmpdir(), 'hookline-bootstrap-'))
