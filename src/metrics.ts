@@ -20,6 +20,8 @@ export interface Metrics {
   attemptDuration: Histogram<'result'>
   /** Inbound calls by the outcome written to the call log. */
   inboundCalls: Counter<'outcome'>
+  /** Notices to a CRM callback that failed for good (their tries used up), by notice type. */
+  noticesFailed: Counter<'type'>
 }
 
 export const DELIVERY_OUTCOMES = ['succeeded', 'failed', 'cancelled'] as const
@@ -101,11 +103,18 @@ export function createMetrics(options: { pool?: pg.Pool } = {}): Metrics {
       labelNames: ['outcome'],
       registers,
     }),
+    noticesFailed: new Counter({
+      name: 'hookline_notices_failed_total',
+      help: 'Notices to a CRM callback that failed for good, by type (inbound.record: a record not forwarded).',
+      labelNames: ['type'],
+      registers,
+    }),
   }
   // Zeroes from the start, so rate() and alerts see a series before the first event.
   for (const outcome of DELIVERY_OUTCOMES) metrics.deliveries.inc({ outcome }, 0)
   for (const result of ATTEMPT_RESULTS) metrics.attemptDuration.zero({ result })
   for (const outcome of INBOUND_OUTCOMES) metrics.inboundCalls.inc({ outcome }, 0)
+  metrics.noticesFailed.inc({ type: 'inbound.record' }, 0)
 
   if (options.pool) {
     watchPool(registers, options.pool)

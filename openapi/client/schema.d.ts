@@ -2978,6 +2978,7 @@ export interface components {
          *       "handler_id": "hdl_01jdgk2x7m3q9v8h6c4r2t5w1y",
          *       "method": "POST",
          *       "outcome": "accepted",
+         *       "forwarding": "forwarded",
          *       "reason": null,
          *       "source_address": "203.0.113.7",
          *       "content_type": "application/x-www-form-urlencoded",
@@ -2996,6 +2997,7 @@ export interface components {
              * @enum {unknown}
              */
             outcome: "received" | "accepted" | "duplicate" | "filtered" | "inactive" | "rejected" | "invalid" | "error";
+            forwarding: ("forwarded" | "waiting" | "failed") | null;
             reason: string | null;
             source_address: string;
             content_type: string | null;
@@ -3020,6 +3022,7 @@ export interface components {
          *       "handler_id": "hdl_01jdgk2x7m3q9v8h6c4r2t5w1y",
          *       "method": "POST",
          *       "outcome": "accepted",
+         *       "forwarding": "forwarded",
          *       "reason": null,
          *       "source_address": "203.0.113.7",
          *       "content_type": "application/x-www-form-urlencoded",
@@ -3063,6 +3066,7 @@ export interface components {
              * @enum {unknown}
              */
             outcome: "received" | "accepted" | "duplicate" | "filtered" | "inactive" | "rejected" | "invalid" | "error";
+            forwarding: ("forwarded" | "waiting" | "failed") | null;
             reason: string | null;
             source_address: string;
             content_type: string | null;

@@ -1,8 +1,10 @@
-import type { Db } from '../db/database.js'
+import type { ExpressionBuilder } from 'kysely'
+import type { Database, Db } from '../db/database.js'
+import type { DeliveryStatus } from '../db/tables/deliveries.js'
 import type { InboundCallRow } from '../db/tables/inbound-calls.js'
 import { errors } from '../errors.js'
 import { decodeCursor, toPage } from '../http/pagination.js'
-import type { CallListQuery } from '../schemas/calls.js'
+import type { CallListQuery, Forwarding } from '../schemas/calls.js'
 import { callIdBound } from './call-ids.js'
 import { window } from './handler-service.js'
 import { decodeUtf8 } from './utf8.js'
@@ -22,7 +24,25 @@ const SUMMARY = [
   'finished_at',
 ] as const
 
-type CallSummaryRow = Pick<InboundCallRow, (typeof SUMMARY)[number]>
+type CallSummaryRow = Pick<InboundCallRow, (typeof SUMMARY)[number]> & {
+  notice_status: DeliveryStatus | null
+}
+
+const FORWARDING: Record<DeliveryStatus, Forwarding> = {
+  succeeded: 'forwarded',
+  queued: 'waiting',
+  delivering: 'waiting',
+  failed: 'failed',
+  cancelled: 'failed',
+}
+
+/** The status of the call's notice delivery, by primary key: one lookup per call shown. */
+const noticeStatus = (eb: ExpressionBuilder<Database, 'inbound_calls'>) =>
+  eb
+    .selectFrom('deliveries')
+    .select('deliveries.status')
+    .whereRef('deliveries.id', '=', 'inbound_calls.notice_delivery_id')
+    .as('notice_status')
 
 function toCall(row: CallSummaryRow) {
   return {
@@ -30,6 +50,7 @@ function toCall(row: CallSummaryRow) {
     handler_id: row.handler_id,
     method: row.method,
     outcome: row.outcome,
+    forwarding: row.notice_status ? FORWARDING[row.notice_status] : null,
     reason: row.reason,
     source_address: row.source_address,
     content_type: row.content_type,
@@ -67,6 +88,7 @@ export async function listCalls(
   let select = db
     .selectFrom('inbound_calls')
     .select(SUMMARY)
+    .select(noticeStatus)
     .where('handler_id', '=', handlerId)
     .where('id', '>=', callIdBound(from))
     .where('id', '<', upper)
@@ -82,6 +104,7 @@ export async function getCall(db: Db, workspaceId: string, callId: string) {
   const row = await db
     .selectFrom('inbound_calls')
     .selectAll()
+    .select(noticeStatus)
     .where('workspace_id', '=', workspaceId)
     .where('id', '=', callId)
     .executeTakeFirst()

@@ -23,11 +23,25 @@ export const CallOutcomeSchema = Type.Enum([...CALL_OUTCOMES], {
     'processed, or the process stopped before it finished.',
 })
 
+export const FORWARDINGS = ['forwarded', 'waiting', 'failed'] as const
+export type Forwarding = (typeof FORWARDINGS)[number]
+
 const callProperties = {
   id: Type.String(),
   handler_id: Type.String(),
   method: Type.String(),
   outcome: CallOutcomeSchema,
+  forwarding: Nullable(
+    Type.Enum([...FORWARDINGS], {
+      description:
+        'Where the record of an accepted POST call is, beside the call’s own outcome (its `inbound.record` ' +
+        'notice to the CRM callback): `forwarded` (the CRM took it), `waiting` (queued, retrying after a ' +
+        'failure such as a 410, or held while the workspace has no CRM callback URL: it goes once one is ' +
+        'set), `failed` (every try failed, or it was cancelled: resend it with ' +
+        '`POST /v1/deliveries/{notice_delivery_id}/resend`). Null: nothing was forwarded (not an accepted ' +
+        'POST call).',
+    }),
+  ),
   reason: Nullable(
     Type.String({ description: 'Why it ended as it did, naming the parameter or header.' }),
   ),
@@ -46,6 +60,7 @@ const callExample = {
   handler_id: 'hdl_01jdgk2x7m3q9v8h6c4r2t5w1y',
   method: 'POST',
   outcome: 'accepted',
+  forwarding: 'forwarded',
   reason: null,
   source_address: '203.0.113.7',
   content_type: 'application/x-www-form-urlencoded',

@@ -13,7 +13,8 @@ export const HandlerMethod = Type.Enum(['GET', 'POST'], {
   description:
     'POST: the mapped record is pushed to the CRM callback as a signed `inbound.record` notice ' +
     '(`{ type, timestamp, data: { handler_id, call_id, entity_type, entity_id, record, received_at } }`, ' +
-    'queued with retries). GET: the parameters come from the query; the mapped record is sent to the ' +
+    'queued with retries; a 410 is retried too; while the workspace has no CRM callback URL it waits, and ' +
+    'goes once one is set: the call’s `forwarding` says where it is). GET: the parameters come from the query; the mapped record is sent to the ' +
     'workspace’s CRM lookup URL as a signed POST `{ type: "inbound.lookup", timestamp, data: { handler_id, ' +
     'call_id, entity_type, record, parameters } }` (`webhook-id` is the call id, INBOUND_LOOKUP_TIMEOUT_MS), ' +
     'which answers 2xx `{ "record": { … } }` or `{ "record": null }`; the response renders that record.',

@@ -1,6 +1,7 @@
 import type { Db } from '../db/database.js'
 import { errors } from '../errors.js'
 import { type AllowList, checkUrlForSave } from '../net/address-policy.js'
+import { releaseHeldNotices } from '../outbound/deliveries/held-notices.js'
 import type { UpdateSettingsBody, WorkspaceSettings } from '../schemas/settings.js'
 import type { SecretBox } from '../security/secret-box.js'
 import { listSecretRows, revealCurrentSecret } from './signing-secrets.js'
@@ -55,10 +56,14 @@ export async function updateSettings(
 ): Promise<WorkspaceSettings> {
   const problems = urlProblems(patch, allow)
   if (problems.length > 0) throw errors.validation(problems.join('; '))
-  await db
-    .updateTable('workspaces')
-    .set({ ...patch, updated_at: new Date() })
-    .where('id', '=', workspaceId)
-    .execute()
+  await db.transaction().execute(async (trx) => {
+    await trx
+      .updateTable('workspaces')
+      .set({ ...patch, updated_at: new Date() })
+      .where('id', '=', workspaceId)
+      .execute()
+    // Records that waited for a callback go to it now (see held-notices.ts).
+    if (patch.crm_callback_url) await releaseHeldNotices(trx, workspaceId)
+  })
   return getSettings(db, box, workspaceId)
 }

@@ -4,6 +4,7 @@ import type { RuleRow } from '../../db/tables/rules.js'
 import type { Job, JobHandler } from '../../queue/types.js'
 import { TemplateError } from '../../templates/render.js'
 import { findNewerEventForRecord } from '../deliveries/delivery-repository.js'
+import { holdNotice } from '../deliveries/held-notices.js'
 import { nextRetryDelayMs } from '../retry-schedule.js'
 import { ruleCredentials } from '../rules/rule-service.js'
 import type { AttemptWorkspace } from './attempt-rounds.js'
@@ -196,6 +197,11 @@ export async function runAttempt(
           : await newerEventCancels(engine, delivery, rule)
     if (cancelReason) return cancel(engine, delivery, cancelReason)
   } else if (!workspace.crm_callback_url) {
+    // A sender's record is never dropped for want of a callback: it waits for one.
+    if (delivery.event_type === 'inbound.record') {
+      const held = await holdNotice(db, delivery, options.jobId)
+      return { delivery: held ?? delivery, request: null, result: null }
+    }
     return cancel(engine, delivery, 'no CRM callback URL is set')
   }
 

@@ -41,7 +41,9 @@ export async function recordOutcome(
     ? null
     : (result.error ??
       `receiver answered ${result.status}${rule?.execution.success === '200' ? ' (rule needs exactly 200)' : ''}`)
-  const gone = result.status === 410
+  // 410 retires a rule's receiver; the CRM callback is not retired by it: a
+  // notice (an inbound record among them) is retried like any failure.
+  const gone = rule !== undefined && result.status === 410
   const retryable = !ok && !options.final && !gone && attempt < delivery.max_attempts
   const mapped =
     ok && rule && rule.response.mapping.length > 0 && result.body !== null
@@ -132,7 +134,24 @@ export async function recordOutcome(
         next_attempt_at: new Date(now.getTime() + (delay ?? 0)),
       }
     }
-    if (!rule) return updated
+    if (!rule) {
+      // No notice can report a notice the CRM refused: the log and the metric do,
+      // and an inbound call shows it as `forwarding: failed`.
+      if (updated.status === 'failed') {
+        engine.log.error(
+          {
+            delivery: delivery.id,
+            workspace: delivery.workspace_id,
+            type: delivery.event_type,
+            attempts: attempt,
+            error,
+          },
+          'a notice to the CRM callback failed for good',
+        )
+        engine.metrics?.noticesFailed.inc({ type: delivery.event_type ?? 'unknown' })
+      }
+      return updated
+    }
 
     const about = {
       entity_type: delivery.entity_type,
