@@ -9,6 +9,8 @@ export class HooklineError extends Error {
     readonly statusCode: number,
     readonly code: string,
     message: string,
+    /** Each problem as `path: why`, when a check found several (see `validation`). */
+    readonly problems?: string[],
   ) {
     super(message)
   }
@@ -20,7 +22,11 @@ const define =
     new HooklineError(statusCode, code, message(...args))
 
 export const errors = {
-  validation: define(400, 'validation_failed', (detail: string) => detail),
+  /** One problem, or every problem a check found (each `path: why`); `message` joins them. */
+  validation: (detail: string | string[]) =>
+    typeof detail === 'string'
+      ? new HooklineError(400, 'validation_failed', detail, [detail])
+      : new HooklineError(400, 'validation_failed', detail.join('; '), detail),
   invalidCursor: define(400, 'invalid_cursor', () => 'cursor: not a cursor this list returned'),
   unauthorized: define(
     401,
@@ -87,6 +93,12 @@ export const errors = {
     413,
     'payload_too_large',
     (limit: number) => `request body is larger than the limit of ${limit} bytes`,
+  ),
+  rateLimited: define(
+    429,
+    'rate_limited',
+    (quota: number, seconds: number) =>
+      `this workspace sent more than ${quota} requests in ${seconds} s; retry after Retry-After seconds`,
   ),
   notReady: define(503, 'not_ready', (detail: string) => detail),
   internal: define(

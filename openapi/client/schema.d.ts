@@ -1013,7 +1013,14 @@ export interface components {
          *       "statusCode": 400,
          *       "code": "validation_failed",
          *       "error": "Bad Request",
-         *       "message": "body/name: must NOT have fewer than 1 characters"
+         *       "message": "body/name: must NOT have fewer than 1 characters",
+         *       "errors": [
+         *         {
+         *           "path": "body/name",
+         *           "code": "min_length",
+         *           "message": "must NOT have fewer than 1 characters"
+         *         }
+         *       ]
          *     }
          */
         ErrorResponse: {
@@ -1025,6 +1032,15 @@ export interface components {
             error: string;
             /** @description What went wrong, naming the field when one is at fault. */
             message: string;
+            /** @description Every problem found, when validation failed (`validation_failed`); `message` names the first one meant. */
+            errors?: {
+                /** @description Where: `body/…`, `querystring/…`, `params/…` (a JSON pointer into that part), or `request`. */
+                path: string;
+                /** @description The check that failed: the JSON Schema keyword in snake_case (`required`, `type`, `additional_properties`, `format`, `max_length`, …), or `invalid` for checks beyond the schema (templates, conditions, catalog names). */
+                code: string;
+                /** @description Why, without the path. */
+                message: string;
+            }[];
         };
         /**
          * @example {

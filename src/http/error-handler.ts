@@ -2,63 +2,14 @@ import { STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { FastifyError, FastifyInstance } from 'fastify'
 import { errors, HooklineError } from '../errors.js'
-
-interface ValidationIssue {
-  instancePath: string
-  schemaPath?: string
-  keyword: string
-  message?: string
-  params: Record<string, unknown>
-}
-
-/** `body/rules/0/url: must match format "uri"`: the field first, then why. */
-export function describeValidation(context: string, issue: ValidationIssue): string {
-  const path = `${context}${issue.instancePath}`
-  switch (issue.keyword) {
-    case 'additionalProperties':
-      return `${path}/${issue.params.additionalProperty}: unknown property (not allowed here)`
-    case 'required':
-      return `${path}/${issue.params.missingProperty}: required property is missing`
-    case 'enum':
-      return `${path}: must be one of ${JSON.stringify(issue.params.allowedValues)}`
-    default:
-      return `${path}: ${issue.message ?? 'is invalid'}`
-  }
-}
-
-/**
- * Bodies are validated with every error collected, so a union (`anyOf`)
- * reports each branch's complaints. The useful one comes from the branch the
- * caller meant: branches whose `type` constant did not match are dropped,
- * then the deepest path wins (it names the property at fault).
- */
-export function pickIssue(issues: ValidationIssue[]): ValidationIssue | undefined {
-  const rejected = issues
-    .filter((i) => i.keyword === 'const' && i.instancePath.endsWith('/type'))
-    .map((i) => ({
-      branch: branchOf(i.schemaPath ?? ''),
-      at: i.instancePath.slice(0, -'/type'.length),
-    }))
-    .filter((r) => r.branch !== undefined)
-  const kept = issues.filter(
-    (i) =>
-      i.keyword !== 'anyOf' &&
-      !rejected.some(
-        (r) => (i.schemaPath ?? '').startsWith(`${r.branch}/`) && i.instancePath.startsWith(r.at),
-      ),
-  )
-  const pool = kept.length > 0 ? kept : issues
-  let best = pool[0]
-  for (const issue of pool) if (best && depth(issue) > depth(best)) best = issue
-  return best
-}
-
-function branchOf(schemaPath: string): string | undefined {
-  const match = /^(.*\/anyOf\/\d+)\/properties\/type\/const$/.exec(schemaPath)
-  return match?.[1]
-}
-
-const depth = (issue: ValidationIssue) => issue.instancePath.split('/').length
+import {
+  describeValidation,
+  listProblems,
+  type Problem,
+  pickIssue,
+  problemsOf,
+  type ValidationIssue,
+} from './validation-problems.js'
 
 // Fastify's own client errors, renamed into our catalogue's codes.
 const fastifyCodes: Record<string, string> = {
@@ -71,23 +22,27 @@ const fastifyCodes: Record<string, string> = {
 }
 
 /**
- * One place turns every error into `{ statusCode, code, error, message }`.
- * 5xx messages are masked: the log has the detail, keyed by request id.
+ * One place turns every error into `{ statusCode, code, error, message }`,
+ * plus `errors` (every problem) when validation failed. 5xx messages are
+ * masked: the log has the detail, keyed by request id.
  */
 export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | HooklineError, request, reply) => {
     let statusCode: number
     let code: string
     let message: string
+    let problems: Problem[] | undefined
     if (error instanceof HooklineError) {
       ;({ statusCode, code, message } = error)
+      if (error.problems) problems = problemsOf(error.problems)
     } else if ('validation' in error && error.validation) {
       statusCode = 400
       code = 'validation_failed'
-      const issue = pickIssue(error.validation as ValidationIssue[])
-      message = issue
-        ? describeValidation(error.validationContext ?? 'request', issue)
-        : error.message
+      const issues = error.validation as ValidationIssue[]
+      const context = error.validationContext ?? 'request'
+      const issue = pickIssue(issues)
+      message = issue ? describeValidation(context, issue) : error.message
+      problems = listProblems(context, issues)
     } else if (isUnstorableText(error)) {
       ;({ statusCode, code, message } = errors.invalidText())
     } else if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
@@ -100,9 +55,10 @@ export function registerErrorHandler(app: FastifyInstance): void {
     }
     if (statusCode >= 500) request.log.error({ err: error }, 'request failed')
     else request.log.info({ code, message }, 'request rejected')
+    const statusText = STATUS_CODES[statusCode] ?? 'Error'
     return reply
       .code(statusCode)
-      .send({ statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message })
+      .send({ statusCode, code, error: statusText, message, ...(problems && { errors: problems }) })
   })
 
   app.setNotFoundHandler((request, reply) => {

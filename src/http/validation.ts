@@ -21,14 +21,15 @@ export const buildValidatorCompiler = ((
   externalSchemas: ExternalSchemas,
 ): FastifySchemaCompiler<unknown> => {
   const common: Options = {
-    allErrors: false,
+    // Every problem, so the error body can list them all (and a union's
+    // message can come from the branch meant: see pickIssue).
+    allErrors: true,
     useDefaults: true,
     removeAdditional: false,
     // TypeBox 1.x tags schemas with `~kind`; strict mode would reject it.
     strict: false,
   }
-  // Every error, so a union's message can come from the branch meant (see pickIssue).
-  const body = addFormats(new Ajv({ ...common, allErrors: true, coerceTypes: false }))
+  const body = addFormats(new Ajv({ ...common, coerceTypes: false }))
   const text = addFormats(new Ajv({ ...common, coerceTypes: 'array' }))
   for (const schema of Object.values(externalSchemas)) {
     body.addSchema(schema as object)

@@ -190,7 +190,7 @@ async function check(ctx: HandlerContext, input: HandlerInput) {
     ...(input.response ? { response: input.response as HandlerResponse } : {}),
     ...(input.actions ? { actions: input.actions } : {}),
   })
-  if (problems.length > 0) throw errors.validation(problems.join('; '))
+  if (problems.length > 0) throw errors.validation(problems)
 }
 
 function fullResponse(response: Partial<HandlerResponse> | undefined): HandlerResponse {

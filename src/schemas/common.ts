@@ -24,6 +24,30 @@ export const ErrorResponse = Type.Object(
     message: Type.String({
       description: 'What went wrong, naming the field when one is at fault.',
     }),
+    errors: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            path: Type.String({
+              description:
+                'Where: `body/…`, `querystring/…`, `params/…` (a JSON pointer into that part), or `request`.',
+            }),
+            code: Type.String({
+              description:
+                'The check that failed: the JSON Schema keyword in snake_case (`required`, `type`, ' +
+                '`additional_properties`, `format`, `max_length`, …), or `invalid` for checks beyond ' +
+                'the schema (templates, conditions, catalog names).',
+            }),
+            message: Type.String({ description: 'Why, without the path.' }),
+          },
+          { additionalProperties: false },
+        ),
+        {
+          description:
+            'Every problem found, when validation failed (`validation_failed`); `message` names the first one meant.',
+        },
+      ),
+    ),
   },
   {
     $id: ERROR_SCHEMA,
@@ -34,6 +58,13 @@ export const ErrorResponse = Type.Object(
         code: 'validation_failed',
         error: 'Bad Request',
         message: 'body/name: must NOT have fewer than 1 characters',
+        errors: [
+          {
+            path: 'body/name',
+            code: 'min_length',
+            message: 'must NOT have fewer than 1 characters',
+          },
+        ],
       },
     ],
   },

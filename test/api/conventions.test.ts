@@ -63,6 +63,88 @@ t.test('client errors share one JSON shape', async (t) => {
   shape(wrongType.json())
 })
 
+t.test('a 400 lists every problem as { path, code, message } beside the message', async (t) => {
+  const { app } = await build(t)
+  const ws = await createWorkspace(app)
+
+  const body = await app.inject({
+    method: 'POST',
+    url: '/v1/rules',
+    headers: ws.auth,
+    payload: {
+      title: '',
+      colour: 'red',
+      event_types: 'lead.created',
+      request: { method: 'POST', url: 'https://example.com/hook', body_format: 'json' },
+    },
+  })
+  t.equal(body.statusCode, 400)
+  const answer = body.json()
+  t.equal(answer.code, 'validation_failed')
+  t.same(
+    [...answer.errors].sort((a: { path: string }, b: { path: string }) =>
+      a.path.localeCompare(b.path),
+    ),
+    [
+      {
+        path: 'body/colour',
+        code: 'additional_properties',
+        message: 'unknown property (not allowed here)',
+      },
+      { path: 'body/event_types', code: 'type', message: 'must be array' },
+      { path: 'body/title', code: 'min_length', message: 'must NOT have fewer than 1 characters' },
+    ],
+  )
+  const first = answer.errors.find((e: { path: string }) => answer.message.startsWith(e.path))
+  t.ok(first, 'the message names one of the listed problems')
+
+  const query = await app.inject({
+    url: '/v1/rules?limit=0&sort=sideways',
+    headers: ws.auth,
+  })
+  t.equal(query.statusCode, 400)
+  t.same(
+    query
+      .json()
+      .errors.map((e: { path: string; code: string }) => [e.path, e.code])
+      .sort(),
+    [
+      ['querystring/limit', 'minimum'],
+      ['querystring/sort', 'enum'],
+    ],
+  )
+
+  // Checks beyond the schema (templates, URLs) list each problem too, with code `invalid`.
+  const checked = await app.inject({
+    method: 'POST',
+    url: '/v1/rules',
+    headers: ws.auth,
+    payload: {
+      title: 'Bad',
+      event_types: [],
+      request: {
+        method: 'POST',
+        url: 'http://10.1.2.3/hook',
+        body_format: 'json',
+        body_template: '{{ unclosed',
+      },
+    },
+  })
+  t.equal(checked.statusCode, 400)
+  const problems = checked.json().errors as { path: string; code: string }[]
+  t.ok(problems.length >= 2, checked.body)
+  t.ok(problems.every((p) => p.code === 'invalid'))
+  t.ok(problems.some((p) => p.path === 'body/request/url'))
+  t.ok(problems.some((p) => p.path === 'body/request/body_template'))
+
+  // Other errors keep the four fields.
+  const missing = await app.inject({
+    url: '/v1/rules/rul_0000000000000000000000000',
+    headers: ws.auth,
+  })
+  t.same(Object.keys(missing.json()).sort(), ['code', 'error', 'message', 'statusCode'])
+})
+
 t.test('health and readiness', async (t) => {
   const { app } = await build(t)
   t.same((await app.inject({ url: '/healthz' })).json(), { status: 'ok' })

@@ -132,6 +132,13 @@ t.test('validation errors name the field and never coerce bodies', async (t) => 
     code: 'validation_failed',
     error: 'Bad Request',
     message: 'body/colour: unknown property (not allowed here)',
+    errors: [
+      {
+        path: 'body/colour',
+        code: 'additional_properties',
+        message: 'unknown property (not allowed here)',
+      },
+    ],
   })
 
   const missing = await post({})

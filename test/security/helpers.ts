@@ -3,7 +3,10 @@ import type { LightMyRequestResponse } from 'fastify'
 import type { Test } from 'tap'
 import type { TestDatabase } from '../helpers/database.js'
 
-/** Asserts the one error shape, `{ statusCode, code, error, message }`, and answers it. */
+/**
+ * Asserts the one error shape, `{ statusCode, code, error, message }` (plus
+ * `errors`, each problem listed, when validation failed), and answers it.
+ */
 export function assertError(
   t: Test,
   res: { statusCode: number | null; body: string },
@@ -19,7 +22,20 @@ export function assertError(
   } catch {
     t.fail(`${what}: the answer is JSON`)
   }
-  t.same(Object.keys(body).sort(), ['code', 'error', 'message', 'statusCode'], `${what}: shape`)
+  const listed = body.code === 'validation_failed'
+  t.same(
+    Object.keys(body).sort(),
+    ['code', 'error', ...(listed ? ['errors'] : []), 'message', 'statusCode'],
+    `${what}: shape`,
+  )
+  if (listed) {
+    const problems = body.errors as { path: string; code: string; message: string }[]
+    t.ok(problems.length > 0, `${what}: problems listed`)
+    t.ok(
+      problems.every((p) => typeof p.path === 'string' && /^[a-z_]+$/.test(p.code) && p.message),
+      `${what}: each problem has a path, a code and a message`,
+    )
+  }
   t.equal(body.statusCode, status, `${what}: statusCode`)
   t.match(body.code, /^[a-z_]+$/, `${what}: a stable code`)
   t.match(body.message, message, `${what}: message`)

@@ -95,14 +95,14 @@ async function check(
 ) {
   const problems = ruleProblems({ ...rule, auth }, ctx.allow ?? parseAllowList(''))
   // The catalog check reads the templates' fields, so it needs templates that parse.
-  if (problems.length > 0) throw errors.validation(problems.join('; '))
+  if (problems.length > 0) throw errors.validation(problems)
   problems.push(
     ...(await unknownCatalogNames(ctx.db, ctx.workspaceId, {
       eventTypes: rule.event_types,
       fields: ruleFieldNames(rule),
     })),
   )
-  if (problems.length > 0) throw errors.validation(problems.join('; '))
+  if (problems.length > 0) throw errors.validation(problems)
 }
 
 export async function createRule(
