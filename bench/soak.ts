@@ -92,6 +92,8 @@ async function main() {
       HOME: process.env.HOME,
       DATABASE_URL: url,
       ROLE: 'all',
+      // A benchmark posts far past a workspace's /v1 quota on purpose.
+      API_RATE_PER_MINUTE: '0',
       PORT: String(port),
       OPERATOR_TOKEN,
       ENCRYPTION_KEY: randomBytes(32).toString('base64'),

@@ -56,6 +56,8 @@ export async function spawnHookline(
         HOME: process.env.HOME,
         DATABASE_URL: options.databaseUrl,
         ROLE: role,
+        // A benchmark posts far past a workspace's /v1 quota on purpose.
+        API_RATE_PER_MINUTE: '0',
         PORT: String(options.port ?? 0),
         OPERATOR_TOKEN,
         ENCRYPTION_KEY: options.encryptionKey,

@@ -112,17 +112,36 @@ export function* eachOperation(
 
 /**
  * The statuses a route answers without saying so itself: the API key (401),
- * a path id that names nothing (404), a body's size and
+ * the workspace's rate limit (429), a path id that names nothing (404), a body's size and
  * type (413, 415), a malformed query or body (400), and 500/503 from the
  * server itself. Probes and the public inbound endpoint document their own.
  */
 function commonStatuses(path: string, op: Operation): number[] {
   if (!path.startsWith('/v1/') && !path.startsWith('/operator/')) return []
   const statuses = [401, 500, 503]
+  if (path.startsWith('/v1/')) statuses.push(429)
   if (path.includes('{')) statuses.push(400, 404)
   if (op.parameters?.length) statuses.push(400)
   if (op.requestBody) statuses.push(400, 413, 415)
   return statuses
+}
+
+/** The rate limit's headers (src/http/rate-limit.ts), on every /v1 answer after the API key. */
+export const rateLimitHeaders = {
+  RateLimit: {
+    description:
+      'What is left of the workspace’s quota (IETF httpapi draft): `"workspace";r=<requests left>;t=<seconds until the window resets>`.',
+    schema: { type: 'string' as const, examples: ['"workspace";r=5999;t=60'] },
+  },
+  'RateLimit-Policy': {
+    description:
+      'The workspace’s quota (IETF httpapi draft): `"workspace";q=<requests>;w=<window seconds>`.',
+    schema: { type: 'string' as const, examples: ['"workspace";q=6000;w=60'] },
+  },
+  'Retry-After': {
+    description: 'Seconds to wait before the next request.',
+    schema: { type: 'integer' as const, examples: [42] },
+  },
 }
 
 export function completeOperations(paths: Record<string, Record<string, unknown>>): void {
@@ -150,6 +169,17 @@ export function completeOperations(paths: Record<string, Record<string, unknown>
           ...errorResponse(Number(status)),
           ...(description && { description }),
         }
+      }
+    }
+    if (path.startsWith('/v1/')) {
+      for (const [status, response] of Object.entries(responses)) {
+        if (status === '401') continue
+        const answer = response as { headers?: Record<string, unknown> }
+        answer.headers ??= {}
+        const { headers } = answer
+        headers.RateLimit = { $ref: '#/components/headers/RateLimit' }
+        headers['RateLimit-Policy'] = { $ref: '#/components/headers/RateLimit-Policy' }
+        if (status === '429') headers['Retry-After'] = { $ref: '#/components/headers/Retry-After' }
       }
     }
     op.responses = Object.fromEntries(

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
-import { completeOperations } from './openapi-operations.js'
+import { completeOperations, rateLimitHeaders } from './openapi-operations.js'
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string }
 
@@ -60,6 +60,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       // /v1 by default; operator and health routes say otherwise.
       security: [{ apiKey: [] }],
       components: {
+        headers: rateLimitHeaders,
         securitySchemes: {
           apiKey: {
             type: 'http',

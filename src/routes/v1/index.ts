@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { workspaceAuth } from '../../http/auth.js'
+import { WorkspaceRateLimit } from '../../http/rate-limit.js'
 import type { RouteDeps } from '../deps.js'
 import { callRoutes } from './calls.js'
 import { catalogRoutes } from './catalog.js'
@@ -22,6 +23,10 @@ export const v1Routes: FastifyPluginAsync<RouteDeps> = async (
   // Not `register(x, opts)`: opts carries this plugin's own `prefix`, which would apply twice.
   const deps: RouteDeps = { config, db, pool, box, engine, metrics, inbound }
   app.addHook('onRequest', workspaceAuth(db))
+  // 0 turns the limit off.
+  if (config.apiRatePerMinute > 0) {
+    app.addHook('onRequest', new WorkspaceRateLimit(config.apiRatePerMinute).hook())
+  }
   for (const routes of [
     workspaceRoutes,
     settingsRoutes,
