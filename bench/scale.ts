@@ -38,7 +38,8 @@ const REPEATS = Number(process.env.SCALE_REPEATS ?? 3)
 const WORKER_COUNTS = (process.env.SCALE_WORKERS ?? '1,2,4').split(',').map(Number)
 const CONCURRENCY = Number(process.env.SCALE_CONCURRENCY ?? 50)
 // Several tenants, each with a rule: one rule may hold a fifth of a worker's
-// slots (the fairness cap), so one rule alone would measure the cap.
+// slots (the fairness cap, across every worker), so one rule alone would
+// measure the cap.
 const WORKSPACES = 8
 const OPERATOR_TOKEN = 'bench-operator-token-0123456789'
 const ENCRYPTION_KEY = randomBytes(32).toString('base64')
@@ -269,8 +270,9 @@ function spawnWorker(databaseUrl: string, dataDir: string): ChildProcess {
       ENCRYPTION_KEY,
       OUTBOUND_ALLOW_LIST: '127.0.0.1/32',
       WORKER_CONCURRENCY: String(CONCURRENCY),
-      // The tenants' one receiver stands for one each: no host cap.
-      WORKER_CONCURRENCY_PER_HOST: String(CONCURRENCY),
+      // The tenants' one receiver stands for one each: no host cap. The cap
+      // holds across every worker, so it must cover all of them together.
+      WORKER_CONCURRENCY_PER_HOST: String(Math.min(2000, CONCURRENCY * Math.max(...WORKER_COUNTS))),
       DATABASE_POOL_SIZE: '20',
       BOOTSTRAP_WORKSPACE: 'false',
       LOG_LEVEL: 'warn',

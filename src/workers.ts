@@ -35,6 +35,7 @@ export function createWorkers(options: {
     config,
     log: options.log,
     metrics: options.metrics,
+    sharedLimits: true,
   })
   const worker = createWorker({
     pool: options.pool,
@@ -53,6 +54,7 @@ export function createWorkers(options: {
   return {
     worker,
     async start() {
+      engine.limiter.start()
       await worker.start()
       // The recurring purge and reconcile: queued once, then each run queues the next.
       await scheduleRetention(options.db)
@@ -60,6 +62,7 @@ export function createWorkers(options: {
     },
     async stop(deadlineMs: number) {
       await worker.stop({ deadlineMs })
+      await engine.limiter.stop()
       await engine.sender.close()
     },
   }

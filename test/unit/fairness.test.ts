@@ -73,9 +73,9 @@ t.test('a destination host is its lowercased hostname and port', async (t) => {
 t.test('the token bucket spaces requests at the rule rate', async (t) => {
   const limiter = new FairnessLimiter({ perRule: 10, perHost: 10, perWorkspace: 10 })
   const now = 1_000_000
-  const waits = Array.from({ length: 4 }, () => limiter.rateWaitMs('r', 2, now))
-  t.same(waits.slice(0, 2), [0, 0], 'a full bucket lets a second’s worth through')
-  t.ok((waits[2] ?? 0) > 0 && (waits[2] ?? 0) <= 500, 'then waits about 1/rate')
-  t.equal(limiter.rateWaitMs('r', 2, now + 500), 0, 'a token comes back after 1/rate')
+  const waits = Array.from({ length: 4 }, () => limiter.rateWaitMs('r', 4, now))
+  t.same(waits.slice(0, 3), [0, 0, 250], 'a full bucket lets half a second’s worth through')
+  t.ok((waits[3] ?? 0) > 0 && (waits[3] ?? 0) <= 250, 'then waits about 1/rate')
+  t.equal(limiter.rateWaitMs('r', 4, now + 250), 0, 'a token comes back after 1/rate')
   t.equal(limiter.rateWaitMs('r', null, now), 0, 'no limit, no wait')
 })

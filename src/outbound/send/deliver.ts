@@ -207,7 +207,7 @@ export async function runAttempt(
 
   const wait =
     options.jobId && rule
-      ? engine.limiter.rateWaitMs(rule.id, rule.execution.rate_limit_per_second)
+      ? await engine.limiter.takeToken(rule.id, rule.execution.rate_limit_per_second)
       : 0
   if (options.jobId && rule && wait > 0) {
     await putOffAtRate(engine, delivery, options.jobId, rule, wait, DEFER_MS)

@@ -37,6 +37,11 @@ export function createDeliveryEngine(options: {
   config: Config
   log: Pick<FastifyBaseLogger, 'debug' | 'info' | 'warn' | 'error'>
   metrics?: Metrics
+  /**
+   * Caps and rate limits shared with every worker through the database (a
+   * worker process's engine); the API's inline sends count in-process only.
+   */
+  sharedLimits?: boolean
 }): DeliveryEngine {
   const { config } = options
   // Bounded: a process that has warned about many keys forgets the oldest.
@@ -60,6 +65,7 @@ export function createDeliveryEngine(options: {
       perRule: Math.max(1, Math.floor(config.workerConcurrency / 5)),
       perHost: config.workerConcurrencyPerHost,
       perWorkspace: Math.max(1, Math.floor(config.workerConcurrency / 2)),
+      shared: options.sharedLimits ? { db: options.db, log: options.log } : undefined,
     }),
     responseBodyLimit: config.responseBodyLimitBytes,
     ruleAutoDisableHours: config.ruleAutoDisableHours,

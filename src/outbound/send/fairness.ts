@@ -1,5 +1,8 @@
+import type { Db } from '../../db/database.js'
+import { SharedSlots, takeSharedToken } from './shared-limits.js'
+
 /**
- * In-process concurrency caps and rate limits for outbound sends.
+ * Concurrency caps and rate limits for outbound sends.
  *
  * A receiver that hangs until the timeout must not take every worker slot:
  * each rule (for notices: each workspace's callback) may hold at most
@@ -11,8 +14,14 @@
  * waits in memory for it instead (`acquireSoon`). A cap whose slots are held
  * for long puts the rest of its backlog off with the deferred send
  * (`putOff`), so the queue does not take that backlog job by job only to
- * defer each. Caps are per process; with N worker processes a rule may hold
- * N × perRule connections.
+ * defer each.
+ *
+ * Given a database (`shared`, as every worker process has), caps and rate
+ * limits hold across every worker on it: a send counts against the slots
+ * this process holds of each cap in PostgreSQL (`SharedSlots`), asking for
+ * more when it runs short, and takes its rule's token from a bucket there.
+ * Without one (the API process's inline sends, unit tests) they hold in this
+ * process only.
  */
 export class FairnessLimiter {
   readonly #perRule: number
@@ -28,11 +37,34 @@ export class FairnessLimiter {
   readonly #putOffUntil = new Map<string, number>()
   /** Sends waiting in memory for a cap's next free slot, oldest first, by the caps' keys. */
   readonly #waiting = new Map<string, Waiter[]>()
+  /** Caps and buckets in PostgreSQL, shared by every worker; absent, they are this process's. */
+  readonly shared: { db: Db; slots: SharedSlots } | undefined
 
-  constructor(options: { perRule: number; perHost: number; perWorkspace: number }) {
+  constructor(options: {
+    perRule: number
+    perHost: number
+    perWorkspace: number
+    shared?: { db: Db; log?: { warn(obj: object, msg?: string): void } }
+  }) {
     this.#perRule = options.perRule
     this.#perHost = options.perHost
     this.#perWorkspace = options.perWorkspace
+    if (options.shared) {
+      this.shared = {
+        db: options.shared.db,
+        slots: new SharedSlots(options.shared.db, { log: options.shared.log }),
+      }
+    }
+  }
+
+  /** Starts renewing the shared slots (a worker's start). */
+  start(): void {
+    this.shared?.slots.start((key) => this.#running.get(key) ?? 0)
+  }
+
+  /** Gives the shared slots back (a worker's stop, once its sends are done). */
+  async stop(): Promise<void> {
+    await this.shared?.slots.stop()
   }
 
   /** Takes a slot for the send or answers false when its rule, host or workspace is at its cap. */
@@ -96,16 +128,40 @@ export class FairnessLimiter {
    * receiver's oldest send only ages, so its sends are deferred at once. A
    * waiter gives up after `maxWaitMs`.
    */
-  acquireSoon(slot: Slot, maxWaitMs: number, now = Date.now()): Promise<boolean> {
-    if (this.tryAcquire(slot)) return Promise.resolve(true)
+  async acquireSoon(slot: Slot, maxWaitMs: number, now = Date.now()): Promise<boolean> {
+    if (this.tryAcquire(slot)) return true
+    if (this.shared) {
+      // Short of the slots this process holds, not at a cap itself: ask for more.
+      const short = this.#caps(slot).filter(
+        ([key, cap]) =>
+          this.#limit(key, cap) < cap && (this.#running.get(key) ?? 0) >= this.#limit(key, cap),
+      )
+      if (short.length > 0) {
+        await this.shared.slots.grow(
+          short.map(([key, cap]) => ({
+            key,
+            cap,
+            // A few more than this send needs, so the next sends do not ask each.
+            want: Math.min(
+              cap,
+              (this.#running.get(key) ?? 0) +
+                (this.#waiting.get(key)?.length ?? 0) +
+                Math.ceil(cap / 4),
+            ),
+          })),
+        )
+        if (this.tryAcquire(slot)) return true
+        now = Date.now()
+      }
+    }
     const full = this.#fullCap(slot)
-    if (!full) return Promise.resolve(false)
+    if (!full) return false
     const { key, cap } = full
     const pace = this.#pace.get(key)
-    if (!pace || now - pace.movedAt > maxWaitMs) return Promise.resolve(false)
+    if (!pace || now - pace.movedAt > maxWaitMs) return false
     const hold = holdMs(pace, now)
     const ahead = this.#waiting.get(key)?.length ?? 0
-    if (((ahead + 1) * hold) / cap > maxWaitMs) return Promise.resolve(false)
+    if (((ahead + 1) * hold) / Math.max(1, cap) > maxWaitMs) return false
     return new Promise((resolve) => {
       const waiter: Waiter = { slot, resolve, timer: undefined }
       waiter.timer = setTimeout(() => this.#settle(key, waiter, false), maxWaitMs)
@@ -155,9 +211,15 @@ export class FairnessLimiter {
    */
   #fullCap(slot: Slot): { key: string; cap: number } | undefined {
     for (const [key, cap] of this.#caps(slot)) {
-      if ((this.#running.get(key) ?? 0) >= cap) return { key, cap }
+      const limit = this.#limit(key, cap)
+      if ((this.#running.get(key) ?? 0) >= limit) return { key, cap: limit }
     }
     return undefined
+  }
+
+  /** The slots of a cap this process may fill: the cap, or what it holds of it when shared. */
+  #limit(key: string, cap: number): number {
+    return this.shared ? Math.min(cap, this.shared.slots.held(key)) : cap
   }
 
   /** The caps a send counts against, each by its key, in the order `#fullCap` checks them. */
@@ -195,13 +257,25 @@ export class FairnessLimiter {
   }
 
   /**
-   * Token bucket per rule: 0 when a request may go now (and takes a token),
-   * else the milliseconds until one will be available.
+   * A rule's token bucket, shared by every worker when the limiter is
+   * shared: 0 when a request may go now (and takes a token), else the
+   * milliseconds until one will be available.
+   */
+  takeToken(ruleKey: string, perSecond: number | null): number | Promise<number> {
+    if (!perSecond) return 0
+    if (!this.shared) return this.rateWaitMs(ruleKey, perSecond)
+    return takeSharedToken(this.shared.db, ruleKey, perSecond, rateBurst(perSecond))
+  }
+
+  /**
+   * Token bucket per rule, in this process: 0 when a request may go now
+   * (and takes a token), else the milliseconds until one will be available.
    */
   rateWaitMs(ruleKey: string, perSecond: number | null, now = Date.now()): number {
     if (!perSecond) return 0
-    const bucket = this.#buckets.get(ruleKey) ?? { tokens: perSecond, at: now }
-    bucket.tokens = Math.min(perSecond, bucket.tokens + ((now - bucket.at) / 1000) * perSecond)
+    const burst = rateBurst(perSecond)
+    const bucket = this.#buckets.get(ruleKey) ?? { tokens: burst, at: now }
+    bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000) * perSecond)
     bucket.at = now
     this.#buckets.set(ruleKey, bucket)
     if (bucket.tokens >= 1) {
@@ -233,6 +307,12 @@ export function destinationHost(url: string): string {
   const { hostname, port, protocol } = new URL(url)
   return `${hostname}:${port || (protocol === 'https:' ? '443' : '80')}`
 }
+
+/**
+ * A rule's bucket holds half a second's worth of tokens (at least one): a
+ * full bucket then a steady stream send at most 10.5 s worth in any 10 s.
+ */
+export const rateBurst = (perSecond: number) => Math.max(1, perSecond / 2)
 
 /** A cap whose slots are held longer than this puts its backlog off with a deferred send. */
 export const HELD_MS = 1000
