@@ -1564,7 +1564,7 @@ export interface components {
              */
             success: "2xx" | "200";
             /**
-             * @description Events within this window go out as one request with an array; 0 sends each.
+             * @description Events within this window go out as one request; 0 sends each. JSON: an array; form: indexed keys `records[0][id]=…&records[1][id]=…`; XML: `<batch>` of the records. Not for text bodies, GET or DELETE (400).
              * @default 0
              */
             batch_window_seconds: number;
@@ -1750,7 +1750,7 @@ export interface components {
                  */
                 success?: "2xx" | "200";
                 /**
-                 * @description Events within this window go out as one request with an array; 0 sends each.
+                 * @description Events within this window go out as one request; 0 sends each. JSON: an array; form: indexed keys `records[0][id]=…&records[1][id]=…`; XML: `<batch>` of the records. Not for text bodies, GET or DELETE (400).
                  * @default 0
                  */
                 batch_window_seconds?: number;
@@ -1818,7 +1818,7 @@ export interface components {
                  */
                 success?: "2xx" | "200";
                 /**
-                 * @description Events within this window go out as one request with an array; 0 sends each.
+                 * @description Events within this window go out as one request; 0 sends each. JSON: an array; form: indexed keys `records[0][id]=…&records[1][id]=…`; XML: `<batch>` of the records. Not for text bodies, GET or DELETE (400).
                  * @default 0
                  */
                 batch_window_seconds?: number;

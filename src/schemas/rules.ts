@@ -156,7 +156,10 @@ export const RuleExecution = Type.Object(
       minimum: 0,
       maximum: 3600,
       default: 0,
-      description: 'Events within this window go out as one request with an array; 0 sends each.',
+      description:
+        'Events within this window go out as one request; 0 sends each. JSON: an array; form: ' +
+        'indexed keys `records[0][id]=…&records[1][id]=…`; XML: `<batch>` of the records. Not for ' +
+        'text bodies, GET or DELETE (400).',
     }),
     rate_limit_per_second: Type.Union(
       [Type.Integer({ minimum: 1, maximum: 10_000 }), Type.Null()],

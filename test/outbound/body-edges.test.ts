@@ -1,5 +1,6 @@
 // The edges of request bodies (#19 items 1-4): every body format sends what
-// the rule says. Real receivers parse what arrived.
+// the rule says, alone and batched, and a batched record is findable by its
+// own id. Real receivers parse what arrived.
 import { XMLParser, XMLValidator } from 'fast-xml-parser'
 import t from 'tap'
 import { build, createWorkspace, startWorkers } from '../helpers/app.js'
@@ -151,4 +152,111 @@ t.test('XML with no template sends the record as XML', async (t) => {
     t.match(record.record, { entity_type: 'lead', entity_id: 'L-1' })
     t.match(record.event, { type: 'lead.created' })
   }
+})
+
+t.test('batched form bodies use indexed keys; text and GET refuse batching', async (t) => {
+  const { app } = testApp
+  const receiver = await startReceiver(t)
+  const ws = await createWorkspace(app)
+  const execution = { batch_window_seconds: 1 }
+  await createRule(app, ws, {
+    title: 'form pairs',
+    event_types: ['note.pairs'],
+    request: {
+      method: 'POST',
+      url: `${receiver.url}/pairs`,
+      body_format: 'form',
+      body_pairs: [
+        { key: 'id', value: '{{lead.id}}' },
+        { key: 'n', value: '{{lead.note}}' },
+      ],
+    },
+    execution,
+  })
+  await createRule(app, ws, {
+    title: 'form template',
+    event_types: ['note.template'],
+    request: {
+      method: 'POST',
+      url: `${receiver.url}/template`,
+      body_format: 'form',
+      body_template: 'id={{lead.id}}&n={{lead.note}}',
+    },
+    execution,
+  })
+  for (const type of ['note.pairs', 'note.template']) {
+    for (const i of [1, 2, 3]) await postEvent(app, ws, type, lead({ note: `n${i} & m` }, `B-${i}`))
+  }
+  await startWorkers(t, testApp)
+  await receiver.waitFor(2)
+  for (const path of ['/pairs', '/template']) {
+    const got = receiver.received.find((r) => r.url === path)!
+    t.match(got.headers['content-type'], /^application\/x-www-form-urlencoded/)
+    t.equal(
+      got.body,
+      'records%5B0%5D%5Bid%5D=B-1&records%5B0%5D%5Bn%5D=n1+%26+m&' +
+        'records%5B1%5D%5Bid%5D=B-2&records%5B1%5D%5Bn%5D=n2+%26+m&' +
+        'records%5B2%5D%5Bid%5D=B-3&records%5B2%5D%5Bn%5D=n3+%26+m',
+      `${path}: records[i][key]=value`,
+    )
+    const form = new URLSearchParams(got.body)
+    t.same(
+      [0, 1, 2].map((i) => [form.get(`records[${i}][id]`), form.get(`records[${i}][n]`)]),
+      [
+        ['B-1', 'n1 & m'],
+        ['B-2', 'n2 & m'],
+        ['B-3', 'n3 & m'],
+      ],
+      `${path}: a form parser reads three records`,
+    )
+  }
+
+  for (const request of [
+    { method: 'POST', url: `${receiver.url}/t`, body_format: 'text', body_template: '{{lead.id}}' },
+    { method: 'GET', url: `${receiver.url}/g`, body_format: 'json' },
+    { method: 'DELETE', url: `${receiver.url}/d`, body_format: 'json' },
+  ]) {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/rules',
+      headers: ws.auth,
+      payload: { title: 'batched', event_types: ['x.y'], request, execution },
+    })
+    assertError(
+      t,
+      res,
+      400,
+      /^body\/execution\/batch_window_seconds: /,
+      `${request.method} ${request.body_format}`,
+    )
+  }
+
+  // A text rule given a window before that was refused: each record goes alone.
+  const legacy = await createRule(app, ws, {
+    title: 'legacy text',
+    event_types: ['note.text'],
+    request: {
+      method: 'POST',
+      url: `${receiver.url}/text`,
+      body_format: 'text',
+      body_template: '{{lead.id}}',
+    },
+  })
+  await testApp.database.pool.query(
+    `update rules set execution = jsonb_set(execution, '{batch_window_seconds}', '60') where id = $1`,
+    [legacy.id],
+  )
+  const one = await postEvent(app, ws, 'note.text', lead({}, 'T-1'))
+  const two = await postEvent(app, ws, 'note.text', lead({}, 'T-2'))
+  t.not(one.deliveries[0], two.deliveries[0], 'not joined into one delivery')
+  await settled(app, ws, two.deliveries[0]!, 'succeeded')
+  await settled(app, ws, one.deliveries[0]!, 'succeeded')
+  t.same(
+    receiver.received
+      .filter((r) => r.url === '/text')
+      .map((r) => r.body)
+      .sort(),
+    ['T-1', 'T-2'],
+    'one request per record',
+  )
 })

@@ -12,6 +12,7 @@ import {
   lockOpenBatch,
 } from '../deliveries/delivery-repository.js'
 import { type PlannedDelivery, scheduleDeliveries } from '../deliveries/schedule.js'
+import { withUsableBatchWindow } from '../rules/rule-config.js'
 import { findTriggeredRules } from '../rules/rule-repository.js'
 import { refuseUncataloguedTypes } from './catalog-check.js'
 import { type EventInsert, findKeyHolders, insertEvents } from './insert-events.js'
@@ -87,7 +88,7 @@ export async function ingestEvents(
     const ids = inputs.map(() => newId('evt')).sort()
     const hashes = inputs.map((input) => (input.idempotency_key ? eventRequestHash(input) : null))
     for (const type of new Set(inputs.map((input) => input.type))) {
-      const rules = await findTriggeredRules(trx, workspaceId, type)
+      const rules = (await findTriggeredRules(trx, workspaceId, type)).map(withUsableBatchWindow)
       rulesByType.set(type, rules)
       if (options.inline) for (const rule of rules) if (isInline(rule)) inlineRules.add(rule.id)
     }

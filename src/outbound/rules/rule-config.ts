@@ -100,10 +100,42 @@ export function ruleProblems(
       }
     }
   }
+  const unbatchable = batchProblem(request)
+  if (unbatchable && input.execution.batch_window_seconds > 0) {
+    problems.push(`body/execution/batch_window_seconds: ${unbatchable}`)
+  }
   if (input.execution.mode === 'inline' && input.execution.batch_window_seconds > 0) {
     problems.push('body/execution/batch_window_seconds: batching needs mode "background"')
   }
   return problems
+}
+
+/**
+ * Why a request cannot carry a batch, or null when it can. JSON batches are
+ * an array, XML a `<batch>`, form indexed keys (`records[0][id]=…`); text
+ * has no shape a receiver could split back whatever the template writes, and
+ * GET and DELETE carry one record's pairs in the query string.
+ */
+export function batchProblem(request: Pick<RuleRequest, 'method' | 'body_format'>): string | null {
+  if (request.method === 'GET' || request.method === 'DELETE') {
+    return `a ${request.method} request carries one record in its query string and cannot be batched`
+  }
+  if (request.body_format === 'text') {
+    return 'text bodies cannot be batched (a receiver could not split them back); use json, form or xml'
+  }
+  return null
+}
+
+/**
+ * A rule as the event intake uses it: a batching window on a request that
+ * cannot carry a batch (saved before that was refused) is ignored, so each
+ * record goes alone instead of joined into a body nobody can split.
+ */
+export function withUsableBatchWindow<T extends { request: RuleRequest; execution: RuleExecution }>(
+  rule: T,
+): T {
+  if (rule.execution.batch_window_seconds === 0 || !batchProblem(rule.request)) return rule
+  return { ...rule, execution: { ...rule.execution, batch_window_seconds: 0 } }
 }
 
 /**

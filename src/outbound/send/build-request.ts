@@ -174,14 +174,28 @@ function renderBody(request: RuleRow['request'], data: TemplateData): string {
   }
 }
 
-/** A batch as one document: a JSON array, an XML list, or one line per record. */
+/**
+ * A batch as one document: a JSON array, an XML `<batch>` of the records'
+ * documents, or a form whose keys are indexed by record
+ * (`records[0][id]=B-1&records[1][id]=B-2`, as PHP, Rails and `qs` read
+ * arrays of objects). Text cannot be batched (refused at save, and never
+ * batched at intake); should one arrive, its records are one per line.
+ */
 function joinBatch(format: RuleRow['request']['body_format'], bodies: string[]): string {
   switch (format) {
     case 'json':
       return `[${bodies.join(',')}]`
     case 'xml':
       return `<batch>${bodies.map((b) => b.replace(/^<\?xml[^>]*\?>\s*/, '')).join('')}</batch>`
-    default:
+    case 'form': {
+      const form = new URLSearchParams()
+      for (const [i, body] of bodies.entries()) {
+        for (const [key, value] of new URLSearchParams(body))
+          form.append(`records[${i}][${key}]`, value)
+      }
+      return form.toString()
+    }
+    case 'text':
       return bodies.join('\n')
   }
 }
