@@ -20,7 +20,7 @@ import { startEmbeddedPostgres } from '../src/db/embedded-postgres.js'
 import { migrate } from '../src/db/migrate.js'
 import { SecretBox } from '../src/security/secret-box.js'
 import type { LoadResult, LoadSpec } from './lib/inbound-load.js'
-import { clusterCpuSeconds } from './lib/postgres.js'
+import { clusterCpuSeconds, processCpuSeconds } from './lib/postgres.js'
 import { median, percentile, round } from './lib/stats.js'
 
 const OPERATOR = 'bench-operator-token-0123456789'
@@ -38,6 +38,7 @@ const LATENCY_SECONDS = 12
 const FLOOR_SECONDS = 6
 const FLOOD_RATE = 10_000
 const CONNECTIONS = 256
+const REFUSED_SECONDS = 8
 
 const log = (line = '') => process.stdout.write(`${line}\n`)
 
@@ -84,17 +85,17 @@ async function measuredLoad(
   spec: LoadSpec,
   dataDir: string,
 ): Promise<{ result: LoadResult; cpu: CallCpu }> {
-  const server0 = process.cpuUsage()
+  const server0 = processCpuSeconds(process.pid)
   const postgres0 = clusterCpuSeconds(dataDir)
   const result = await load(spec)
-  const server = process.cpuUsage(server0)
+  const server = processCpuSeconds(process.pid) - server0
   const postgres = clusterCpuSeconds(dataDir) - postgres0
   const calls = Math.max(1, result.statuses['200'] ?? 0)
   const perCall = (seconds: number) => round((seconds * 1e6) / calls)
   return {
     result,
     cpu: {
-      server: perCall((server.user + server.system) / 1e6),
+      server: perCall(server),
       postgres: perCall(postgres),
       load: perCall(result.cpuSeconds),
     },
@@ -366,6 +367,36 @@ async function main() {
     )
   }
   const flooded = floods['default per-address limit'] as LoadResult
+
+  // What a refused call costs the server process: the flood alone, against
+  // the guarded app (unknown tokens, nearly all over the address limit),
+  // then a bare Fastify 404 at the same offered rate. CPU from the server
+  // process's /proc/<pid>/stat (utime + stime), per answered call.
+  log(`## 4. CPU per refused call (flood alone, ${FLOOD_RATE} req/s offered, ${REFUSED_SECONDS} s)`)
+  const refusedRun = async (origin_: string, target: 'unknown' | 'bare', path_: string) => {
+    const before = processCpuSeconds(process.pid)
+    const result = await load({
+      origin: origin_,
+      mode: 'open',
+      rate: FLOOD_RATE,
+      maxInFlight: 512,
+      connections: CONNECTIONS,
+      durationMs: REFUSED_SECONDS * 1000,
+      target,
+      path: path_,
+      localAddress: '127.0.0.2',
+    })
+    const seconds = processCpuSeconds(process.pid) - before
+    return { result, usPerCall: round((seconds * 1e6) / Math.max(1, result.completed)) }
+  }
+  const refused = await refusedRun(guardedOrigin, 'unknown', '')
+  const bare404 = await refusedRun(bareOrigin, 'bare', '/no-such-route')
+  log(
+    `hookline, unknown tokens: ${refused.usPerCall} µs per refused call (${refused.result.completed} answered, ` +
+      `${JSON.stringify(refused.result.statuses)}); bare Fastify 404: ${bare404.usPerCall} µs per call ` +
+      `(${bare404.result.completed} answered, ${JSON.stringify(bare404.result.statuses)}); ` +
+      `bare 200 (section 1): ${bareCall.server} µs\n`,
+  )
   await guarded.close()
 
   // Every 200 was recorded before it was answered: the log must hold each one.
@@ -385,6 +416,10 @@ async function main() {
     p50_ms: round(steady.p50, 2),
     p99_ms: round(steady.p99, 2),
     flood_valid_p99_ms: round(flooded.p99, 2),
+    flood_valid_p50_ms: round(flooded.p50, 2),
+    cpu_us_per_rejected_call: refused.usPerCall,
+    bare_cpu_us_per_404_server: bare404.usPerCall,
+    rejected_to_bare_ratio: round(refused.usPerCall / Math.max(1, bareCall.server), 2),
     cpu_us_per_call_server: hooklineCall.server,
     cpu_us_per_call_postgres: hooklineCall.postgres,
     cpu_us_per_call_load: hooklineCall.load,

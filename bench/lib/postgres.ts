@@ -128,6 +128,11 @@ export function machineBusySeconds(): number {
   )
 }
 
+/** CPU seconds one process has used so far: utime + stime of /proc/<pid>/stat. */
+export function processCpuSeconds(pid: number): number {
+  return processTicks(String(pid)).self / CLOCK_TICKS
+}
+
 // USER_HZ: 100 on every Linux this runs on.
 const CLOCK_TICKS = 100
 

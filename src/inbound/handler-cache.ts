@@ -40,7 +40,14 @@ export class HandlerCache {
     )
   }
 
-  find(token: string): Promise<LoadedHandler | null> {
+  /**
+   * The handler of a token, null when there is none, or undefined when it
+   * is not cached and `mayLookUp` says no: then nothing is asked of the
+   * database.
+   */
+  find(token: string, mayLookUp: () => boolean): Promise<LoadedHandler | null | undefined>
+  find(token: string): Promise<LoadedHandler | null>
+  find(token: string, mayLookUp?: () => boolean): Promise<LoadedHandler | null | undefined> {
     const hash = hashToken(token)
     const key = hash.toString('hex')
     const now = performance.now()
@@ -49,6 +56,7 @@ export class HandlerCache {
     if ((this.#missing.get(key) ?? 0) > now) return Promise.resolve(null)
     const pending = this.#pending.get(key)
     if (pending) return pending
+    if (mayLookUp && !mayLookUp()) return Promise.resolve(undefined)
     const generation = this.#generation
     const lookup = this.#lookup
       .push(hash)

@@ -37,6 +37,15 @@ export class RateLimiter {
     return Math.max(1, Math.ceil((1 - bucket.tokens) / this.#rate))
   }
 
+  /** Seconds to wait before a call could be taken (0: now), counting nothing. */
+  wait(key: string, now = performance.now()): number {
+    if (this.#rate === 0) return 0
+    const bucket = this.#buckets.get(key)
+    if (!bucket) return 0
+    const tokens = Math.min(this.#burst, bucket.tokens + ((now - bucket.at) / 1000) * this.#rate)
+    return tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / this.#rate))
+  }
+
   /** Forgets buckets that have refilled: they would start full anyway. */
   sweep(now = performance.now()): void {
     for (const [key, bucket] of this.#buckets) {

@@ -16,6 +16,8 @@ export interface InboundRuntime {
   cache: HandlerCache
   tokenLimiter: RateLimiter
   addressLimiter: RateLimiter
+  /** Lookups of tokens that turned out unknown, per source address. */
+  missLimiter: RateLimiter
   receive: ReceiveDeps
   close(): Promise<void>
 }
@@ -33,15 +35,18 @@ export function createInboundRuntime(options: {
   const writer = new CallWriter(db, options.log)
   const tokenLimiter = new RateLimiter(config.inboundRatePerToken)
   const addressLimiter = new RateLimiter(config.inboundRatePerAddress)
+  const missLimiter = new RateLimiter(config.inboundMissesPerAddress)
   const sweep = setInterval(() => {
     tokenLimiter.sweep()
     addressLimiter.sweep()
+    missLimiter.sweep()
   }, SWEEP_EVERY_MS)
   sweep.unref()
   return {
     cache: new HandlerCache(db, box, config.inboundHandlerCacheMs),
     tokenLimiter,
     addressLimiter,
+    missLimiter,
     receive: {
       writer,
       lookup: { db, box, sender: options.sender, timeoutMs: config.inboundLookupTimeoutMs },

@@ -109,8 +109,15 @@ export const inboundRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
     if (!TOKEN_PATTERN.test(token)) return reply.code(404).send(NOT_FOUND)
     const addressWait = inbound.addressLimiter.take(request.ip)
     if (addressWait > 0) return tooMany(reply, addressWait)
-    const handler = await inbound.cache.find(token)
-    if (!handler) return reply.code(404).send(NOT_FOUND)
+    // A token not in the cache costs a database lookup: an address whose
+    // recent lookups kept finding nothing waits before it may make more.
+    const ip = request.ip
+    const handler = await inbound.cache.find(token, () => inbound.missLimiter.wait(ip) === 0)
+    if (handler === undefined) return tooMany(reply, inbound.missLimiter.wait(ip))
+    if (handler === null) {
+      inbound.missLimiter.take(ip)
+      return reply.code(404).send(NOT_FOUND)
+    }
     const tokenWait = inbound.tokenLimiter.take(handler.id)
     if (tokenWait > 0) return tooMany(reply, tokenWait)
     request.inboundHandler = handler

@@ -153,3 +153,22 @@ t.test('an indexed XML element maps alike from one element or many', async (t) =
   t.equal(one.status, 200, one.text)
   t.same((await callOf(app, ws.auth, one)).record, { lead: { first_tag: 'only' } })
 })
+
+t.test('an address whose tokens keep being unknown waits before more lookups', async (t) => {
+  const { app } = await build(t, { inboundMissesPerAddress: 5, inboundHandlerCacheMs: 60_000 })
+  const ws = await createWorkspace(app)
+  const base = await listen(t, app)
+  const handler = await createHandler(app, ws.auth, { title: 'Known' })
+  const body = '{"email":"a@b.example"}'
+  t.equal((await send(`${base}${handler.path}`, { headers: json, body })).status, 200)
+  const statuses: number[] = []
+  for (let i = 0; i < 30; i++) {
+    const res = await send(`${base}/in/hli_${String(i).padStart(32, 'Z')}`, { headers: json, body })
+    statuses.push(res.status)
+    if (res.status === 429) t.ok(Number(res.headers['retry-after']) >= 1, 'with Retry-After')
+  }
+  t.ok(statuses.includes(404), 'unknown tokens answer 404 at first')
+  t.equal(statuses.at(-1), 429, 'then 429, without a lookup')
+  const known = await send(`${base}${handler.path}`, { headers: json, body })
+  t.equal(known.status, 200, 'a handler already known to the process still answers')
+})
