@@ -53,7 +53,8 @@ export async function startPgbouncer(t: Test, directUrl: string): Promise<Pooler
       `auth_file = ${path.join(dir, 'userlist.txt')}`,
       'pool_mode = transaction',
       'max_client_conn = 500',
-      'default_pool_size = 10',
+      // As many server connections as the service's pool (DATABASE_POOL_SIZE).
+      'default_pool_size = 20',
       // Server sessions carry the client's application_name plus its address,
       // so a session opened directly is told apart from one through here.
       'application_name_add_host = 1',
