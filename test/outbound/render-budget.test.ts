@@ -11,6 +11,9 @@ import {
 } from '../helpers/outbound.js'
 import { eventually, startReceiver } from '../helpers/receiver.js'
 
+// Render threads boot through tsx here, and a stopped one is replaced: seconds each on a busy machine.
+t.setTimeout(300_000)
+
 // A budget other than the default, so the messages show it is the configured one.
 const testApp = await build(t, { templateRenderBudgetMs: 80 })
 
