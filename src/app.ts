@@ -20,6 +20,7 @@ import { operatorRoutes } from './routes/operator/workspaces.js'
 import { v1Routes } from './routes/v1/index.js'
 import { sharedSchemas } from './schemas/index.js'
 import type { SecretBox } from './security/secret-box.js'
+import { JOB_KINDS } from './workers.js'
 
 export interface AppOptions {
   config: Config
@@ -81,7 +82,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     done()
   })
 
-  const metrics = options.metrics ?? createMetrics({ pool: options.pool })
+  const metrics =
+    options.metrics ??
+    createMetrics({
+      pool: options.pool,
+      queueKinds: JOB_KINDS,
+      workspaceLabels: config.metricsWorkspaceLabels,
+    })
   registerRequestMetrics(app, metrics)
 
   await registerOpenApi(app)

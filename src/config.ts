@@ -51,6 +51,7 @@ const ConfigSchema = Type.Object({
   inboundMaxValues: Type.Integer({ minimum: 1 }),
   inboundMaxParameters: Type.Integer({ minimum: 1 }),
   metricsToken: Type.Optional(Type.String({ minLength: 16 })),
+  metricsWorkspaceLabels: Type.Boolean(),
   outboundProxyUrl: Type.Optional(Type.String({ pattern: '^https?://[^/?#]+/?$' })),
 })
 
@@ -104,6 +105,7 @@ const variables = {
   INBOUND_MAX_VALUES: ['inboundMaxValues', int],
   INBOUND_MAX_PARAMETERS: ['inboundMaxParameters', int],
   METRICS_TOKEN: ['metricsToken', str],
+  METRICS_WORKSPACE_LABELS: ['metricsWorkspaceLabels', bool],
   OUTBOUND_PROXY_URL: ['outboundProxyUrl', str],
 } as const satisfies Record<string, [keyof Config, (raw: string) => unknown]>
 
@@ -132,6 +134,7 @@ const defaults = {
   massPostBodyLimitBytes: 64 * 1024 * 1024,
   trustProxy: 'false',
   apiRatePerMinute: 6000,
+  metricsWorkspaceLabels: false,
   inboundRatePerToken: 200,
   inboundRatePerAddress: 1000,
   inboundMissesPerAddress: 10,

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module'
 import type pg from 'pg'
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import { type QueueStats, queueStatsFromPool } from './queue/queue-stats.js'
@@ -12,8 +13,14 @@ export interface Metrics {
   registry: Registry
   /** Every HTTP request, by route pattern (never the raw URL), method and status. */
   httpRequestDuration: Histogram<'route' | 'method' | 'status'>
-  /** Deliveries that reached a final state, by that state. */
-  deliveries: Counter<'outcome'>
+  /** Deliveries that reached a final state, by that state (and workspace, when `workspaceLabels`). */
+  deliveries: Counter<'outcome' | 'workspace'>
+  /** METRICS_WORKSPACE_LABELS: deliveries also carry a `workspace` label. */
+  workspaceLabels: boolean
+  /** Events recorded (POST /v1/events and /batch; replays of an idempotency key not counted). */
+  eventsIngested: Counter
+  /** Outbound HTTP attempts by status class: 2xx, 3xx, 4xx, 5xx, or none (no answer). */
+  attempts: Counter<'status_class'>
   /** Created → finished, by final state: retries and delays included. */
   deliveryLatency: Histogram<'outcome'>
   /** One HTTP attempt; `result` is success, http_error (an answer that is not success) or error (none). */
@@ -26,6 +33,7 @@ export interface Metrics {
 
 export const DELIVERY_OUTCOMES = ['succeeded', 'failed', 'cancelled'] as const
 export const ATTEMPT_RESULTS = ['success', 'http_error', 'error'] as const
+export const STATUS_CLASSES = ['2xx', '3xx', '4xx', '5xx', 'none'] as const
 // The call log's outcomes (migrations/0004_inbound.sql), less the transient 'received'.
 export const INBOUND_OUTCOMES = [
   'accepted',
@@ -36,6 +44,8 @@ export const INBOUND_OUTCOMES = [
   'invalid',
   'error',
 ] as const
+
+const { version } = createRequire(import.meta.url)('../package.json') as { version: string }
 
 const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 const ATTEMPT_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
@@ -63,10 +73,24 @@ const LATENCY_BUCKETS = [
  * pool's connections and the job queue's depth and oldest due job (one query
  * per scrape, shared by the queue gauges).
  */
-export function createMetrics(options: { pool?: pg.Pool } = {}): Metrics {
+export function createMetrics(
+  options: {
+    pool?: pg.Pool
+    /** Job kinds whose queue series read 0 from the start, before any job of them exists. */
+    queueKinds?: readonly string[]
+    workspaceLabels?: boolean
+  } = {},
+): Metrics {
   const registry = new Registry()
   const registers = [registry]
+  const workspaceLabels = options.workspaceLabels ?? false
   collectDefaultMetrics({ register: registry })
+  new Gauge({
+    name: 'hookline_build_info',
+    help: 'Always 1; the labels say which Hookline version runs on which Node.js.',
+    labelNames: ['version', 'node'],
+    registers,
+  }).set({ version, node: process.versions.node }, 1)
 
   const metrics: Metrics = {
     registry,
@@ -79,8 +103,20 @@ export function createMetrics(options: { pool?: pg.Pool } = {}): Metrics {
     }),
     deliveries: new Counter({
       name: 'hookline_deliveries_total',
-      help: 'Deliveries that reached a final state, by outcome.',
-      labelNames: ['outcome'],
+      help: 'Deliveries that reached a final state, by outcome (and workspace with METRICS_WORKSPACE_LABELS).',
+      labelNames: workspaceLabels ? ['outcome', 'workspace'] : ['outcome'],
+      registers,
+    }),
+    workspaceLabels,
+    eventsIngested: new Counter({
+      name: 'hookline_events_ingested_total',
+      help: 'Events recorded through POST /v1/events and /v1/events/batch (replays not counted).',
+      registers,
+    }),
+    attempts: new Counter({
+      name: 'hookline_delivery_attempts_total',
+      help: 'Outbound HTTP attempts by the answer’s status class (none: no answer, e.g. a timeout).',
+      labelNames: ['status_class'],
       registers,
     }),
     deliveryLatency: new Histogram({
@@ -111,14 +147,19 @@ export function createMetrics(options: { pool?: pg.Pool } = {}): Metrics {
     }),
   }
   // Zeroes from the start, so rate() and alerts see a series before the first event.
-  for (const outcome of DELIVERY_OUTCOMES) metrics.deliveries.inc({ outcome }, 0)
+  if (!workspaceLabels) {
+    for (const outcome of DELIVERY_OUTCOMES) metrics.deliveries.inc({ outcome }, 0)
+  }
+  metrics.eventsIngested.inc(0)
+  for (const status_class of STATUS_CLASSES) metrics.attempts.inc({ status_class }, 0)
+  for (const outcome of DELIVERY_OUTCOMES) metrics.deliveryLatency.zero({ outcome })
   for (const result of ATTEMPT_RESULTS) metrics.attemptDuration.zero({ result })
   for (const outcome of INBOUND_OUTCOMES) metrics.inboundCalls.inc({ outcome }, 0)
   metrics.noticesFailed.inc({ type: 'inbound.record' }, 0)
 
   if (options.pool) {
     watchPool(registers, options.pool)
-    watchQueue(registers, options.pool)
+    watchQueue(registers, options.pool, options.queueKinds ?? [])
   }
   return metrics
 }
@@ -147,7 +188,7 @@ function watchPool(registers: Registry[], pool: pg.Pool) {
   )
 }
 
-function watchQueue(registers: Registry[], pool: pg.Pool) {
+function watchQueue(registers: Registry[], pool: pg.Pool, knownKinds: readonly string[]) {
   // The registry collects every metric at once; the gauges share one query.
   let inFlight: Promise<QueueStats | null> | null = null
   const stats = () => {
@@ -158,8 +199,9 @@ function watchQueue(registers: Registry[], pool: pg.Pool) {
       })
     return inFlight
   }
-  // Kinds seen once keep a series (at 0) when their last job is gone.
-  const kinds = new Set<string>()
+  // Known kinds read 0 before their first job, and kinds seen once keep a
+  // series (at 0) when their last job is gone: idle is 0, never a gap.
+  const kinds = new Set<string>(knownKinds)
   const gauge = (name: string, help: string, read: (s: QueueStats['byKind'][string]) => number) =>
     new Gauge({
       name,

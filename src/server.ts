@@ -8,7 +8,7 @@ import { migrate } from './db/migrate.js'
 import { createLogger } from './logger.js'
 import { createMetrics } from './metrics.js'
 import { loadOrCreateKeyFile, parseEncryptionKey, SecretBox } from './security/secret-box.js'
-import { createWorkers } from './workers.js'
+import { createWorkers, JOB_KINDS } from './workers.js'
 import { bootstrapDefaultWorkspace } from './workspaces/bootstrap.js'
 import { handOverBootstrapKey } from './workspaces/welcome.js'
 
@@ -65,7 +65,11 @@ async function main() {
     log.warn({ dataDir: config.dataDir }, 'ENCRYPTION_KEY not set: using the key file in DATA_DIR')
 
   // One registry for the process: the app serves what its workers count.
-  const metrics = createMetrics({ pool: database.pool })
+  const metrics = createMetrics({
+    pool: database.pool,
+    queueKinds: JOB_KINDS,
+    workspaceLabels: config.metricsWorkspaceLabels,
+  })
   const app = await buildApp({
     config,
     db: database.db,

@@ -17,6 +17,9 @@ import type { QueueLogger } from './queue/types.js'
 import { RETENTION_JOB, retentionJobHandler, scheduleRetention } from './retention/retention-job.js'
 import type { SecretBox } from './security/secret-box.js'
 
+/** Every job kind the workers run; their queue series read 0 before the first job. */
+export const JOB_KINDS = [DELIVERY_JOB, MASS_POST_JOB, RETENTION_JOB, RECONCILE_JOB] as const
+
 /** The background side of the service (ROLE=worker or all): every job kind and its handler. */
 export function createWorkers(options: {
   config: Config

@@ -4,7 +4,7 @@ import { buildApp } from '../../src/app.js'
 import { type Config, loadConfig } from '../../src/config.js'
 import { createMetrics, type Metrics } from '../../src/metrics.js'
 import { SecretBox } from '../../src/security/secret-box.js'
-import { createWorkers } from '../../src/workers.js'
+import { createWorkers, JOB_KINDS } from '../../src/workers.js'
 import { type TestDatabase, testDatabase } from './database.js'
 
 export const OPERATOR_TOKEN = 'test-operator-token-0123456789'
@@ -37,7 +37,11 @@ export async function build(t: Test, overrides: Partial<Config> = {}): Promise<T
     },
   )
   const box = new SecretBox(TEST_ENCRYPTION_KEY)
-  const metrics = createMetrics({ pool: database.pool })
+  const metrics = createMetrics({
+    pool: database.pool,
+    queueKinds: JOB_KINDS,
+    workspaceLabels: config.metricsWorkspaceLabels,
+  })
   const app = await buildApp({ config, db: database.db, pool: database.pool, box, metrics })
   t.teardown(() => app.close())
   return { app, database, config, box, metrics }

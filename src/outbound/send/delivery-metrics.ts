@@ -20,11 +20,23 @@ export function observeDelivery(
     const outcome =
       delivery.status === 'succeeded' ? 'success' : result.status === null ? 'error' : 'http_error'
     metrics.attemptDuration.observe({ result: outcome }, result.durationMs / 1000)
+    metrics.attempts.inc({ status_class: statusClass(result.status) })
   }
   if (FINAL.has(delivery.status)) {
-    metrics.deliveries.inc({ outcome: delivery.status })
+    metrics.deliveries.inc(
+      metrics.workspaceLabels
+        ? { outcome: delivery.status, workspace: delivery.workspace_id }
+        : { outcome: delivery.status },
+    )
     const finished = delivery.finished_at ?? new Date()
     const seconds = Math.max(0, finished.getTime() - delivery.created_at.getTime()) / 1000
     metrics.deliveryLatency.observe({ outcome: delivery.status }, seconds)
   }
 }
+
+const statusClass = (status: number | null) =>
+  status === null
+    ? 'none'
+    : status >= 200 && status < 600
+      ? `${Math.floor(status / 100)}xx`
+      : 'none'

@@ -17,7 +17,12 @@ import type { RouteDeps } from '../deps.js'
 
 const tags = ['events']
 
-export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, engine }) => {
+export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
+  app,
+  { db, engine, metrics },
+) => {
+  const counted = (results: { duplicate: boolean }[]) =>
+    metrics.eventsIngested.inc(results.filter((r) => !r.duplicate).length)
   // Concurrent single events share a transaction, a job and a NOTIFY.
   const intake = new EventIntake(db)
 
@@ -54,6 +59,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
         request.workspaceId,
         request.body as EventInput,
       )
+      counted([result])
       if (inline.length === 0) return reply.code(202).send(result)
       const sent = await sendInline(engine, request.workspaceId, inline, request.log)
       return reply.code(202).send({ ...result, inline: sent })
@@ -88,6 +94,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
       const { results: data } = await ingestEvents(db, request.workspaceId, events, {
         batch: true,
       })
+      counted(data)
       return reply.code(202).send({ data })
     },
   )
