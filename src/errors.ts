@@ -65,6 +65,13 @@ export const errors = {
     (method: string, url: string) => `no route ${method} ${url}`,
   ),
   conflict: define(409, 'conflict', (detail: string) => detail),
+  webhooksOff: define(
+    409,
+    'webhooks_off',
+    () =>
+      'webhooks are switched off for the workspace, so nothing was sent; switch them on with ' +
+      'PATCH /v1/settings {"webhooks_enabled": true}',
+  ),
   invalidJson: define(400, 'invalid_json', (detail: string) => detail),
   tooDeep: define(400, 'too_deep', (detail: string) => detail),
   invalidText: define(

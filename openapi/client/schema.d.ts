@@ -499,7 +499,7 @@ export interface paths {
         put?: never;
         /**
          * Send the rule once, now
-         * @description Sends inline and answers with the request and response. Not kept in history. Without a `record`, the sample of the first of the rule’s event types that has one is sent.
+         * @description Sends inline and answers with the request and response. Not kept in history. Without a `record`, the sample of the first of the rule’s event types that has one is sent. While the workspace’s webhooks are switched off nothing is sent: 409 `webhooks_off`.
          */
         post: operations["testRule"];
         delete?: never;
@@ -519,7 +519,7 @@ export interface paths {
         put?: never;
         /**
          * Run a rule on one record
-         * @description Inline waits for the first attempt and answers with it; background answers with the queued delivery. Recorded in history either way.
+         * @description Inline waits for the first attempt and answers with it; background answers with the queued delivery. Recorded in history either way. While the workspace’s webhooks are switched off, inline answers 409 `webhooks_off` and sends nothing; background queues the delivery, which waits until they are switched on.
          */
         post: operations["executeRule"];
         delete?: never;
@@ -1244,7 +1244,7 @@ export interface components {
          *     }
          */
         WorkspaceSettings: {
-            /** @description Off: events are recorded, nothing is sent. */
+            /** @description Off is a pause: rule deliveries already queued or delayed wait (their delays go on counting) and go when switched on again; events taken meanwhile are recorded and matched but queue nothing; tests and inline executions answer 409 `webhooks_off`. Notices to the CRM callback still go. A send already under way finishes. */
             webhooks_enabled: boolean;
             crm_callback_url: string | null;
             crm_lookup_url: string | null;
@@ -1267,6 +1267,7 @@ export interface components {
          *     }
          */
         UpdateSettings: {
+            /** @description false pauses the workspace’s rule deliveries (they wait, queued); true resumes them. */
             webhooks_enabled?: boolean;
             crm_callback_url?: string | null;
             crm_lookup_url?: string | null;
@@ -6099,6 +6100,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The request conflicts with the resource’s current state. */
+            409: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description The body is larger than the limit. */
             413: {
                 headers: {
@@ -6220,6 +6232,17 @@ export interface operations {
             };
             /** @description No such resource in this workspace. */
             404: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request conflicts with the resource’s current state. */
+            409: {
                 headers: {
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];

@@ -14,7 +14,13 @@ const CrmUrl = (what: string) =>
 
 export const WorkspaceSettings = Type.Object(
   {
-    webhooks_enabled: Type.Boolean({ description: 'Off: events are recorded, nothing is sent.' }),
+    webhooks_enabled: Type.Boolean({
+      description:
+        'Off is a pause: rule deliveries already queued or delayed wait (their delays go on ' +
+        'counting) and go when switched on again; events taken meanwhile are recorded and matched ' +
+        'but queue nothing; tests and inline executions answer 409 `webhooks_off`. Notices to the ' +
+        'CRM callback still go. A send already under way finishes.',
+    }),
     crm_callback_url: Nullable(HttpUrl),
     crm_lookup_url: Nullable(HttpUrl),
     retention_days: Type.Integer(),
@@ -54,7 +60,12 @@ export type WorkspaceSettings = Static<typeof WorkspaceSettings>
 
 export const UpdateSettingsBody = Type.Object(
   {
-    webhooks_enabled: Type.Optional(Type.Boolean()),
+    webhooks_enabled: Type.Optional(
+      Type.Boolean({
+        description:
+          'false pauses the workspace’s rule deliveries (they wait, queued); true resumes them.',
+      }),
+    ),
     crm_callback_url: Type.Optional(Nullable(CrmUrl('Where notices go'))),
     crm_lookup_url: Type.Optional(Nullable(CrmUrl('Where GET handlers look records up'))),
     retention_days: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })),

@@ -2,6 +2,7 @@ import type { Db } from '../db/database.js'
 import { errors } from '../errors.js'
 import { type AllowList, checkUrlForSave } from '../net/address-policy.js'
 import { releaseHeldNotices } from '../outbound/deliveries/held-notices.js'
+import { applyWebhooksSwitch } from '../outbound/deliveries/pause.js'
 import type { UpdateSettingsBody, WorkspaceSettings } from '../schemas/settings.js'
 import type { SecretBox } from '../security/secret-box.js'
 import { listSecretRows, revealCurrentSecret } from './signing-secrets.js'
@@ -64,6 +65,9 @@ export async function updateSettings(
       .execute()
     // Records that waited for a callback go to it now (see held-notices.ts).
     if (patch.crm_callback_url) await releaseHeldNotices(trx, workspaceId)
+    // Off pauses the workspace's rule deliveries, on resumes them.
+    if (patch.webhooks_enabled !== undefined)
+      await applyWebhooksSwitch(trx, workspaceId, patch.webhooks_enabled)
   })
   return getSettings(db, box, workspaceId)
 }

@@ -3,6 +3,7 @@ import type { WorkspaceRow } from '../db/tables/workspaces.js'
 import { errors } from '../errors.js'
 import { decodeCursor, toPage } from '../http/pagination.js'
 import { newId } from '../ids.js'
+import { applyWebhooksSwitch } from '../outbound/deliveries/pause.js'
 import type { CreateWorkspaceBody, UpdateWorkspaceBody, Workspace } from '../schemas/workspaces.js'
 import * as repo from './workspace-repository.js'
 
@@ -46,7 +47,13 @@ export async function updateWorkspace(
 ): Promise<Workspace> {
   let row: WorkspaceRow | undefined
   try {
-    row = await repo.updateWorkspace(db, id, body)
+    row = await db.transaction().execute(async (trx) => {
+      const updated = await repo.updateWorkspace(trx, id, body)
+      // Off pauses the workspace's rule deliveries, on resumes them.
+      if (updated && body.webhooks_enabled !== undefined)
+        await applyWebhooksSwitch(trx, id, body.webhooks_enabled)
+      return updated
+    })
   } catch (err) {
     throw uniqueViolationToConflict(err, body.external_id)
   }

@@ -21,6 +21,8 @@ export interface JobsTable {
   last_error: string | null
   created_at: ColumnType<Date, never, never>
   dead_at: Date | null
+  /** A paused workspace's job: when it was due; run_at is 'infinity' meanwhile (0015). */
+  held_run_at: Generated<Date | null>
 }
 
 export type JobRow = Selectable<JobsTable>

@@ -160,12 +160,12 @@ export function plannedJson(
   return `${plain.slice(0, -1)},"record":${row.record ?? 'null'},"previous":${row.previous ?? 'null'}}`
 }
 
-/** A new job for an existing delivery's next attempt (retry, resend, deferral). */
+/** A new job for an existing delivery's next attempt (retry, resend, deferral); answers its id. */
 export async function rescheduleDelivery(
   db: Db,
   delivery: { id: string; workspace_id: string; rule_id: string | null },
   runAt: Date,
-): Promise<void> {
+): Promise<string> {
   const [jobId] = await enqueue(db, [
     {
       kind: DELIVERY_JOB,
@@ -186,6 +186,7 @@ export async function rescheduleDelivery(
     })
     .where('id', '=', delivery.id)
     .execute()
+  return jobId as string
 }
 
 /**

@@ -101,6 +101,16 @@ export async function previewRule(
   }
 }
 
+/** Switched off, nothing is sent: not even a test (409 `webhooks_off`). */
+async function refuseWhileOff(ctx: RuleContext): Promise<void> {
+  const workspace = await ctx.db
+    .selectFrom('workspaces')
+    .select('webhooks_enabled')
+    .where('id', '=', ctx.workspaceId)
+    .executeTakeFirst()
+  if (workspace && !workspace.webhooks_enabled) throw errors.webhooksOff()
+}
+
 /** Sends the rule once for this record and answers with what went and what came back. Not recorded. */
 export async function testRule(
   ctx: RuleContext,
@@ -109,6 +119,7 @@ export async function testRule(
   record: RecordInput | undefined,
 ) {
   const rule = await getRuleRow(ctx, ruleId)
+  await refuseWhileOff(ctx)
   const { credentials, request } = await render(ctx, rule, await recordFor(ctx, rule, record))
   const secrets = await activeSigningSecrets(ctx.db, ctx.box, ctx.workspaceId)
   const signed = signOutbound(request, newId('msg'), secrets)
@@ -141,6 +152,8 @@ export async function executeRule(
 ) {
   const rule = await getRuleRow(ctx, ruleId)
   const mode = body.mode ?? rule.execution.mode
+  // Background waits, queued, until webhooks are on; inline would leave its caller waiting.
+  if (mode === 'inline') await refuseWhileOff(ctx)
   const id = newId('dlv')
   const row = {
     id,

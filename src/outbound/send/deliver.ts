@@ -5,6 +5,7 @@ import type { Job, JobHandler } from '../../queue/types.js'
 import { TemplateError } from '../../templates/render.js'
 import { findNewerEventForRecord } from '../deliveries/delivery-repository.js'
 import { holdNotice } from '../deliveries/held-notices.js'
+import { holdClaimed } from '../deliveries/pause.js'
 import { nextRetryDelayMs } from '../retry-schedule.js'
 import { ruleCredentials } from '../rules/rule-service.js'
 import type { AttemptWorkspace } from './attempt-rounds.js'
@@ -188,14 +189,16 @@ export async function runAttempt(
   if (!workspace) return { delivery, request: null, result: null }
 
   if (delivery.kind === 'rule') {
-    const cancelReason = !rule
-      ? 'the rule was deleted'
-      : !rule.enabled && delivery.mass_post_id === null && delivery.event_id !== null
-        ? 'the rule is disabled'
-        : !workspace.webhooks_enabled
-          ? 'webhooks are switched off for the workspace'
-          : await newerEventCancels(engine, delivery, rule)
-    if (cancelReason) return cancel(engine, delivery, cancelReason)
+    if (!rule) return cancel(engine, delivery, 'the rule was deleted')
+    if (!rule.enabled && delivery.mass_post_id === null && delivery.event_id !== null)
+      return cancel(engine, delivery, 'the rule is disabled')
+    // Switched off is a pause: the delivery waits, queued, for the switch.
+    if (!workspace.webhooks_enabled) {
+      await holdClaimed(engine.db, delivery, options.jobId)
+      return { delivery, request: null, result: null }
+    }
+    const newer = await newerEventCancels(engine, delivery, rule)
+    if (newer) return cancel(engine, delivery, newer)
   } else if (!workspace.crm_callback_url) {
     // A sender's record is never dropped for want of a callback: it waits for one.
     if (delivery.event_type === 'inbound.record') {

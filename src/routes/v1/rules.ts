@@ -265,12 +265,13 @@ export const ruleRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
         summary: 'Send the rule once, now',
         description:
           'Sends inline and answers with the request and response. Not kept in history. Without a ' +
-          '`record`, the sample of the first of the rule’s event types that has one is sent.',
+          '`record`, the sample of the first of the rule’s event types that has one is sent. While ' +
+          'the workspace’s webhooks are switched off nothing is sent: 409 `webhooks_off`.',
         params: RuleParams,
         body: ref(RecordBody),
         response: {
           200: ref(TestResult, 'What was sent and what came back.'),
-          ...errorResponses(400, 401, 404),
+          ...errorResponses(400, 401, 404, 409),
         },
       },
     },
@@ -291,13 +292,15 @@ export const ruleRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
         summary: 'Run a rule on one record',
         description:
           'Inline waits for the first attempt and answers with it; background answers with the queued delivery. ' +
-          'Recorded in history either way.',
+          'Recorded in history either way. While the workspace’s webhooks are switched off, ' +
+          'inline answers 409 `webhooks_off` and sends nothing; background queues the delivery, ' +
+          'which waits until they are switched on.',
         params: RuleParams,
         body: ref(ExecuteBody),
         response: {
           200: ref(ExecuteResult, 'Inline: the delivery after its first attempt.'),
           202: ref(ExecuteResult, 'Background: the queued delivery.'),
-          ...errorResponses(400, 401, 404),
+          ...errorResponses(400, 401, 404, 409),
         },
       },
     },
