@@ -235,7 +235,7 @@ export interface paths {
         put?: never;
         /**
          * Rotate the signing secret
-         * @description The old secret keeps signing beside the new one for `overlap_seconds`.
+         * @description The old secret keeps signing beside the new one for `overlap_seconds`: `webhook-signature` and `X-Hookline-Signature` each carry one signature per active secret, space-separated, the current first (`sha256=<new> sha256=<old>`).
          */
         post: operations["rotateSigningSecret"];
         delete?: never;
@@ -1283,7 +1283,7 @@ export interface components {
          */
         SigningSecret: {
             id: string;
-            /** @description `whsec_` + base64: verify Hookline’s signatures with it. */
+            /** @description `whsec_` + base64: verify Hookline’s signatures with it (HMAC-SHA256 keyed with the base64-decoded part). Signed: the raw body; for GET and DELETE, the path and query as sent. */
             secret: string;
             /**
              * Format: date-time

@@ -83,7 +83,9 @@ export const SigningSecret = Type.Object(
   {
     id: Type.String(),
     secret: Type.String({
-      description: '`whsec_` + base64: verify Hookline’s signatures with it.',
+      description:
+        '`whsec_` + base64: verify Hookline’s signatures with it (HMAC-SHA256 keyed with the ' +
+        'base64-decoded part). Signed: the raw body; for GET and DELETE, the path and query as sent.',
     }),
     created_at: Timestamp,
     expires_at: Nullable(Timestamp),

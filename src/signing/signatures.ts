@@ -17,7 +17,10 @@ export interface SignatureHeaders {
   'webhook-timestamp': string
   /** `v1,<base64>` for each secret, space-separated, current secret first. */
   'webhook-signature': string
-  /** `sha256=<hex>` of the raw body with the current secret: for receivers that verify the simple way. */
+  /**
+   * `sha256=<hex>` of the raw body, for receivers that verify the simple way:
+   * like `webhook-signature`, one per secret, space-separated, current first.
+   */
   'x-hookline-signature': string
 }
 
@@ -37,8 +40,7 @@ export function signRequest({
   secrets,
 }: SignRequestInput): SignatureHeaders {
   const keys = secrets.map(secretKey)
-  const current = keys[0]
-  if (current === undefined) throw new TypeError('signRequest needs at least one secret')
+  if (keys.length === 0) throw new TypeError('signRequest needs at least one secret')
   const seconds = String(Math.floor(timestamp.getTime() / 1000))
   // The signed content `<msg id>.<seconds>.<body>`, fed to each HMAC in two parts rather than copied into one buffer.
   const prefix = `${msgId}.${seconds}.`
@@ -48,7 +50,9 @@ export function signRequest({
     'webhook-signature': keys
       .map((key) => `v1,${createHmac('sha256', key).update(prefix).update(body).digest('base64')}`)
       .join(' '),
-    'x-hookline-signature': `sha256=${createHmac('sha256', current).update(body).digest('hex')}`,
+    'x-hookline-signature': keys
+      .map((key) => `sha256=${createHmac('sha256', key).update(body).digest('hex')}`)
+      .join(' '),
   }
 }
 

@@ -66,8 +66,8 @@ t.test('rotation: two signatures during the overlap, both secrets verify', async
   t.throws(() => verifyStandardWebhook(`whsec_${Buffer.alloc(24, 1).toString('base64')}`, two))
   t.equal(
     two.headers['x-hookline-signature'],
-    `sha256=${hex(after, two.body)}`,
-    'the simple signature uses the current secret',
+    `sha256=${hex(after, two.body)} sha256=${hex(before, two.body)}`,
+    'the simple signature too: one per secret, space-separated, the current first',
   )
 
   // With no overlap the old secret stops signing at once.
@@ -90,6 +90,11 @@ t.test('rotation: two signatures during the overlap, both secrets verify', async
   t.throws(
     () => verifyStandardWebhook(after, three),
     'the secret rotated out with no overlap no longer signs',
+  )
+  t.equal(
+    three.headers['x-hookline-signature'],
+    `sha256=${hex(latest, three.body)} sha256=${hex(before, three.body)}`,
+    'the simple signature follows the same secrets',
   )
 })
 

@@ -215,15 +215,29 @@ export function authHeaders(credentials: RuleAuthInput): Record<string, string> 
   }
 }
 
-/** Adds Standard Webhooks and X-Hookline-Signature headers; the delivery id is the webhook-id. */
+/**
+ * Adds Standard Webhooks and X-Hookline-Signature headers; the delivery id is
+ * the webhook-id. What is signed is what carries the data: the body, or for
+ * GET and DELETE, which have none, the request target as sent (path and
+ * query, `/leads/L-1?email=a%40x.io`), which a receiver reads as `req.url`.
+ */
 export function signOutbound(
   request: OutboundRequest,
   deliveryId: string,
   secrets: string[],
   now = new Date(),
 ): OutboundRequest {
-  const signature = signRequest({ msgId: deliveryId, timestamp: now, body: request.body, secrets })
+  const body = carriesBody(request.method) ? request.body : requestTarget(request.url)
+  const signature = signRequest({ msgId: deliveryId, timestamp: now, body, secrets })
   return { ...request, headers: { ...request.headers, ...signature } }
+}
+
+const carriesBody = (method: string) => method !== 'GET' && method !== 'DELETE'
+
+/** The path and query as the sender writes them on the request line (see http-sender.ts). */
+export function requestTarget(url: string): string {
+  const parsed = new URL(url)
+  return `${parsed.pathname}${parsed.search}`
 }
 
 // Names that look like credentials are masked too: a user who typed an API

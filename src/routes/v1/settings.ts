@@ -77,7 +77,10 @@ export const settingsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       schema: {
         tags,
         summary: 'Rotate the signing secret',
-        description: 'The old secret keeps signing beside the new one for `overlap_seconds`.',
+        description:
+          'The old secret keeps signing beside the new one for `overlap_seconds`: `webhook-signature` ' +
+          'and `X-Hookline-Signature` each carry one signature per active secret, space-separated, ' +
+          'the current first (`sha256=<new> sha256=<old>`).',
         body: ref(RotateSecretBody),
         response: {
           200: ref(SigningSecret, 'The new current secret.'),
