@@ -37,6 +37,12 @@ export class RateLimiter {
     return Math.max(1, Math.ceil((1 - bucket.tokens) / this.#rate))
   }
 
+  /** Gives back a call `take` counted (one that turned out not to count). */
+  refund(key: string): void {
+    const bucket = this.#buckets.get(key)
+    if (bucket) bucket.tokens = Math.min(this.#burst, bucket.tokens + 1)
+  }
+
   /** Seconds to wait before a call could be taken (0: now), counting nothing. */
   wait(key: string, now = performance.now()): number {
     if (this.#rate === 0) return 0

@@ -111,13 +111,17 @@ export const inboundRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
     if (addressWait > 0) return tooMany(reply, addressWait)
     // A token not in the cache costs a database lookup: an address whose
     // recent lookups kept finding nothing waits before it may make more.
+    // Each lookup is counted as it starts (so concurrent ones cannot all
+    // slip through) and given back when it finds a handler.
     const ip = request.ip
-    const handler = await inbound.cache.find(token, () => inbound.missLimiter.wait(ip) === 0)
+    let counted = false
+    const handler = await inbound.cache.find(token, () => {
+      counted = inbound.missLimiter.take(ip) === 0
+      return counted
+    })
     if (handler === undefined) return tooMany(reply, inbound.missLimiter.wait(ip))
-    if (handler === null) {
-      inbound.missLimiter.take(ip)
-      return reply.code(404).send(NOT_FOUND)
-    }
+    if (handler === null) return reply.code(404).send(NOT_FOUND)
+    if (counted) inbound.missLimiter.refund(ip)
     const tokenWait = inbound.tokenLimiter.take(handler.id)
     if (tokenWait > 0) return tooMany(reply, tokenWait)
     request.inboundHandler = handler
