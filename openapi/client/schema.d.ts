@@ -1583,7 +1583,7 @@ export interface components {
             format: "json" | "form" | "xml" | "text";
             /** @default [] */
             mapping: {
-                /** @description Where in the response: `data.id`, `items.0.status` (XML: element path). */
+                /** @description Where in the response: `data.id`, `items.0.status` (XML: element path; text: `text`, the whole body, and no other path). A path a response lacks is named, with why, in the delivery’s `response_unmapped`. */
                 path: string;
                 /** @description Dot path as templates and conditions name it: `lead.email`. */
                 field: string;
@@ -1769,7 +1769,7 @@ export interface components {
                 format?: "json" | "form" | "xml" | "text";
                 /** @default [] */
                 mapping?: {
-                    /** @description Where in the response: `data.id`, `items.0.status` (XML: element path). */
+                    /** @description Where in the response: `data.id`, `items.0.status` (XML: element path; text: `text`, the whole body, and no other path). A path a response lacks is named, with why, in the delivery’s `response_unmapped`. */
                     path: string;
                     /** @description Dot path as templates and conditions name it: `lead.email`. */
                     field: string;
@@ -1837,7 +1837,7 @@ export interface components {
                 format?: "json" | "form" | "xml" | "text";
                 /** @default [] */
                 mapping?: {
-                    /** @description Where in the response: `data.id`, `items.0.status` (XML: element path). */
+                    /** @description Where in the response: `data.id`, `items.0.status` (XML: element path; text: `text`, the whole body, and no other path). A path a response lacks is named, with why, in the delivery’s `response_unmapped`. */
                     path: string;
                     /** @description Dot path as templates and conditions name it: `lead.email`. */
                     field: string;
@@ -2111,6 +2111,11 @@ export interface components {
             response_mapped: {
                 [key: string]: unknown;
             } | null;
+            response_unmapped: {
+                path: string;
+                field: string;
+                reason: string;
+            }[] | null;
             last_error: string | null;
             /**
              * Format: date-time
@@ -2153,6 +2158,11 @@ export interface components {
             response_mapped: {
                 [key: string]: unknown;
             } | null;
+            response_unmapped: {
+                path: string;
+                field: string;
+                reason: string;
+            }[] | null;
             last_error: string | null;
             /**
              * Format: date-time

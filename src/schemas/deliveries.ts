@@ -51,6 +51,20 @@ const deliveryProperties = {
   mass_post_id: Nullable(Type.String()),
   response_status: Nullable(Type.Integer()),
   response_mapped: Nullable(Type.Record(Type.String(), Type.Unknown())),
+  response_unmapped: Nullable(
+    Type.Array(
+      Type.Object(
+        { path: Type.String(), field: Type.String(), reason: Type.String() },
+        { additionalProperties: false },
+      ),
+      {
+        description:
+          'The rule’s response mapping paths this delivery’s response did not have, each with ' +
+          'why: the body was empty, not in the rule’s `response.format` (and what it looked ' +
+          'like), or had no value at the path. Null when every path was found or nothing is mapped.',
+      },
+    ),
+  ),
   last_error: Nullable(Type.String()),
   created_at: Timestamp,
   updated_at: Timestamp,

@@ -182,7 +182,10 @@ export const RuleResponse = Type.Object(
           path: Type.String({
             minLength: 1,
             maxLength: 500,
-            description: 'Where in the response: `data.id`, `items.0.status` (XML: element path).',
+            description:
+              'Where in the response: `data.id`, `items.0.status` (XML: element path; text: ' +
+              '`text`, the whole body, and no other path). A path a response lacks is named, ' +
+              'with why, in the delivery’s `response_unmapped`.',
           }),
           field: FieldKey,
         },

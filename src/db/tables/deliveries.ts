@@ -24,6 +24,12 @@ export interface DeliveriesTable {
   mass_post_id: string | null
   response_status: number | null
   response_mapped: Json<Record<string, unknown> | null>
+  /** Mapped paths not found in the response, with why (0016). */
+  response_unmapped: ColumnType<
+    { path: string; field: string; reason: string }[] | null,
+    string | null | undefined,
+    string | null
+  >
   last_error: string | null
   created_at: ColumnType<Date, Date | undefined, never>
   updated_at: ColumnType<Date, Date | undefined, Date>

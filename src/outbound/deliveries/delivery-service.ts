@@ -34,6 +34,7 @@ export function toDelivery(row: DeliveryRow): Delivery {
     mass_post_id: row.mass_post_id,
     response_status: row.response_status,
     response_mapped: row.response_mapped,
+    response_unmapped: row.response_unmapped ?? null,
     last_error: row.last_error,
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),

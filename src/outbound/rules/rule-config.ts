@@ -51,6 +51,7 @@ export function ruleProblems(
     request: RuleRequest
     conditions: ConditionGroup | null
     execution: RuleExecution
+    response?: { format: string; mapping: { path: string }[] }
     /** The auth sent with the change, if any: a custom header's name is checked like headers. */
     auth?: RuleAuthInput | undefined
   },
@@ -103,6 +104,15 @@ export function ruleProblems(
   const unbatchable = batchProblem(request)
   if (unbatchable && input.execution.batch_window_seconds > 0) {
     problems.push(`body/execution/batch_window_seconds: ${unbatchable}`)
+  }
+  // A text response is one value: the whole body, at `text`; any other path would never be found.
+  if (input.response?.format === 'text') {
+    for (const [i, { path }] of input.response.mapping.entries()) {
+      if (path !== 'text')
+        problems.push(
+          `body/response/mapping/${i}/path: a text response has one value, "text" (the whole body); '${path}' would never be found`,
+        )
+    }
   }
   if (input.execution.mode === 'inline' && input.execution.batch_window_seconds > 0) {
     problems.push('body/execution/batch_window_seconds: batching needs mode "background"')

@@ -8,7 +8,7 @@ import type { redactRequest } from './build-request.js'
 import type { DeliveryEngine } from './engine.js'
 import type { SendResult } from './http-sender.js'
 import { enqueueNotice } from './notices.js'
-import { mapResponse, parseResponseBody } from './parse-response.js'
+import { mapResponseBody } from './parse-response.js'
 
 /** A rule whose templates run over their render budget this many deliveries in a row is disabled. */
 export const OVER_BUDGET_IN_A_ROW = 3
@@ -45,10 +45,11 @@ export async function recordOutcome(
   // notice (an inbound record among them) is retried like any failure.
   const gone = rule !== undefined && result.status === 410
   const retryable = !ok && !options.final && !gone && attempt < delivery.max_attempts
-  const mapped =
-    ok && rule && rule.response.mapping.length > 0 && result.body !== null
-      ? mapResponse(rule.response.mapping, parseResponseBody(rule.response.format, result.body))
+  const mapping =
+    ok && rule && rule.response.mapping.length > 0
+      ? mapResponseBody(rule.response, result.body ?? '')
       : null
+  const mapped = mapping?.mapped ?? null
   const attemptRequest = request ?? {
     method: '',
     url: '',
@@ -109,6 +110,7 @@ export async function recordOutcome(
         status: ok ? 'succeeded' : retryable ? 'queued' : 'failed',
         response_status: result.status,
         response_mapped: mapped ? JSON.stringify(mapped) : null,
+        response_unmapped: mapping?.unmapped.length ? JSON.stringify(mapping.unmapped) : null,
         last_error: error,
         finished_at: retryable ? null : now,
         next_attempt_at: null,
