@@ -6648,7 +6648,7 @@ export interface operations {
                 /** @description `queued` is shown to users as "In Queue". */
                 status?: "queued" | "delivering" | "succeeded" | "failed" | "cancelled";
                 event_type?: string;
-                /** @description The record id. */
+                /** @description The record id. A batch is found by any record it carried, though its own `entity_id` is its first record’s. */
                 entity_id?: string;
                 kind?: "rule" | "notice";
                 /** @description Default: 7 days ago. */

@@ -4,6 +4,7 @@ import { runMarkedAsPrepared, runUnnamed } from './prepared.js'
 import type { ApiKeysTable } from './tables/api-keys.js'
 import type { DeliveriesTable } from './tables/deliveries.js'
 import type { DeliveryAttemptsTable } from './tables/delivery-attempts.js'
+import type { DeliveryBatchRecordsTable } from './tables/delivery-batch-records.js'
 import type { EventTypesTable } from './tables/event-types.js'
 import type { EventsTable } from './tables/events.js'
 import type { FieldsTable } from './tables/fields.js'
@@ -28,6 +29,7 @@ export interface Database {
   events: EventsTable
   deliveries: DeliveriesTable
   delivery_attempts: DeliveryAttemptsTable
+  delivery_batch_records: DeliveryBatchRecordsTable
   mass_posts: MassPostsTable
   mass_post_items: MassPostItemsTable
   jobs: import('./tables/jobs.js').JobsTable

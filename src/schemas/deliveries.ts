@@ -117,7 +117,14 @@ export const DeliveryListQuery = Type.Object(
     rule_id: Type.Optional(Type.String({ maxLength: 64 })),
     status: Type.Optional(DeliveryStatus),
     event_type: Type.Optional(Type.String({ maxLength: 100 })),
-    entity_id: Type.Optional(Type.String({ maxLength: 200, description: 'The record id.' })),
+    entity_id: Type.Optional(
+      Type.String({
+        maxLength: 200,
+        description:
+          'The record id. A batch is found by any record it carried, though its own `entity_id` ' +
+          'is its first record’s.',
+      }),
+    ),
     kind: Type.Optional(Type.Enum(['rule', 'notice'])),
     since: Type.Optional(Type.String({ format: 'date-time', description: 'Default: 7 days ago.' })),
     until: Type.Optional(Type.String({ format: 'date-time', description: 'Default: now.' })),

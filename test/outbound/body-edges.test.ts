@@ -4,7 +4,14 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser'
 import t from 'tap'
 import { build, createWorkspace, startWorkers } from '../helpers/app.js'
-import { createRule, lead, postEvent, ruleBody, settled } from '../helpers/outbound.js'
+import {
+  createRule,
+  type DeliveryJson,
+  lead,
+  postEvent,
+  ruleBody,
+  settled,
+} from '../helpers/outbound.js'
 import { startReceiver } from '../helpers/receiver.js'
 import { assertError } from '../security/helpers.js'
 
@@ -259,4 +266,39 @@ t.test('batched form bodies use indexed keys; text and GET refuse batching', asy
     ['T-1', 'T-2'],
     'one request per record',
   )
+})
+t.test('every record of a batch is found in history by its own id', async (t) => {
+  const { app } = testApp
+  const receiver = await startReceiver(t)
+  const ws = await createWorkspace(app)
+  await createRule(
+    app,
+    ws,
+    ruleBody(receiver.url, { event_types: ['note.added'], execution: { batch_window_seconds: 1 } }),
+  )
+  const answers = []
+  for (const i of [1, 2, 3])
+    answers.push(await postEvent(app, ws, 'note.added', lead({}, `B-${i}`)))
+  const id = answers[0]!.deliveries[0]!
+  t.same(
+    answers.map((a) => a.deliveries),
+    [[id], [id], [id]],
+    'one delivery for the three',
+  )
+  await startWorkers(t, testApp)
+  await settled(app, ws, id, 'succeeded')
+  for (const entity of ['B-1', 'B-2', 'B-3']) {
+    const res = await app.inject({ url: `/v1/deliveries?entity_id=${entity}`, headers: ws.auth })
+    t.equal(res.statusCode, 200)
+    t.same(
+      res.json<{ data: DeliveryJson[] }>().data.map((d) => d.id),
+      [id],
+      `${entity} finds the batch`,
+    )
+  }
+  const none = await app.inject({ url: '/v1/deliveries?entity_id=B-9', headers: ws.auth })
+  t.same(none.json().data, [], 'a record not in it finds nothing')
+  const other = await createWorkspace(app, 'Other')
+  const leak = await app.inject({ url: '/v1/deliveries?entity_id=B-2', headers: other.auth })
+  t.same(leak.json().data, [], 'nor does another workspace')
 })

@@ -40,15 +40,26 @@ export async function lockOpenBatch(db: Db, ruleId: string): Promise<DeliveryRow
     .executeTakeFirst()
 }
 
-export async function appendToBatch(db: Db, id: string, record: unknown): Promise<void> {
-  await db
-    .updateTable('deliveries')
-    .set({
-      record: sql`record || ${JSON.stringify([record])}::jsonb`,
-      updated_at: new Date(),
-    })
-    .where('id', '=', id)
-    .execute()
+/**
+ * Adds a record to an open batch and files the batch under the record's id
+ * (delivery_batch_records), so history finds it by any record it carries.
+ * One statement.
+ */
+export async function appendToBatch(
+  db: Db,
+  id: string,
+  record: { entity_id: string },
+): Promise<void> {
+  await sql`
+    with batch as (
+      update deliveries set record = record || ${JSON.stringify([record])}::jsonb,
+        updated_at = ${new Date()}
+      where id = ${id}
+      returning id, workspace_id
+    )
+    insert into delivery_batch_records (delivery_id, workspace_id, entity_id)
+    select id, workspace_id, ${record.entity_id} from batch
+    on conflict do nothing`.execute(db)
 }
 
 export async function findNewerEventForRecord(

@@ -70,7 +70,24 @@ export async function listDeliveries(db: Db, workspaceId: string, query: Deliver
   if (query.rule_id) q = q.where('rule_id', '=', query.rule_id)
   if (query.status) q = q.where('status', '=', query.status)
   if (query.event_type) q = q.where('event_type', '=', query.event_type)
-  if (query.entity_id) q = q.where('entity_id', '=', query.entity_id)
+  if (query.entity_id) {
+    const entityId = query.entity_id
+    // A batch is filed under its first record, and under the others in delivery_batch_records.
+    q = q.where((eb) =>
+      eb.or([
+        eb('entity_id', '=', entityId),
+        eb(
+          'id',
+          'in',
+          eb
+            .selectFrom('delivery_batch_records')
+            .select('delivery_id')
+            .where('workspace_id', '=', workspaceId)
+            .where('entity_id', '=', entityId),
+        ),
+      ]),
+    )
+  }
   if (query.kind) q = q.where('kind', '=', query.kind)
   if (query.cursor) q = q.where('id', '<', String(decodeCursor(query.cursor, 1)[0]))
   const { rows, next_cursor } = toPage(await q.execute(), query.limit, (r) => [r.id])
