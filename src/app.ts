@@ -5,6 +5,7 @@ import type pg from 'pg'
 import type { Config } from './config.js'
 import type { Db } from './db/database.js'
 import { clientErrorHandler, registerErrorHandler } from './http/error-handler.js'
+import { registerIdempotency } from './http/idempotency.js'
 import { registerJsonParser } from './http/json-body.js'
 import { registerOpenApi } from './http/openapi.js'
 import { registerRequestMetrics } from './http/request-metrics.js'
@@ -75,6 +76,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerJsonParser(app)
   for (const schema of sharedSchemas) app.addSchema(schema)
   registerErrorHandler(app)
+  registerIdempotency(app, options.db)
   // Set as the request arrives, so every answer carries it, errors included;
   // a callback hook, not an async one: no promise per request.
   app.addHook('onRequest', (request, reply, done) => {

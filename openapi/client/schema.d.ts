@@ -3326,7 +3326,10 @@ export interface operations {
     createWorkspace: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the create safe to retry: the first answer is kept 24 hours, and the same request with the same key answers it again (with `Idempotent-Replayed: true`); another request with the key is refused with 409. On `POST /v1/events` it is the event’s `idempotency_key`. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3776,7 +3779,10 @@ export interface operations {
     createApiKey: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the create safe to retry: the first answer is kept 24 hours, and the same request with the same key answers it again (with `Idempotent-Replayed: true`); another request with the key is refused with 409. On `POST /v1/events` it is the event’s `idempotency_key`. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /**
                  * @description The workspace id.
@@ -3830,6 +3836,15 @@ export interface operations {
             };
             /** @description No such resource in this workspace. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request conflicts with the resource’s current state. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5010,7 +5025,10 @@ export interface operations {
     createRule: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the create safe to retry: the first answer is kept 24 hours, and the same request with the same key answers it again (with `Idempotent-Replayed: true`); another request with the key is refused with 409. On `POST /v1/events` it is the event’s `idempotency_key`. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5045,6 +5063,17 @@ export interface operations {
             /** @description Missing or invalid credentials. */
             401: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request conflicts with the resource’s current state. */
+            409: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5509,7 +5538,10 @@ export interface operations {
     cloneRule: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the create safe to retry: the first answer is kept 24 hours, and the same request with the same key answers it again (with `Idempotent-Replayed: true`); another request with the key is refused with 409. On `POST /v1/events` it is the event’s `idempotency_key`. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /**
                  * @description The rule id.
@@ -5558,6 +5590,17 @@ export interface operations {
             };
             /** @description No such resource in this workspace. */
             404: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request conflicts with the resource’s current state. */
+            409: {
                 headers: {
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
@@ -6323,7 +6366,10 @@ export interface operations {
     createEvent: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the create safe to retry: the first answer is kept 24 hours, and the same request with the same key answers it again (with `Idempotent-Replayed: true`); another request with the key is refused with 409. On `POST /v1/events` it is the event’s `idempotency_key`. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6436,7 +6482,10 @@ export interface operations {
     createEventBatch: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the create safe to retry: the first answer is kept 24 hours, and the same request with the same key answers it again (with `Idempotent-Replayed: true`); another request with the key is refused with 409. On `POST /v1/events` it is the event’s `idempotency_key`. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -7146,7 +7195,10 @@ export interface operations {
     createMassPost: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the create safe to retry: the first answer is kept 24 hours, and the same request with the same key answers it again (with `Idempotent-Replayed: true`); another request with the key is refused with 409. On `POST /v1/events` it is the event’s `idempotency_key`. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /**
                  * @description The rule id.
@@ -7195,6 +7247,17 @@ export interface operations {
             };
             /** @description No such resource in this workspace. */
             404: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request conflicts with the resource’s current state. */
+            409: {
                 headers: {
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
@@ -7845,7 +7908,10 @@ export interface operations {
     createHandler: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the create safe to retry: the first answer is kept 24 hours, and the same request with the same key answers it again (with `Idempotent-Replayed: true`); another request with the key is refused with 409. On `POST /v1/events` it is the event’s `idempotency_key`. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -7880,6 +7946,17 @@ export interface operations {
             /** @description Missing or invalid credentials. */
             401: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request conflicts with the resource’s current state. */
+            409: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {

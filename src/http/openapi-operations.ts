@@ -1,4 +1,20 @@
 import { ERROR_SCHEMA, errorDescriptions } from '../schemas/common.js'
+import { IDEMPOTENT_ROUTES } from './idempotency.js'
+
+const IDEMPOTENT = new Set(
+  [...IDEMPOTENT_ROUTES, 'POST /v1/events'].map((route) => route.replace(/:(\w+)/g, '{$1}')),
+)
+
+const idempotencyKey = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  schema: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[\\x21-\\x7e]+$' },
+  description:
+    'Makes the create safe to retry: the first answer is kept 24 hours, and the same request ' +
+    'with the same key answers it again (with `Idempotent-Replayed: true`); another request with ' +
+    'the key is refused with 409. On `POST /v1/events` it is the event’s `idempotency_key`.',
+}
 
 /**
  * What every operation of the OpenAPI document gets beyond its route schema:
@@ -85,7 +101,7 @@ export const errorResponse = (status: number) => ({
 interface Parameter {
   in: string
   required?: boolean
-  schema?: { default?: unknown }
+  schema?: { default?: unknown; [keyword: string]: unknown }
 }
 
 interface Operation {
@@ -147,6 +163,11 @@ export const rateLimitHeaders = {
 export function completeOperations(paths: Record<string, Record<string, unknown>>): void {
   for (const [key, op, path] of eachOperation(paths)) {
     op.operationId = operationIds[key] ?? op.operationId
+    if (IDEMPOTENT.has(key)) {
+      op.parameters = [...(op.parameters ?? []), { ...idempotencyKey }]
+      op.responses ??= {}
+      op.responses['409'] ??= errorResponse(409)
+    }
     for (const parameter of op.parameters ?? []) {
       // Ajv fills a default in, so a caller may leave the parameter out.
       if (parameter.in === 'query' && parameter.schema?.default !== undefined) {

@@ -179,3 +179,10 @@ async function inBatches(
   }
   return deleted
 }
+
+/** `Idempotency-Key` answers past their 24 hours (src/http/idempotency.ts), in one statement. */
+export async function purgeIdempotencyKeys(db: Db): Promise<number> {
+  const result = await sql`
+    delete from idempotency_keys where created_at < now() - interval '24 hours'`.execute(db)
+  return Number(result.numAffectedRows ?? 0)
+}

@@ -1,7 +1,7 @@
 import type { Db } from '../db/database.js'
 import type { JobHandler, QueueLogger } from '../queue/types.js'
 import { scheduleRecurring } from '../recurring-jobs.js'
-import { type PurgeOptions, purgeExpiredHistory } from './purge-history.js'
+import { type PurgeOptions, purgeExpiredHistory, purgeIdempotencyKeys } from './purge-history.js'
 
 export const RETENTION_JOB = 'retention.purge'
 export const RETENTION_INTERVAL_MS = 60 * 60_000
@@ -19,7 +19,8 @@ export function retentionJobHandler(
   return async (job) => {
     try {
       const purged = await purgeExpiredHistory(db, { ...options, signal: job.signal })
-      log.info({ purged }, 'retention purge done')
+      const idempotencyKeys = await purgeIdempotencyKeys(db)
+      log.info({ purged, idempotencyKeys }, 'retention purge done')
     } finally {
       await scheduleRetention(db, {
         runAt: new Date(Date.now() + RETENTION_INTERVAL_MS),

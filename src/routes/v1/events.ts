@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errors } from '../../errors.js'
+import { eventKeyFromHeader } from '../../http/idempotency.js'
 import { toDelivery } from '../../outbound/deliveries/delivery-service.js'
 import { EventIntake } from '../../outbound/events/event-intake.js'
 import { ingestEvents } from '../../outbound/events/event-service.js'
@@ -55,6 +56,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       },
     },
     async (request, reply) => {
+      eventKeyFromHeader(request)
       const { result, inline } = await intake.ingest(
         request.workspaceId,
         request.body as EventInput,
