@@ -875,7 +875,7 @@ export interface paths {
         head?: never;
         /**
          * Update a handler
-         * @description Top-level properties sent replace the stored ones whole; a verification is sent with its secret. `{}` is refused (400).
+         * @description Top-level properties sent replace the stored ones whole; a verification of the stored type may leave its secret out to keep it (and any old secret in its rotation overlap). `{}` is refused (400).
          */
         patch: operations["updateHandler"];
         trace?: never;
@@ -914,6 +914,26 @@ export interface paths {
          * @description Calls are still recorded, as `inactive`, answered 503 and not forwarded.
          */
         post: operations["disableHandler"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/handlers/{handlerId}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate the verification secret
+         * @description As outbound signing secrets rotate: the new secret (for `basic`, the password) is the one verified from now on, and the current one stays accepted for `overlap_seconds` (default a day; see `verification.previous_secrets`), so the sender can switch without a refused call. 409 for a handler that verifies no secret. Sending a verification with a new secret in a PATCH replaces it at once, with no overlap.
+         */
+        post: operations["rotateHandlerSecret"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2514,6 +2534,76 @@ export interface components {
             secret: string;
         };
         /**
+         * @description Sender verification, chosen by `type`. With the stored type, the secret (or password) may be left out: the stored one (and any old one still in its rotation overlap) is kept. A new type needs its secret.
+         * @example {
+         *       "type": "hmac",
+         *       "header": "X-Hub-Signature-256",
+         *       "algorithm": "sha256",
+         *       "encoding": "hex"
+         *     }
+         */
+        VerificationUpdate: {
+            /** @enum {string} */
+            type: "none";
+        } | {
+            /** @enum {string} */
+            type: "hmac";
+            /** @description Header name; matched without regard to case. */
+            header: string;
+            /** @enum {unknown} */
+            algorithm: "sha256" | "sha1" | "sha512";
+            /** @enum {unknown} */
+            encoding: "hex" | "base64";
+            /** @description Text before the signature, e.g. `sha256=`. */
+            prefix?: string;
+            /** @description The shared HMAC key, used as UTF-8 bytes. */
+            secret?: string;
+        } | {
+            /** @enum {string} */
+            type: "stripe";
+            /**
+             * @description Header name; matched without regard to case.
+             * @default stripe-signature
+             */
+            header?: string;
+            /** @description The endpoint signing secret (`whsec_…`), used as is. */
+            secret?: string;
+            /**
+             * @description How far the signed timestamp may be from now, either way, in seconds.
+             * @default 300
+             */
+            toleranceSeconds?: number;
+        } | {
+            /** @enum {string} */
+            type: "standard_webhooks";
+            /** @description The base64 key, with or without its `whsec_` prefix. */
+            secret?: string;
+            /**
+             * @description How far the signed timestamp may be from now, either way, in seconds.
+             * @default 300
+             */
+            toleranceSeconds?: number;
+        } | {
+            /** @enum {string} */
+            type: "basic";
+            username: string;
+            /** @description The password. */
+            password?: string;
+        } | {
+            /** @enum {string} */
+            type: "secret_header";
+            /** @description Header name; matched without regard to case. */
+            header: string;
+            /** @description The exact header value. */
+            secret?: string;
+        } | {
+            /** @enum {string} */
+            type: "secret_query";
+            param: string;
+            /** @description The exact query parameter value. */
+            secret?: string;
+        };
+        /**
          * @example {
          *       "status": 200,
          *       "content_type": "application/json",
@@ -2584,7 +2674,12 @@ export interface components {
          *       "algorithm": "sha256",
          *       "encoding": "hex",
          *       "prefix": "sha256=",
-         *       "secret_set": true
+         *       "secret_set": true,
+         *       "previous_secrets": [
+         *         {
+         *           "expires_at": "2026-11-25T09:30:00.000Z"
+         *         }
+         *       ]
          *     }
          */
         VerificationView: {
@@ -2599,6 +2694,15 @@ export interface components {
             param?: string;
             /** @description Whether a secret or password is stored; it is never shown. */
             secret_set: boolean;
+            /** @description Old secrets (or passwords) still accepted after a rotation, each until its `expires_at` (`POST /v1/handlers/{id}/rotate-secret`). */
+            previous_secrets: {
+                /**
+                 * Format: date-time
+                 * @description ISO 8601, UTC.
+                 * @example 2026-11-24T09:30:00.000Z
+                 */
+                expires_at: string;
+            }[];
         };
         /**
          * @example {
@@ -2655,7 +2759,8 @@ export interface components {
          *       "verification": {
          *         "type": "secret_header",
          *         "header": "X-Form-Token",
-         *         "secret_set": true
+         *         "secret_set": true,
+         *         "previous_secrets": []
          *       },
          *       "response": {
          *         "status": 200,
@@ -2886,7 +2991,7 @@ export interface components {
             } | null;
         };
         /**
-         * @description Properties sent replace the stored ones whole (a verification with its secret); others stay. At least one property: `{}` is refused (400).
+         * @description Properties sent replace the stored ones whole (a verification of the stored type may leave its secret out, to keep it); others stay. At least one property: `{}` is refused (400).
          * @example {
          *       "protection": {
          *         "period_seconds": 300,
@@ -2924,7 +3029,7 @@ export interface components {
                  */
                 parameters?: string[];
             };
-            verification?: components["schemas"]["Verification"];
+            verification?: components["schemas"]["VerificationUpdate"];
             response?: {
                 /**
                  * @description A 2xx: accepted, filtered and duplicate calls all get it, so senders do not retry.
@@ -2998,6 +3103,21 @@ export interface components {
          */
         SampleParameters: {
             parameters: components["schemas"]["InboundParameter"][];
+        };
+        /**
+         * @example {
+         *       "secret": "the-new-shared-secret",
+         *       "overlap_seconds": 86400
+         *     }
+         */
+        RotateHandlerSecret: {
+            /** @description The new secret (for `basic`, the new password), as the sender will use it. */
+            secret: string;
+            /**
+             * @description How long the current secret stays accepted beside the new one. 0: not at all.
+             * @default 86400
+             */
+            overlap_seconds?: number;
         };
         /**
          * @example {
@@ -8604,6 +8724,108 @@ export interface operations {
                 headers: {
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    rotateHandlerSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The handler id.
+                 * @example hdl_01jdgk2x7m3q9v8h6c4r2t5w1y
+                 */
+                handlerId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RotateHandlerSecret"];
+            };
+        };
+        responses: {
+            /** @description The handler with its new secret in place. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Handler"];
+                };
+            };
+            /** @description The request is malformed; `message` names the field and why. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing or invalid credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such resource in this workspace. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request conflicts with the resource’s current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is larger than the limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported content type (the API takes `application/json`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal error (masked; the log has the detail under the request id). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not ready, or shutting down; retry shortly. */
+            503: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {

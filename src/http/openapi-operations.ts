@@ -87,6 +87,7 @@ export const operationIds: Record<string, string> = {
   'POST /v1/handlers/{handlerId}/enable': 'enableHandler',
   'POST /v1/handlers/{handlerId}/disable': 'disableHandler',
   'POST /v1/handlers/{handlerId}/rotate-token': 'rotateHandlerToken',
+  'POST /v1/handlers/{handlerId}/rotate-secret': 'rotateHandlerSecret',
   'GET /v1/handlers/{handlerId}/calls': 'listHandlerCalls',
   'GET /v1/calls/{callId}': 'getCall',
   'GET /in/{token}': 'receiveInboundGet',

@@ -12,9 +12,15 @@ import {
 } from '../schemas/handlers.js'
 import type { SecretBox } from '../security/secret-box.js'
 import { callIdBound } from './call-ids.js'
-import { hashToken, newEndpointToken, tokenBinding, verificationBinding } from './endpoint-token.js'
+import { hashToken, newEndpointToken, tokenBinding } from './endpoint-token.js'
 import type { HandlerCache } from './handler-cache.js'
 import * as repo from './handler-repository.js'
+import {
+  openVerification,
+  resolveVerification,
+  rotateVerification,
+  verificationColumns,
+} from './handler-secrets.js'
 import { handlerProblems } from './handler-validation.js'
 import { type HandlerView, toCallCounts, toHandler } from './handler-view.js'
 import { fullParameters } from './parameters.js'
@@ -59,7 +65,7 @@ export async function createHandler(
     conditions: input.conditions ? JSON.stringify(input.conditions) : null,
     protection_seconds: protection.period_seconds,
     protection_parameters: protection.parameters,
-    ...verificationColumns(ctx.box, id, input.verification ?? { type: 'none' }),
+    ...verificationColumns(ctx.box, id, (input.verification ?? { type: 'none' }) as Verification),
     response: JSON.stringify(response),
     actions: JSON.stringify(input.actions ?? []),
     created_by: input.created_by ? JSON.stringify(input.created_by) : null,
@@ -105,8 +111,13 @@ export async function updateHandler(
     patch.protection_seconds = protection.period_seconds
     patch.protection_parameters = protection.parameters
   }
-  if (input.verification !== undefined)
-    Object.assign(patch, verificationColumns(ctx.box, id, input.verification))
+  if (input.verification !== undefined) {
+    const stored = openVerification(ctx.box, await getHandlerRow(ctx, id))
+    Object.assign(
+      patch,
+      verificationColumns(ctx.box, id, resolveVerification(stored, input.verification)),
+    )
+  }
   if (response) patch.response = JSON.stringify(response)
   if (input.actions !== undefined) patch.actions = JSON.stringify(input.actions)
   if (input.created_by !== undefined)
@@ -123,6 +134,28 @@ export async function setHandlerActive(
   active: boolean,
 ): Promise<HandlerView> {
   const row = await repo.updateHandler(ctx.db, ctx.workspaceId, id, { active })
+  if (!row) throw errors.notFound('handler', id)
+  ctx.cache.clear()
+  return view(ctx, row)
+}
+
+/**
+ * A new verification secret (or password); the current one stays accepted
+ * for `overlapSeconds`, as outbound signing secrets do on rotation.
+ */
+export async function rotateHandlerSecret(
+  ctx: HandlerContext,
+  id: string,
+  body: { secret: string; overlap_seconds?: number },
+): Promise<HandlerView> {
+  const stored = openVerification(ctx.box, await getHandlerRow(ctx, id))
+  const rotated = rotateVerification(stored, body.secret, body.overlap_seconds ?? 86400)
+  const row = await repo.updateHandler(
+    ctx.db,
+    ctx.workspaceId,
+    id,
+    verificationColumns(ctx.box, id, rotated),
+  )
   if (!row) throw errors.notFound('handler', id)
   ctx.cache.clear()
   return view(ctx, row)
@@ -206,21 +239,5 @@ function fullProtection(protection: Partial<HandlerProtection> | undefined): Han
   return {
     period_seconds: protection?.period_seconds ?? 0,
     parameters: protection?.parameters ?? [],
-  }
-}
-
-const SECRET_PROPERTIES = new Set(['secret', 'password'])
-
-/** The config without its secrets, shown in the API; the whole config sealed to the row, used to verify. */
-function verificationColumns(box: SecretBox, id: string, verification: Verification) {
-  const shown = Object.fromEntries(
-    Object.entries(verification).filter(([key]) => !SECRET_PROPERTIES.has(key)),
-  )
-  return {
-    verification_public: JSON.stringify(shown),
-    verification_sealed:
-      verification.type === 'none'
-        ? null
-        : box.seal(JSON.stringify(verification), verificationBinding(id)),
   }
 }

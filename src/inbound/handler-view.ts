@@ -20,7 +20,7 @@ export function toHandler(row: HandlerRow, box: SecretBox, publicBaseUrl: string
     entity_type: row.entity_type,
     conditions: row.conditions,
     protection: { period_seconds: row.protection_seconds, parameters: row.protection_parameters },
-    verification: { ...row.verification_public, secret_set: row.verification_sealed !== null },
+    verification: verificationView(row),
     response: row.response,
     actions: row.actions,
     created_by: row.created_by,
@@ -30,6 +30,21 @@ export function toHandler(row: HandlerRow, box: SecretBox, publicBaseUrl: string
   }
 }
 export type HandlerView = ReturnType<typeof toHandler>
+
+function verificationView(row: HandlerRow) {
+  const { previous_expires_at = [], ...shown } = row.verification_public as Record<
+    string,
+    unknown
+  > & { type: string; previous_expires_at?: string[] }
+  const now = Date.now()
+  return {
+    ...shown,
+    secret_set: row.verification_sealed !== null,
+    previous_secrets: previous_expires_at
+      .filter((at) => Date.parse(at) > now)
+      .map((expires_at) => ({ expires_at })),
+  }
+}
 
 const NO_CALLS = {
   total: 0,

@@ -7,7 +7,7 @@ import { verificationBinding } from './endpoint-token.js'
 import type { InboundMappingEntry } from './mapping.js'
 import type { InboundParameter } from './parameters.js'
 import {
-  type Verification,
+  type StoredVerification,
   verificationHeaderNames,
   verificationQueryParams,
 } from './verification-schema.js'
@@ -26,7 +26,8 @@ export interface LoadedHandler {
   conditions: ConditionGroup | undefined
   protectionSeconds: number
   protectionParameters: string[]
-  verification: Verification
+  /** With the old secrets still in a rotation's overlap. */
+  verification: StoredVerification
   /** Masked in the call log besides the usual credential headers. */
   secretHeaders: string[]
   secretQuery: string[]
@@ -37,7 +38,7 @@ export interface LoadedHandler {
 }
 
 export function loadHandler(row: HandlerRow, box: SecretBox): LoadedHandler {
-  const verification: Verification = row.verification_sealed
+  const verification: StoredVerification = row.verification_sealed
     ? JSON.parse(box.open(row.verification_sealed, verificationBinding(row.id)))
     : { type: 'none' }
   return {

@@ -1,4 +1,4 @@
-import { type Static, Type } from 'typebox'
+import { type Static, type TObject, Type } from 'typebox'
 
 /**
  * How a handler checks that a call comes from its sender. Secrets are
@@ -100,8 +100,18 @@ const SecretQuery = Type.Object(
   { additionalProperties: false },
 )
 
+const SHAPES = [None, Hmac, Stripe, StandardWebhooks, Basic, SecretHeader, SecretQuery]
+
 export const Verification = Type.Union(
-  [None, Hmac, Stripe, StandardWebhooks, Basic, SecretHeader, SecretQuery],
+  SHAPES as [
+    typeof None,
+    typeof Hmac,
+    typeof Stripe,
+    typeof StandardWebhooks,
+    typeof Basic,
+    typeof SecretHeader,
+    typeof SecretQuery,
+  ],
   {
     $id: 'Verification',
     description: 'Sender verification, chosen by `type`.',
@@ -118,6 +128,57 @@ export const Verification = Type.Union(
   },
 )
 export type Verification = Static<typeof Verification>
+
+/** What a PATCH takes: the same, but with the same type the secret may be left out, to keep the stored one. */
+export const VerificationUpdate = Type.Union(SHAPES.map(keepable), {
+  $id: 'VerificationUpdate',
+  description:
+    'Sender verification, chosen by `type`. With the stored type, the secret (or password) may be left ' +
+    'out: the stored one (and any old one still in its rotation overlap) is kept. A new type needs its secret.',
+  examples: [{ type: 'hmac', header: 'X-Hub-Signature-256', algorithm: 'sha256', encoding: 'hex' }],
+})
+type Secretless<T> = T extends { type: 'basic' }
+  ? Omit<T, 'password'> & { password?: string }
+  : T extends { secret: string }
+    ? Omit<T, 'secret'> & { secret?: string }
+    : T
+export type VerificationUpdate = Secretless<Verification>
+
+/** A shape whose secret (or password) may be left out. */
+function keepable(shape: TObject): TObject {
+  const properties = { ...shape.properties }
+  for (const key of ['secret', 'password'])
+    if (properties[key]) properties[key] = Type.Optional(properties[key])
+  const { description } = shape as { description?: string }
+  return Type.Object(properties, {
+    additionalProperties: false,
+    ...(description ? { description } : {}),
+  })
+}
+
+/** An old secret (or password) still accepted until `expires_at`, after a rotation. */
+export interface PreviousSecret {
+  secret: string
+  expires_at: string
+}
+
+/** The verification as sealed to the handler row: the current config and the old secrets in their overlap. */
+export type StoredVerification = Verification & { previous?: PreviousSecret[] }
+
+/** The stored secret or password of a config, if its type has one. */
+export function secretOf(config: Verification | VerificationUpdate): string | undefined {
+  if (config.type === 'none') return undefined
+  return config.type === 'basic' ? config.password : config.secret
+}
+
+/** The config with its secret (or password) set to `secret`. */
+export function withSecret<T extends Verification | VerificationUpdate>(
+  config: T,
+  secret: string,
+): T {
+  if (config.type === 'none') return config
+  return config.type === 'basic' ? { ...config, password: secret } : { ...config, secret }
+}
 
 /** Headers whose values carry the secret or a signature: masked in the call log. */
 export function verificationHeaderNames(config: Verification): string[] {

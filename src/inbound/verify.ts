@@ -1,7 +1,12 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 import { verifyStandardWebhook } from '../signing/signatures.js'
 import { decodeUtf8 } from './utf8.js'
-import type { Verification } from './verification-schema.js'
+import {
+  type StoredVerification,
+  secretOf,
+  type Verification,
+  withSecret,
+} from './verification-schema.js'
 
 export {
   Verification,
@@ -29,7 +34,22 @@ const reject = (reason: string): VerifyResult => ({ ok: false, reason })
  * expected signature or the value sent. For Standard Webhooks `replayId` is
  * the message id: the caller forwards a message once, and its retries are duplicates.
  */
-export function verifyInbound(config: Verification, request: InboundRequest): VerifyResult {
+export function verifyInbound(config: StoredVerification, request: InboundRequest): VerifyResult {
+  const { previous, ...current } = config
+  const result = verifyWith(current, request)
+  if (result.ok || !previous?.length || secretOf(current) === undefined) return result
+  // During a rotation's overlap an old secret still verifies; each is tried, as
+  // the current one was. The reason given is the current secret's.
+  let accepted: VerifyResult | undefined
+  for (const old of previous) {
+    if (Date.parse(old.expires_at) <= request.now.getTime()) continue
+    const tried = verifyWith(withSecret(current as Verification, old.secret), request)
+    if (tried.ok) accepted ??= tried
+  }
+  return accepted ?? result
+}
+
+function verifyWith(config: Verification, request: InboundRequest): VerifyResult {
   try {
     switch (config.type) {
       case 'none':

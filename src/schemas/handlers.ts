@@ -3,7 +3,7 @@ import type { ConditionGroup } from '../conditions/condition-schema.js'
 import { InboundMapping, type InboundMappingEntry } from '../inbound/mapping.js'
 import { InboundParameter, InboundParameterInput } from '../inbound/parameters.js'
 import { PARAMETER_PATH_PATTERN } from '../inbound/paths.js'
-import { Verification } from '../inbound/verification-schema.js'
+import { Verification, VerificationUpdate } from '../inbound/verification-schema.js'
 import { IdParam, Nullable, Timestamp } from './common.js'
 
 export const MAX_BODY_LIMIT_BYTES = 10 * 1024 * 1024
@@ -141,6 +141,14 @@ export const VerificationView = Type.Object(
     secret_set: Type.Boolean({
       description: 'Whether a secret or password is stored; it is never shown.',
     }),
+    previous_secrets: Type.Array(
+      Type.Object({ expires_at: Timestamp }, { additionalProperties: false }),
+      {
+        description:
+          'Old secrets (or passwords) still accepted after a rotation, each until its `expires_at` ' +
+          '(`POST /v1/handlers/{id}/rotate-secret`).',
+      },
+    ),
   },
   {
     $id: 'VerificationView',
@@ -154,6 +162,7 @@ export const VerificationView = Type.Object(
         encoding: 'hex',
         prefix: 'sha256=',
         secret_set: true,
+        previous_secrets: [{ expires_at: '2026-11-25T09:30:00.000Z' }],
       },
     ],
   },
@@ -189,7 +198,12 @@ const handlerExample = {
     ],
   },
   protection: { period_seconds: 60, parameters: [] },
-  verification: { type: 'secret_header', header: 'X-Form-Token', secret_set: true },
+  verification: {
+    type: 'secret_header',
+    header: 'X-Form-Token',
+    secret_set: true,
+    previous_secrets: [],
+  },
   response: { status: 200, content_type: 'application/json', headers: [], body_template: null },
   actions: [],
   created_by: { id: 'u-17', name: 'Ada Lovelace' },
@@ -334,13 +348,15 @@ export const UpdateHandlerBody = Type.Object(
     ...inputProperties,
     title: Type.Optional(inputProperties.title),
     methods: Type.Optional(Type.Array(HandlerMethod, { minItems: 1, uniqueItems: true })),
+    verification: Type.Optional(Type.Ref('VerificationUpdate')),
   },
   {
     $id: 'UpdateHandler',
     additionalProperties: false,
     minProperties: 1,
     description:
-      'Properties sent replace the stored ones whole (a verification with its secret); others stay. ' +
+      'Properties sent replace the stored ones whole (a verification of the stored type may leave its ' +
+      'secret out, to keep it); others stay. ' +
       'At least one property: `{}` is refused (400).',
     examples: [{ protection: { period_seconds: 300, parameters: ['email'] } }],
   },
@@ -359,7 +375,8 @@ export interface HandlerInput {
   entity_type?: string | null
   conditions?: ConditionGroup | null
   protection?: Partial<HandlerProtection>
-  verification?: Verification
+  /** Create: a `Verification`, secret included. Update: the secret may be left out to keep it. */
+  verification?: Verification | VerificationUpdate
   response?: Partial<HandlerResponse>
   actions?: HandlerAction[]
   created_by?: { id: string; name: string } | null
@@ -386,6 +403,31 @@ export const HandlerListQuery = Type.Object(
   { additionalProperties: false },
 )
 export type HandlerListQuery = Static<typeof HandlerListQuery>
+
+export const RotateHandlerSecretBody = Type.Object(
+  {
+    secret: Type.String({
+      minLength: 1,
+      maxLength: 1024,
+      writeOnly: true,
+      description: 'The new secret (for `basic`, the new password), as the sender will use it.',
+    }),
+    overlap_seconds: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 30 * 86400,
+        default: 86400,
+        description:
+          'How long the current secret stays accepted beside the new one. 0: not at all.',
+      }),
+    ),
+  },
+  {
+    $id: 'RotateHandlerSecret',
+    additionalProperties: false,
+    examples: [{ secret: 'the-new-shared-secret', overlap_seconds: 86400 }],
+  },
+)
 
 export const HandlerParams = Type.Object(
   { handlerId: IdParam('handler', 'hdl') },
@@ -433,6 +475,7 @@ export const handlerSchemas = [
   InboundParameterInput,
   InboundMapping,
   Verification,
+  VerificationUpdate,
   HandlerResponse,
   HandlerAction,
   HandlerProtection,
@@ -445,4 +488,5 @@ export const handlerSchemas = [
   UpdateHandlerBody,
   SampleBody,
   SampleParameters,
+  RotateHandlerSecretBody,
 ]

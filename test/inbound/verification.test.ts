@@ -39,6 +39,7 @@ t.test('GitHub- and Shopify-style HMAC signatures', async (t) => {
       encoding: 'hex',
       prefix: 'sha256=',
       secret_set: true,
+      previous_secrets: [],
     },
     'the secret is never shown',
   )

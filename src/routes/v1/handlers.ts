@@ -10,6 +10,7 @@ import {
   HandlerListQuery,
   HandlerPage,
   HandlerParams,
+  RotateHandlerSecretBody,
   SampleBody,
   SampleParameters,
   UpdateHandlerBody,
@@ -124,8 +125,8 @@ export const handlerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
         tags,
         summary: 'Update a handler',
         description:
-          'Top-level properties sent replace the stored ones whole; a verification is sent with its secret. ' +
-          '`{}` is refused (400).',
+          'Top-level properties sent replace the stored ones whole; a verification of the stored type may ' +
+          'leave its secret out to keep it (and any old secret in its rotation overlap). `{}` is refused (400).',
         params: HandlerParams,
         body: ref(UpdateHandlerBody),
         response: { 200: ref(Handler, 'The updated handler.'), ...errorResponses(400, 401, 404) },
@@ -179,6 +180,34 @@ export const handlerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
         ),
     )
   }
+
+  app.post(
+    '/handlers/:handlerId/rotate-secret',
+    {
+      schema: {
+        tags,
+        summary: 'Rotate the verification secret',
+        description:
+          'As outbound signing secrets rotate: the new secret (for `basic`, the password) is the one ' +
+          'verified from now on, and the current one stays accepted for `overlap_seconds` (default a day; ' +
+          'see `verification.previous_secrets`), so the sender can switch without a refused call. 409 for ' +
+          'a handler that verifies no secret. Sending a verification with a new secret in a PATCH replaces ' +
+          'it at once, with no overlap.',
+        params: HandlerParams,
+        body: ref(RotateHandlerSecretBody),
+        response: {
+          200: ref(Handler, 'The handler with its new secret in place.'),
+          ...errorResponses(400, 401, 404, 409),
+        },
+      },
+    },
+    async (request) =>
+      handlers.rotateHandlerSecret(
+        ctx(request.workspaceId),
+        request.params.handlerId,
+        request.body as { secret: string; overlap_seconds?: number },
+      ),
+  )
 
   app.post(
     '/handlers/:handlerId/rotate-token',
