@@ -20,6 +20,9 @@ export function registerJsonParser(app: FastifyInstance): void {
   app.removeContentTypeParser('application/json')
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, raw, done) => {
     const bytes = raw as Buffer
+    // A body-less POST or DELETE labelled JSON (many clients always send the
+    // header) has no body; a route that needs one says so in its validation.
+    if (bytes.length === 0) return done(null, undefined)
     if (!isUtf8(bytes)) return done(errors.invalidJson('body: not valid UTF-8'), undefined)
     const text = bytes.toString('utf8')
     parse(request, text, (err, value) => {

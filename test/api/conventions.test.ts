@@ -145,6 +145,34 @@ t.test('a 400 lists every problem as { path, code, message } beside the message'
   t.same(Object.keys(missing.json()).sort(), ['code', 'error', 'message', 'statusCode'])
 })
 
+t.test('a body-less POST or DELETE labelled application/json is accepted', async (t) => {
+  const { app } = await build(t)
+  const ws = await createWorkspace(app)
+  const json = { ...ws.auth, 'content-type': 'application/json' }
+  const created = await app.inject({
+    method: 'POST',
+    url: '/v1/rules',
+    headers: ws.auth,
+    payload: {
+      title: 'Leads',
+      event_types: [],
+      request: { method: 'POST', url: 'https://example.com/hook', body_format: 'json' },
+    },
+  })
+  const id = created.json().id
+  const disabled = await app.inject({
+    method: 'POST',
+    url: `/v1/rules/${id}/disable`,
+    headers: json,
+  })
+  t.equal(disabled.statusCode, 200, disabled.body)
+  const deleted = await app.inject({ method: 'DELETE', url: `/v1/rules/${id}`, headers: json })
+  t.equal(deleted.statusCode, 204, deleted.body)
+  const needsBody = await app.inject({ method: 'POST', url: '/v1/rules', headers: json })
+  t.equal(needsBody.statusCode, 400, 'a route that needs a body still says so')
+  t.equal(needsBody.json().code, 'validation_failed')
+})
+
 t.test('health and readiness', async (t) => {
   const { app } = await build(t)
   t.same((await app.inject({ url: '/healthz' })).json(), { status: 'ok' })
