@@ -2098,6 +2098,7 @@ export interface components {
          *       "response_mapped": {
          *         "lead.dialer_id": "D-77"
          *       },
+         *       "response_unmapped": null,
          *       "last_error": null,
          *       "created_at": "2026-11-24T09:30:00.000Z",
          *       "updated_at": "2026-11-24T09:30:00.210Z",
@@ -8960,9 +8961,19 @@ export interface operations {
             query?: {
                 limit?: number;
                 cursor?: string;
-                /** @description Default: 7 days ago. */
+                /** @description Calls at or after this. Default: 7 days ago. */
+                since?: string;
+                /** @description Calls at or before this. Default: now. */
+                until?: string;
+                /**
+                 * @deprecated
+                 * @description Deprecated alias of `since` (kept for at least 12 months); send one of them.
+                 */
                 from?: string;
-                /** @description Default: now. */
+                /**
+                 * @deprecated
+                 * @description Deprecated alias of `until` (kept for at least 12 months); send one of them.
+                 */
                 to?: string;
                 method?: "GET" | "POST";
                 /** @description One or more (`outcome=a&outcome=b`). */

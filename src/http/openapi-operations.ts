@@ -101,6 +101,7 @@ export const errorResponse = (status: number) => ({
 
 interface Parameter {
   in: string
+  deprecated?: boolean
   required?: boolean
   schema?: { default?: unknown; [keyword: string]: unknown }
 }
@@ -170,6 +171,8 @@ export function completeOperations(paths: Record<string, Record<string, unknown>
       op.responses['409'] ??= errorResponse(409)
     }
     for (const parameter of op.parameters ?? []) {
+      // A deprecated alias says so where generators look: on the parameter.
+      if (parameter.schema?.deprecated === true) parameter.deprecated = true
       // Ajv fills a default in, so a caller may leave the parameter out.
       if (parameter.in === 'query' && parameter.schema?.default !== undefined) {
         parameter.required = false

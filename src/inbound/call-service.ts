@@ -79,7 +79,11 @@ export async function listCalls(
     .where('id', '=', handlerId)
     .executeTakeFirst()
   if (!handler) throw errors.notFound('handler', handlerId)
-  const { from, to } = window(query.from, query.to, 'from')
+  const { from, to } = window(
+    alias(query.since, query.from, 'since', 'from'),
+    alias(query.until, query.to, 'until', 'to'),
+    query.since ? 'since' : 'from',
+  )
   let upper = callIdBound(new Date(to.getTime() + 1))
   if (query.cursor) {
     const after = String(decodeCursor(query.cursor, 1)[0])
@@ -134,4 +138,14 @@ function bodyText(body: Buffer, truncated: boolean): string | null {
     if (text !== null) return text
   }
   return null
+}
+
+/** A filter and its deprecated alias (`since` and `from`): either, not both. */
+function alias(value: string | undefined, old: string | undefined, name: string, oldName: string) {
+  if (value !== undefined && old !== undefined) {
+    throw errors.validation(
+      `querystring/${oldName}: deprecated alias of ${name}; send ${name} only`,
+    )
+  }
+  return value ?? old
 }

@@ -159,8 +159,29 @@ export const CallListQuery = Type.Object(
   {
     limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
     cursor: Type.Optional(Type.String({ maxLength: 512 })),
-    from: Type.Optional(Type.String({ format: 'date-time', description: 'Default: 7 days ago.' })),
-    to: Type.Optional(Type.String({ format: 'date-time', description: 'Default: now.' })),
+    since: Type.Optional(
+      Type.String({
+        format: 'date-time',
+        description: 'Calls at or after this. Default: 7 days ago.',
+      }),
+    ),
+    until: Type.Optional(
+      Type.String({ format: 'date-time', description: 'Calls at or before this. Default: now.' }),
+    ),
+    from: Type.Optional(
+      Type.String({
+        format: 'date-time',
+        deprecated: true,
+        description: 'Deprecated alias of `since` (kept for at least 12 months); send one of them.',
+      }),
+    ),
+    to: Type.Optional(
+      Type.String({
+        format: 'date-time',
+        deprecated: true,
+        description: 'Deprecated alias of `until` (kept for at least 12 months); send one of them.',
+      }),
+    ),
     method: Type.Optional(Type.Enum(['GET', 'POST'])),
     outcome: Type.Optional(
       Type.Array(CallOutcomeSchema, {

@@ -87,6 +87,7 @@ const deliveryExample = {
   mass_post_id: null,
   response_status: 200,
   response_mapped: { 'lead.dialer_id': 'D-77' },
+  response_unmapped: null,
   last_error: null,
   created_at: '2026-11-24T09:30:00.000Z',
   updated_at: '2026-11-24T09:30:00.210Z',

@@ -98,6 +98,23 @@ t.test(
     })
     t.equal(backwards.statusCode, 400)
 
+    // `since`/`until` are the names; `from`/`to` above stay as deprecated aliases.
+    const until = new Date(old.getTime() + 1000).toISOString()
+    const renamed = await list(
+      `?since=${encodeURIComponent(from)}&until=${encodeURIComponent(until)}`,
+    )
+    t.same(
+      renamed.data.map((c) => c.id),
+      [oldId],
+      'since and until filter as from and to do',
+    )
+    const both = await app.inject({
+      url: `/v1/handlers/${handler.id}/calls?since=${encodeURIComponent(from)}&from=${encodeURIComponent(from)}`,
+      headers: ws.auth,
+    })
+    t.equal(both.statusCode, 400)
+    t.match(both.json().message, /^querystring\/from: deprecated alias of since/)
+
     const handlers = (await app.inject({ url: '/v1/handlers', headers: ws.auth })).json()
     t.match(handlers.data[0].calls, {
       total: 4,
