@@ -817,7 +817,7 @@ export interface paths {
         };
         /**
          * List handlers with their call counts
-         * @description Newest first. Each handler carries its calls in the window (`calls_from`–`calls_to`, default the last 7 days) by outcome.
+         * @description Newest first. Each handler carries its calls in the window (`calls_since`–`calls_until`, default the last 7 days) by outcome.
          */
         get: operations["listHandlers"];
         put?: never;
@@ -7949,8 +7949,18 @@ export interface operations {
                 q?: string;
                 active?: boolean;
                 /** @description Start of the call-count window; default 7 days ago. */
-                calls_from?: string;
+                calls_since?: string;
                 /** @description End of the window; default now. */
+                calls_until?: string;
+                /**
+                 * @deprecated
+                 * @description Deprecated alias of `calls_since` (kept for at least 12 months).
+                 */
+                calls_from?: string;
+                /**
+                 * @deprecated
+                 * @description Deprecated alias of `calls_until` (kept for at least 12 months).
+                 */
                 calls_to?: string;
             };
             header?: never;

@@ -6,7 +6,7 @@ import { errors } from '../errors.js'
 import { decodeCursor, toPage } from '../http/pagination.js'
 import type { CallListQuery, Forwarding } from '../schemas/calls.js'
 import { callIdBound } from './call-ids.js'
-import { window } from './handler-service.js'
+import { alias, window } from './handler-service.js'
 import { decodeUtf8 } from './utf8.js'
 
 // The list's columns: everything but the request and what was made of it.
@@ -138,14 +138,4 @@ function bodyText(body: Buffer, truncated: boolean): string | null {
     if (text !== null) return text
   }
   return null
-}
-
-/** A filter and its deprecated alias (`since` and `from`): either, not both. */
-function alias(value: string | undefined, old: string | undefined, name: string, oldName: string) {
-  if (value !== undefined && old !== undefined) {
-    throw errors.validation(
-      `querystring/${oldName}: deprecated alias of ${name}; send ${name} only`,
-    )
-  }
-  return value ?? old
 }

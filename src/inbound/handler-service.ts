@@ -182,7 +182,11 @@ export async function deleteHandler(ctx: HandlerContext, id: string): Promise<vo
 
 /** Newest first, each with its calls in the window by outcome (default: the last 7 days). */
 export async function listHandlers(ctx: HandlerContext, query: HandlerListQuery) {
-  const { from, to } = window(query.calls_from, query.calls_to, 'calls_from')
+  const { from, to } = window(
+    alias(query.calls_since, query.calls_from, 'calls_since', 'calls_from'),
+    alias(query.calls_until, query.calls_to, 'calls_until', 'calls_to'),
+    query.calls_since ? 'calls_since' : 'calls_from',
+  )
   const before = query.cursor ? String(decodeCursor(query.cursor, 1)[0]) : undefined
   const rows = await repo.listHandlers(ctx.db, ctx.workspaceId, {
     limit: query.limit + 1,
@@ -207,6 +211,21 @@ export async function listHandlers(ctx: HandlerContext, query: HandlerListQuery)
 }
 
 /** A time window from optional ISO bounds: default the last 7 days. */
+/** A filter and its deprecated alias (`since` and `from`): either, not both. */
+export function alias(
+  value: string | undefined,
+  old: string | undefined,
+  name: string,
+  oldName: string,
+) {
+  if (value !== undefined && old !== undefined) {
+    throw errors.validation(
+      `querystring/${oldName}: deprecated alias of ${name}; send ${name} only`,
+    )
+  }
+  return value ?? old
+}
+
 export function window(fromText: string | undefined, toText: string | undefined, name: string) {
   const to = toText ? new Date(toText) : new Date()
   const from = fromText ? new Date(fromText) : new Date(to.getTime() - 7 * DAY_MS)

@@ -390,14 +390,28 @@ export const HandlerListQuery = Type.Object(
       Type.String({ maxLength: 200, description: 'Text in the title or description.' }),
     ),
     active: Type.Optional(Type.Boolean()),
-    calls_from: Type.Optional(
+    calls_since: Type.Optional(
       Type.String({
         format: 'date-time',
         description: 'Start of the call-count window; default 7 days ago.',
       }),
     ),
-    calls_to: Type.Optional(
+    calls_until: Type.Optional(
       Type.String({ format: 'date-time', description: 'End of the window; default now.' }),
+    ),
+    calls_from: Type.Optional(
+      Type.String({
+        format: 'date-time',
+        deprecated: true,
+        description: 'Deprecated alias of `calls_since` (kept for at least 12 months).',
+      }),
+    ),
+    calls_to: Type.Optional(
+      Type.String({
+        format: 'date-time',
+        deprecated: true,
+        description: 'Deprecated alias of `calls_until` (kept for at least 12 months).',
+      }),
     ),
   },
   { additionalProperties: false },

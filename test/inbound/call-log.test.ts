@@ -131,6 +131,13 @@ t.test(
       })
     ).json()
     t.match(wide.data[0].calls, { total: 5, accepted: 1 })
+    const renamedWide = (
+      await app.inject({
+        url: `/v1/handlers?calls_since=${encodeURIComponent(from)}`,
+        headers: ws.auth,
+      })
+    ).json()
+    t.match(renamedWide.data[0].calls, { total: 5, accepted: 1 }, 'calls_since as calls_from')
 
     const detail = (await app.inject({ url: `/v1/calls/${ids[3]}`, headers: ws.auth })).json()
     t.match(detail, {

@@ -70,7 +70,7 @@ export const handlerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
         tags,
         summary: 'List handlers with their call counts',
         description:
-          'Newest first. Each handler carries its calls in the window (`calls_from`–`calls_to`, default the ' +
+          'Newest first. Each handler carries its calls in the window (`calls_since`–`calls_until`, default the ' +
           'last 7 days) by outcome.',
         querystring: HandlerListQuery,
         response: { 200: ref(HandlerPage, 'One page of handlers.'), ...errorResponses(400, 401) },
