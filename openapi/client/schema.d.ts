@@ -2122,7 +2122,10 @@ export interface components {
              * @enum {unknown}
              */
             status: "queued" | "delivering" | "succeeded" | "failed" | "cancelled";
-            /** @description The status as users see it: "In Queue", "Succeeded"… */
+            /**
+             * @deprecated
+             * @description Deprecated (kept for at least 12 months): an English display string ("In Queue", "Succeeded"…). Translate `status` in the CRM instead.
+             */
             status_label: string;
             attempts: number;
             max_attempts: number;
@@ -2169,7 +2172,10 @@ export interface components {
              * @enum {unknown}
              */
             status: "queued" | "delivering" | "succeeded" | "failed" | "cancelled";
-            /** @description The status as users see it: "In Queue", "Succeeded"… */
+            /**
+             * @deprecated
+             * @description Deprecated (kept for at least 12 months): an English display string ("In Queue", "Succeeded"…). Translate `status` in the CRM instead.
+             */
             status_label: string;
             attempts: number;
             max_attempts: number;

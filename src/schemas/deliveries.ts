@@ -43,7 +43,10 @@ const deliveryProperties = {
   entity_id: Nullable(Type.String()),
   status: DeliveryStatus,
   status_label: Type.String({
-    description: 'The status as users see it: "In Queue", "Succeeded"…',
+    deprecated: true,
+    description:
+      'Deprecated (kept for at least 12 months): an English display string ("In Queue", ' +
+      '"Succeeded"…). Translate `status` in the CRM instead.',
   }),
   attempts: Type.Integer(),
   max_attempts: Type.Integer(),
