@@ -13,6 +13,12 @@ const { version } = createRequire(import.meta.url)('../../package.json') as { ve
  */
 export const BODY_OPTIONAL = 'x-hookline-body-optional'
 
+const LOGO = Buffer.from(
+  '<svg xmlns="http://www.w3.org/2000/svg" width="160" height="40" viewBox="0 0 160 40">' +
+    '<text x="0" y="29" font-family="system-ui, sans-serif" font-size="28" font-weight="700" ' +
+    'fill="#ffffff">Hookline</text></svg>',
+)
+
 /**
  * OpenAPI 3.1 from the route schemas. Shared schemas keep their `$id` as the
  * component name, so `$ref: 'Workspace'` becomes `#/components/schemas/Workspace`.
@@ -97,6 +103,11 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`),
     },
   })
-  await app.register(swaggerUi, { routePrefix: '/docs' })
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    // Hookline's name, not Fastify's logo, in the tab and the header.
+    theme: { title: 'Hookline API reference' },
+    logo: { type: 'image/svg+xml', content: LOGO, href: '/docs' },
+  })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 }

@@ -62,6 +62,11 @@ t.test('/docs renders the API reference in a real browser, from local assets onl
       .then((s) => s?.trim().startsWith('Hookline API')),
     true,
   )
+  t.equal(await page.title(), 'Hookline API reference', 'the tab says Hookline')
+  const logo = await page.locator('.topbar img').first().getAttribute('src')
+  t.ok(logo, 'a logo is shown')
+  const served = await fetch(new URL(logo as string, `${origin}/docs/`))
+  t.match(await served.text(), />Hookline</, 'the logo is Hookline’s, not Fastify’s')
   const operations = await page.locator('.opblock-summary-path').allTextContents()
   const paths = operations.map((p) => p.replace(/\u200b/g, '').trim())
   for (const expected of [
