@@ -67,7 +67,7 @@ t.test('one bad call among concurrent ones fails alone', async (t) => {
     post(app, ws, event(0, { idempotency_key: 'k-1' })),
   ])
   for (const answer of answers.slice(0, 10)) t.equal(answer.statusCode, 202, answer.body)
-  t.equal(answers[10]?.statusCode, 409, answers[10]?.body ?? "")
+  t.equal(answers[10]?.statusCode, 409, answers[10]?.body ?? '')
   t.match(answers[10]?.json(), { code: 'conflict', message: /idempotency_key/ })
   t.equal(answers[11]?.statusCode, 202)
   t.equal(answers[11]?.json().duplicate, true)
