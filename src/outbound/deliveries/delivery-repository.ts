@@ -80,3 +80,24 @@ export async function findNewerEventForRecord(
     .limit(1)
     .executeTakeFirst()
 }
+
+/**
+ * Locks a delivery that is still open and still names `jobId` (the job that
+ * claimed it; null for one sent inline), for the caller's transaction.
+ * Answers undefined when it changed meanwhile: cancelled, finished, or taken
+ * over by another job, which the caller must then leave alone.
+ */
+export async function lockOpenUnderJob(
+  db: Db,
+  deliveryId: string,
+  jobId: string | null,
+): Promise<{ id: string } | undefined> {
+  return db
+    .selectFrom('deliveries')
+    .select('id')
+    .where('id', '=', deliveryId)
+    .where('status', 'in', ['queued', 'delivering'])
+    .where((eb) => (jobId === null ? eb('job_id', 'is', null) : eb('job_id', '=', Number(jobId))))
+    .forUpdate()
+    .executeTakeFirst()
+}

@@ -2,6 +2,7 @@ import { sql } from 'kysely'
 import type { Db } from '../../db/database.js'
 import type { DeliveryRow } from '../../db/tables/deliveries.js'
 import { notifyWorkers } from '../../queue/enqueue.js'
+import { lockOpenUnderJob } from './delivery-repository.js'
 import { jobDeliveryIds, rescheduleDelivery } from './schedule.js'
 
 /**
@@ -34,14 +35,7 @@ export async function holdNotice(
       .where('id', '=', delivery.workspace_id)
       .forShare()
       .executeTakeFirst()
-    const current = await trx
-      .selectFrom('deliveries')
-      .select('id')
-      .where('id', '=', delivery.id)
-      .where('status', 'in', ['queued', 'delivering'])
-      .where((eb) => (jobId === null ? eb('job_id', 'is', null) : eb('job_id', '=', Number(jobId))))
-      .forUpdate()
-      .executeTakeFirst()
+    const current = await lockOpenUnderJob(trx, delivery.id, jobId)
     if (!current) return undefined
     const callbackSet = Boolean(workspace?.crm_callback_url)
     await rescheduleDelivery(trx, delivery, callbackSet ? new Date() : HELD_UNTIL)

@@ -2,6 +2,7 @@ import { sql } from 'kysely'
 import type { Db } from '../../db/database.js'
 import type { DeliveryRow } from '../../db/tables/deliveries.js'
 import { notifyWorkers } from '../../queue/enqueue.js'
+import { lockOpenUnderJob } from './delivery-repository.js'
 import { DELIVERY_JOB, rescheduleDelivery } from './schedule.js'
 
 /**
@@ -94,14 +95,7 @@ export async function holdClaimed(
       .where('id', '=', delivery.workspace_id)
       .forShare()
       .executeTakeFirst()
-    const current = await trx
-      .selectFrom('deliveries')
-      .select('id')
-      .where('id', '=', delivery.id)
-      .where('status', 'in', ['queued', 'delivering'])
-      .where((eb) => (jobId === null ? eb('job_id', 'is', null) : eb('job_id', '=', Number(jobId))))
-      .forUpdate()
-      .executeTakeFirst()
+    const current = await lockOpenUnderJob(trx, delivery.id, jobId)
     if (!workspace || !current) return
     const job = await rescheduleDelivery(trx, delivery, new Date())
     if (workspace.webhooks_enabled) return
