@@ -3,22 +3,18 @@ import type { Db } from '../../db/database.js'
 import type { DeliveryRow } from '../../db/tables/deliveries.js'
 import { notifyWorkers } from '../../queue/enqueue.js'
 import { lockOpenUnderJob } from './delivery-repository.js'
+import { parkJob } from './pause.js'
 import { jobDeliveryIds, rescheduleDelivery } from './schedule.js'
-
-/**
- * A held notice's job runs at this time, which never comes: the job is live
- * (so the reconcile leaves its delivery alone) but no claim reaches it, and
- * holding costs nothing while it waits. Releasing moves it to now.
- */
-export const HELD_UNTIL = new Date('9999-01-01T00:00:00Z')
 
 export const WAITING_FOR_CALLBACK =
   'waiting: no CRM callback URL is set; it is sent once one is (PATCH /v1/settings)'
 
 /**
  * Holds an `inbound.record` notice whose workspace has no CRM callback: it
- * stays queued, its attempts untouched, with a job that waits until a
- * callback is set (`releaseHeldNotices`). The workspace row is read with a
+ * stays queued, its attempts untouched, with a job parked as a paused
+ * workspace's are (`parkJob`: live, so the reconcile leaves its delivery
+ * alone, but out of every claim's reach) until a callback is set
+ * (`releaseHeldNotices`). The workspace row is read with a
  * share lock, so a callback being set meanwhile is either seen here (the
  * notice goes now) or sets after this commits (and its release finds this
  * job). A delivery changed since `jobId` claimed it is left alone.
@@ -38,7 +34,8 @@ export async function holdNotice(
     const current = await lockOpenUnderJob(trx, delivery.id, jobId)
     if (!current) return undefined
     const callbackSet = Boolean(workspace?.crm_callback_url)
-    await rescheduleDelivery(trx, delivery, callbackSet ? new Date() : HELD_UNTIL)
+    const job = await rescheduleDelivery(trx, delivery, new Date())
+    if (!callbackSet) await parkJob(trx, job)
     return trx
       .updateTable('deliveries')
       .set({
@@ -54,16 +51,16 @@ export async function holdNotice(
 
 /**
  * Sends a workspace's held notices now: called in the transaction that sets
- * its CRM callback. Held jobs are the only ones at HELD_UNTIL, so the claim
- * index (greatest(run_at, locked_until), id) finds them by range. Answers
- * how many jobs were released.
+ * its CRM callback. Its parked jobs without a rule (`queue_key`) are the held
+ * notices; a paused workspace's parked jobs are rule deliveries, and stay.
+ * Answers how many jobs were released.
  */
 export async function releaseHeldNotices(db: Db, workspaceId: string): Promise<number> {
   const { rows } = await sql<{ released: number }>`
     with released as (
-      update jobs set run_at = now()
-      where dead_at is null and greatest(run_at, locked_until) >= ${HELD_UNTIL}
-        and workspace_id = ${workspaceId} and queue_key is null
+      update jobs set run_at = now(), held_run_at = null
+      where workspace_id = ${workspaceId} and held_run_at is not null
+        and queue_key is null and dead_at is null
       returning id, run_at, payload
     ),
     shown as (

@@ -65,12 +65,26 @@ async function holdJobs(
   return rows[0]?.held ?? 0
 }
 
-/** Puts every parked job of the workspace back at the time it was due, and wakes the workers. */
+/**
+ * Parks one job as a paused workspace's are: a held notice waiting for a CRM
+ * callback (held-notices.ts) waits this way too, told apart by having no rule.
+ */
+export async function parkJob(db: Db, jobId: string): Promise<void> {
+  await sql`update jobs set held_run_at = run_at, run_at = 'infinity' where id = ${jobId}::bigint`.execute(
+    db,
+  )
+}
+
+/**
+ * Puts every parked rule-delivery job of the workspace back at the time it
+ * was due, and wakes the workers. Held notices stay parked (no `queue_key`).
+ */
 async function releaseJobs(db: Db, workspaceId: string): Promise<void> {
   await sql`
     with released as (
       update jobs set run_at = held_run_at, held_run_at = null
       where workspace_id = ${workspaceId} and held_run_at is not null
+        and queue_key is not null
       returning id, run_at
     )
     select ${notifyWorkers} from released`.execute(db)
