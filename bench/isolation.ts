@@ -11,7 +11,8 @@
  * largest event-loop block is the service's own
  * `nodejs_eventloop_lag_max_seconds` (perf_hooks.monitorEventLoopDelay,
  * reset at each scrape), scraped every 250 ms. Writes
- * bench/results/isolation.json.
+ * bench/results/isolation.json. ISOLATION_PHASE_MS sets each phase's length,
+ * ISOLATION_PHASES=a,b runs only those phases besides the baseline.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -30,6 +31,8 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 const OPERATOR = 'bench-operator-token-0123456789'
 const METRICS = 'bench-metrics-token-0123456789'
 const PHASE_MS = Number(process.env.ISOLATION_PHASE_MS ?? 6000)
+// Some phases only (comma-separated names; the baseline always runs), to guide a change.
+const ONLY = process.env.ISOLATION_PHASES?.split(',')
 const log = (line = '') => process.stdout.write(`${line}\n`)
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -212,6 +215,7 @@ async function main() {
     let worst = { victim: 0, delivery: 0, block: 0 }
     let baseline = { p50: 0, p99: 0, delivery: 0 }
     for (const [name, attack] of Object.entries(attacks)) {
+      if (ONLY && name !== 'baseline' && !ONLY.includes(name)) continue
       await scrapeMaxMs()
       const until = performance.now() + PHASE_MS
       const victim: number[] = []

@@ -2,6 +2,7 @@ import { evaluate } from '../../conditions/evaluate.js'
 import type { DeliveryRow } from '../../db/tables/deliveries.js'
 import type { RuleRow } from '../../db/tables/rules.js'
 import type { Job, JobHandler } from '../../queue/types.js'
+import type { RuleAuthInput } from '../../schemas/rules.js'
 import { TemplateError } from '../../templates/render.js'
 import { findNewerEventForRecord } from '../deliveries/delivery-repository.js'
 import { holdNotice } from '../deliveries/held-notices.js'
@@ -20,9 +21,10 @@ import type { DeliveryEngine } from './engine.js'
 import { destinationHost } from './fairness.js'
 import type { SendResult } from './http-sender.js'
 import { noticeRequest } from './notices.js'
-import { putOffAtCap, putOffAtRate } from './put-off.js'
+import { putOffAtCap, putOffAtRate, putOffAtRenderShare } from './put-off.js'
 import { recordOutcome } from './record-outcome.js'
-import { renderRequest } from './render-request.js'
+import { isPlainRequest, renderRequest } from './render-request.js'
+import type { RenderShare } from './render-shares.js'
 
 // How long a send that found its rule, host or workspace at its cap may wait in
 // memory for a slot, and about how long a deferred one waits before trying again.
@@ -208,52 +210,25 @@ export async function runAttempt(
     return cancel(engine, delivery, 'no CRM callback URL is set')
   }
 
-  const wait =
-    options.jobId && rule
-      ? await engine.limiter.takeToken(rule.id, rule.execution.rate_limit_per_second)
-      : 0
-  if (options.jobId && rule && wait > 0) {
-    await putOffAtRate(engine, delivery, options.jobId, rule, wait, DEFER_MS)
-    return { delivery, request: null, result: null }
-  }
-
-  // Inline: close a batch and mark the delivery as in flight.
-  const claimed = options.jobId
-    ? delivery
-    : await db
-        .updateTable('deliveries')
-        .set({ status: 'delivering', batch_open: false, updated_at: new Date() })
-        .where('id', '=', delivery.id)
-        .where('status', 'in', ['queued', 'delivering'])
-        .returningAll()
-        .executeTakeFirst()
-  if (!claimed) return { delivery, request: null, result: null }
-
-  const credentials = rule ? ruleCredentials(engine.box, rule) : { type: 'none' as const }
-  let unsigned: OutboundRequest
-  try {
-    unsigned = rule
-      ? await renderRequest(rule, claimed.record as DeliveryRecord | DeliveryRecord[], credentials)
-      : noticeRequest(workspace.crm_callback_url as string, claimed.record)
-  } catch (err) {
-    // A template that cannot render will not render on a retry either.
-    const message = (err as Error).message
-    const result = {
-      status: null,
-      headers: null,
-      body: null,
-      durationMs: 0,
-      error: `render failed: ${message}`,
+  // A costly template waits for a render thread: a job's delivery takes one
+  // of its workspace's few shares of them first, else it is put off, so
+  // renders waiting never hold more than those few of the worker's slots.
+  let share: RenderShare | null | undefined
+  if (options.jobId && rule && !isPlainRequest(rule.request)) {
+    share = engine.renders.take(delivery.workspace_id)
+    if (!share) {
+      await putOffAtRenderShare(engine, delivery, options.jobId, rule, DEFER_MS)
+      return { delivery, request: null, result: null }
     }
-    const overBudget =
-      err instanceof TemplateError && err.code === 'template_budget' ? message : undefined
-    observeDelivery(
-      engine.metrics,
-      await recordOutcome(engine, claimed, rule, null, result, { final: true, overBudget }),
-      result,
-    )
-    return { delivery: claimed, request: null, result }
   }
+  let rendered: Rendered | AttemptOutcome
+  try {
+    rendered = await claimAndRender(engine, delivery, rule, workspace, options.jobId)
+  } finally {
+    share?.give()
+  }
+  if (!('unsigned' in rendered)) return rendered
+  const { claimed, unsigned, credentials } = rendered
   if (rule && unsigned.droppedHeaders) {
     engine.warnOnce(
       `dropped-headers:${rule.id}`,
@@ -292,6 +267,72 @@ export async function runAttempt(
   const updated = await recordOutcome(engine, claimed, rule, redacted, result, { final: false })
   observeDelivery(engine.metrics, updated, result)
   return { delivery: updated, request: redacted, result }
+}
+
+interface Rendered {
+  claimed: DeliveryRow
+  unsigned: OutboundRequest
+  credentials: RuleAuthInput
+}
+
+/**
+ * The attempt's request, unsigned: after its rule's rate limit (a job's
+ * delivery over it is put off) and, inline, the claim. A template that does
+ * not render fails the delivery for good: it will not render on a retry
+ * either.
+ */
+async function claimAndRender(
+  engine: DeliveryEngine,
+  delivery: DeliveryRow,
+  rule: RuleRow | undefined,
+  workspace: AttemptWorkspace,
+  jobId: string | null,
+): Promise<Rendered | AttemptOutcome> {
+  const wait =
+    jobId && rule
+      ? await engine.limiter.takeToken(rule.id, rule.execution.rate_limit_per_second)
+      : 0
+  if (jobId && rule && wait > 0) {
+    await putOffAtRate(engine, delivery, jobId, rule, wait, DEFER_MS)
+    return { delivery, request: null, result: null }
+  }
+
+  // Inline: close a batch and mark the delivery as in flight.
+  const claimed = jobId
+    ? delivery
+    : await engine.db
+        .updateTable('deliveries')
+        .set({ status: 'delivering', batch_open: false, updated_at: new Date() })
+        .where('id', '=', delivery.id)
+        .where('status', 'in', ['queued', 'delivering'])
+        .returningAll()
+        .executeTakeFirst()
+  if (!claimed) return { delivery, request: null, result: null }
+
+  const credentials = rule ? ruleCredentials(engine.box, rule) : { type: 'none' as const }
+  try {
+    const unsigned = rule
+      ? await renderRequest(rule, claimed.record as DeliveryRecord | DeliveryRecord[], credentials)
+      : noticeRequest(workspace.crm_callback_url as string, claimed.record)
+    return { claimed, unsigned, credentials }
+  } catch (err) {
+    const message = (err as Error).message
+    const result = {
+      status: null,
+      headers: null,
+      body: null,
+      durationMs: 0,
+      error: `render failed: ${message}`,
+    }
+    const overBudget =
+      err instanceof TemplateError && err.code === 'template_budget' ? message : undefined
+    observeDelivery(
+      engine.metrics,
+      await recordOutcome(engine, claimed, rule, null, result, { final: true, overBudget }),
+      result,
+    )
+    return { delivery: claimed, request: null, result }
+  }
 }
 
 /**

@@ -4,10 +4,12 @@ import type { Config } from '../../config.js'
 import type { Db } from '../../db/database.js'
 import type { Metrics } from '../../metrics.js'
 import type { SecretBox } from '../../security/secret-box.js'
-import { setRenderBudgetMs } from '../../templates/render-budget.js'
+import { renderBudgetMs, setRenderBudgetMs } from '../../templates/render-budget.js'
 import { type AttemptRounds, createAttemptRounds } from './attempt-rounds.js'
 import { FairnessLimiter } from './fairness.js'
 import { createHttpSender, type Sender } from './http-sender.js'
+import { RENDER_THREADS } from './render-pool.js'
+import { RenderShares } from './render-shares.js'
 
 /**
  * What sending needs, built once per process. Its own module, below
@@ -21,6 +23,8 @@ export interface DeliveryEngine {
   rounds: AttemptRounds
   sender: Sender
   limiter: FairnessLimiter
+  /** Each workspace's share of the render threads, for its deliveries' costly templates. */
+  renders: RenderShares
   log: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>
   responseBodyLimit: number
   ruleAutoDisableHours: number
@@ -67,6 +71,8 @@ export function createDeliveryEngine(options: {
       perWorkspace: Math.max(1, Math.floor(config.workerConcurrency / 2)),
       shared: options.sharedLimits ? { db: options.db, log: options.log } : undefined,
     }),
+    // A render lasts at most about twice its budget (see render-pool.ts).
+    renders: new RenderShares(RENDER_THREADS + 1, () => 2 * renderBudgetMs()),
     responseBodyLimit: config.responseBodyLimitBytes,
     ruleAutoDisableHours: config.ruleAutoDisableHours,
     metrics: options.metrics,

@@ -75,4 +75,40 @@ export async function putOffAtRate(
   )
 }
 
+/**
+ * A job's delivery found its workspace holding all of its shares of the
+ * render threads (render-shares.ts): it goes back to queued for a little
+ * while (a new job, no attempt counted), and, at most once a second, the
+ * rule's other due jobs are spaced at the pace the workspace's renders have
+ * been going, in one statement, so the queue does not take a runaway rule's
+ * backlog job by job only to put each off, ahead of other workspaces' jobs.
+ */
+export async function putOffAtRenderShare(
+  engine: DeliveryEngine,
+  delivery: DeliveryRow,
+  jobId: string,
+  rule: RuleRow,
+  minMs: number,
+): Promise<void> {
+  // Its own key in the limiter's spacing record: the rule's rate limit has another.
+  const key = `render:${rule.id}`
+  const from = engine.limiter.rateSpacingFrom(key)
+  if (from) {
+    const perSecond = engine.renders.perSecond(delivery.workspace_id)
+    // Worth having, not needed: on failure the backlog is put off job by job.
+    await spaceRuleBacklog(engine.db, rule.id, { from, perSecond }).then(
+      (moved) => {
+        engine.limiter.noteSpaced(key, from, moved, perSecond)
+        if (moved > 0)
+          engine.log.info(
+            { rule: rule.id, moved, perSecond: Math.round(perSecond) },
+            'backlog spaced at the pace of its workspace renders',
+          )
+      },
+      (err: unknown) => engine.log.warn({ err, rule: rule.id }, 'spacing a backlog failed'),
+    )
+  }
+  await deferDelivery(engine.db, delivery, jobId, new Date(Date.now() + jitter(minMs)))
+}
+
 const jitter = (ms: number) => ms + Math.floor(Math.random() * ms)

@@ -17,10 +17,12 @@ import type { RenderTask } from './render-worker.js'
  * with the budget's reason, naming the part it was rendering.
  *
  * Half the cores (at least one): a tenant whose templates keep their thread
- * busy takes those, never the event loop's.
+ * busy takes those, never the event loop's. Renders wait their turn by
+ * workspace, one of each in turn, so a workspace with many queued renders
+ * delays another's by one render each, not by all of them.
  */
 
-const SIZE = Math.max(1, Math.floor(availableParallelism() / 2))
+export const RENDER_THREADS = Math.max(1, Math.floor(availableParallelism() / 2))
 // Added to twice the budget before a thread is stopped: Liquid's own check
 // answers first, with the template's name, unless one step is stuck; a
 // thread that merely waited for a busy core is not stopped for it (its
@@ -29,6 +31,8 @@ const STOP_GRACE_MS = 250
 
 interface Pending {
   task: RenderTask
+  /** Whose turn it takes: renders are taken one of each key in turn. */
+  key: string
   resolve: (request: OutboundRequest) => void
   reject: (err: Error) => void
 }
@@ -107,25 +111,41 @@ function startWorker(part: SharedArrayBuffer): Worker {
 
 class RenderPool {
   #threads: RenderThread[] = []
-  #queue: Pending[] = []
+  /** Waiting renders by key; a Map keeps insertion order, so the first key's turn is next. */
+  #queues = new Map<string, Pending[]>()
   #nextId = 1
 
-  render(task: Omit<RenderTask, 'id'>): Promise<OutboundRequest> {
-    while (this.#threads.length < SIZE) this.#threads.push(new RenderThread(this))
+  render(task: Omit<RenderTask, 'id'>, key: string): Promise<OutboundRequest> {
+    while (this.#threads.length < RENDER_THREADS) this.#threads.push(new RenderThread(this))
     return new Promise((resolve, reject) => {
-      this.#queue.push({ task: { ...task, id: this.#nextId++ }, resolve, reject })
+      const queue = this.#queues.get(key)
+      const pending = { task: { ...task, id: this.#nextId++ }, key, resolve, reject }
+      if (queue) queue.push(pending)
+      else this.#queues.set(key, [pending])
       this.dispatch()
     })
   }
 
+  /** The next render: the oldest of the key whose turn it is; that key goes to the back. */
+  #next(): Pending | undefined {
+    for (const [key, queue] of this.#queues) {
+      const pending = queue.shift()
+      this.#queues.delete(key)
+      if (queue.length > 0) this.#queues.set(key, queue)
+      if (pending) return pending
+    }
+    return undefined
+  }
+
   dispatch() {
     for (const thread of this.#threads) {
-      if (this.#queue.length > 0 && thread.ready && !thread.current) {
-        thread.run(this.#queue.shift() as Pending)
+      if (this.#queues.size > 0 && thread.ready && !thread.current) {
+        const pending = this.#next()
+        if (pending) thread.run(pending)
       }
     }
     // Threads keep the process up only while there is a render to wait for.
-    const busy = this.#queue.length > 0 || this.#threads.some((thread) => thread.current)
+    const busy = this.#queues.size > 0 || this.#threads.some((thread) => thread.current)
     for (const thread of this.#threads) {
       if (busy) thread.worker.ref()
       else thread.worker.unref()
@@ -146,13 +166,17 @@ class RenderPool {
 
 let pool: RenderPool | undefined
 
-/** Renders a rule's request, unsigned, on a render thread, within `budgetMs`. */
+/**
+ * Renders a rule's request, unsigned, on a render thread, within `budgetMs`,
+ * in its turn among the waiting renders of other keys (workspaces).
+ */
 export function renderOffThread(
   request: RuleRow['request'],
   records: DeliveryRecord | DeliveryRecord[],
   credentials: RuleAuthInput,
   budgetMs: number,
+  key: string,
 ): Promise<OutboundRequest> {
   pool ??= new RenderPool()
-  return pool.render({ request, records, credentials, budgetMs })
+  return pool.render({ request, records, credentials, budgetMs }, key)
 }

@@ -9,18 +9,19 @@ import { renderOffThread } from './render-pool.js'
  * A rule's request for a delivery, a preview or a test, within the render
  * budget. Plain templates (fields, text filters: the common rule) render here
  * at once; any other goes to a render thread, which the event loop does not
- * wait on. Throws `TemplateError`.
+ * wait on, in its workspace's turn. Throws `TemplateError`.
  */
 export async function renderRequest(
-  rule: Pick<RuleRow, 'request'>,
+  rule: Pick<RuleRow, 'request' | 'workspace_id'>,
   records: DeliveryRecord | DeliveryRecord[],
   credentials: RuleAuthInput,
 ): Promise<OutboundRequest> {
   if (isPlainRequest(rule.request)) return renderRuleRequest(rule, records, credentials)
-  return renderOffThread(rule.request, records, credentials, renderBudgetMs())
+  return renderOffThread(rule.request, records, credentials, renderBudgetMs(), rule.workspace_id)
 }
 
-function isPlainRequest(request: RuleRow['request']): boolean {
+/** Whether every template of a rule's request is plain: it renders at once, off the render threads. */
+export function isPlainRequest(request: RuleRow['request']): boolean {
   if (!isPlainTemplate(request.url)) return false
   if (request.body_template && !isPlainTemplate(request.body_template)) return false
   for (const pair of request.body_pairs ?? []) if (!isPlainTemplate(pair.value)) return false
