@@ -4,6 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type pg from 'pg'
 import type { Config } from './config.js'
 import type { Db } from './db/database.js'
+import { registerDeprecation } from './http/deprecation.js'
 import { clientErrorHandler, registerErrorHandler } from './http/error-handler.js'
 import { registerIdempotency } from './http/idempotency.js'
 import { registerJsonParser } from './http/json-body.js'
@@ -76,6 +77,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerJsonParser(app)
   for (const schema of sharedSchemas) app.addSchema(schema)
   registerErrorHandler(app)
+  registerDeprecation(app, sharedSchemas as unknown as Record<string, unknown>[])
   registerIdempotency(app, options.db)
   // Set as the request arrives, so every answer carries it, errors included;
   // a callback hook, not an async one: no promise per request.

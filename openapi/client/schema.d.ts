@@ -152,7 +152,7 @@ export interface paths {
         post?: never;
         /**
          * Revoke an API key
-         * @description The key stops working at once. Revoking twice is harmless.
+         * @description The key stops working at once. Revoking twice is harmless. Send `Prefer: return=minimal` for the answer every DELETE gives, 204 with no body (`Preference-Applied: return=minimal`). Without it the answer is still 200 with the revoked key, deprecated (`Deprecation` and `Sunset` headers): from the Sunset date, 204 will be the only answer.
          */
         delete: operations["revokeApiKey"];
         options?: never;
@@ -890,7 +890,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Activate a handler
+         * Enable a handler
          * @description Calls are processed again.
          */
         post: operations["enableHandler"];
@@ -910,7 +910,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Deactivate a handler
+         * Disable a handler
          * @description Calls are still recorded, as `inactive`, answered 503 and not forwarded.
          */
         post: operations["disableHandler"];
@@ -2090,6 +2090,7 @@ export interface components {
          *       "entity_id": "L-1001",
          *       "status": "succeeded",
          *       "status_label": "Succeeded",
+         *       "attempt_count": 1,
          *       "attempts": 1,
          *       "max_attempts": 3,
          *       "next_attempt_at": null,
@@ -2124,9 +2125,15 @@ export interface components {
             status: "queued" | "delivering" | "succeeded" | "failed" | "cancelled";
             /**
              * @deprecated
-             * @description Deprecated (kept for at least 12 months): an English display string ("In Queue", "Succeeded"…). Translate `status` in the CRM instead.
+             * @description Deprecated (kept until 2027-12-06 at least): an English display string ("In Queue", "Succeeded"…). Translate `status` in the CRM instead.
              */
             status_label: string;
+            /** @description Attempts made so far (the detail lists them as `attempt_history`). */
+            attempt_count: number;
+            /**
+             * @deprecated
+             * @description Deprecated alias of `attempt_count` (kept until 2027-12-06 at least).
+             */
             attempts: number;
             max_attempts: number;
             next_attempt_at: string | null;
@@ -2174,9 +2181,15 @@ export interface components {
             status: "queued" | "delivering" | "succeeded" | "failed" | "cancelled";
             /**
              * @deprecated
-             * @description Deprecated (kept for at least 12 months): an English display string ("In Queue", "Succeeded"…). Translate `status` in the CRM instead.
+             * @description Deprecated (kept until 2027-12-06 at least): an English display string ("In Queue", "Succeeded"…). Translate `status` in the CRM instead.
              */
             status_label: string;
+            /** @description Attempts made so far (the detail lists them as `attempt_history`). */
+            attempt_count: number;
+            /**
+             * @deprecated
+             * @description Deprecated alias of `attempt_count` (kept until 2027-12-06 at least).
+             */
             attempts: number;
             max_attempts: number;
             next_attempt_at: string | null;
@@ -2716,6 +2729,7 @@ export interface components {
          *       "id": "hdl_01jdgk2x7m3q9v8h6c4r2t5w1y",
          *       "title": "Website contact form",
          *       "description": "Leads from the site’s form tool",
+         *       "enabled": true,
          *       "active": true,
          *       "endpoint_url": "https://hooks.example.com/in/hli_4u9bS0cE1yq3Hq0w5QmKQZ7nJ2rL8xTa",
          *       "methods": [
@@ -2789,7 +2803,12 @@ export interface components {
             id: string;
             title: string;
             description: string;
-            /** @description Inactive: calls are recorded as `inactive`, answered 503, not forwarded. */
+            /** @description Disabled: calls are recorded as `inactive`, answered 503, not forwarded. */
+            enabled: boolean;
+            /**
+             * @deprecated
+             * @description Deprecated alias of `enabled` (kept until 2027-12-06 at least).
+             */
             active: boolean;
             /** @description Give this URL to the sender. Rotating the token changes it. */
             endpoint_url: string;
@@ -2868,7 +2887,12 @@ export interface components {
             id: string;
             title: string;
             description: string;
-            /** @description Inactive: calls are recorded as `inactive`, answered 503, not forwarded. */
+            /** @description Disabled: calls are recorded as `inactive`, answered 503, not forwarded. */
+            enabled: boolean;
+            /**
+             * @deprecated
+             * @description Deprecated alias of `enabled` (kept until 2027-12-06 at least).
+             */
             active: boolean;
             /** @description Give this URL to the sender. Rotating the token changes it. */
             endpoint_url: string;
@@ -2941,6 +2965,12 @@ export interface components {
         CreateHandler: {
             title: string;
             description?: string;
+            /** @description Default true. Disabled: calls are recorded, not forwarded. */
+            enabled?: boolean;
+            /**
+             * @deprecated
+             * @description Deprecated alias of `enabled` (kept until 2027-12-06 at least); send one of them.
+             */
             active?: boolean;
             /**
              * @default [
@@ -3011,6 +3041,12 @@ export interface components {
         UpdateHandler: {
             title?: string;
             description?: string;
+            /** @description Default true. Disabled: calls are recorded, not forwarded. */
+            enabled?: boolean;
+            /**
+             * @deprecated
+             * @description Deprecated alias of `enabled` (kept until 2027-12-06 at least); send one of them.
+             */
             active?: boolean;
             methods?: ("GET" | "POST")[];
             /**
@@ -3279,6 +3315,10 @@ export interface components {
         "RateLimit-Policy": string;
         /** @description Seconds to wait before the next request. */
         "Retry-After": number;
+        /** @description The answer uses a deprecated form (a parameter, a field, a behaviour): `@<unix seconds>` of when it was deprecated (RFC 9745). See `Sunset` and the README’s Conventions. */
+        Deprecation: string;
+        /** @description The deprecated form is served until at least this date (RFC 8594). */
+        Sunset: string;
     };
     pathItems: never;
 }
@@ -4020,7 +4060,13 @@ export interface operations {
     revokeApiKey: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description `return=minimal`: answer 204 with no body (RFC 7240).
+                 * @example return=minimal
+                 */
+                prefer?: string;
+            };
             path: {
                 /**
                  * @description The workspace id.
@@ -4037,14 +4083,25 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The revoked key. */
+            /** @description Deprecated: the revoked key (without `Prefer: return=minimal`). */
             200: {
                 headers: {
+                    Deprecation: components["headers"]["Deprecation"];
+                    Sunset: components["headers"]["Sunset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ApiKey"];
                 };
+            };
+            /** @description Revoked (with `Prefer: return=minimal`). */
+            204: {
+                headers: {
+                    Deprecation: components["headers"]["Deprecation"];
+                    Sunset: components["headers"]["Sunset"];
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description The request is malformed; `message` names the field and why. */
             400: {
@@ -5069,10 +5126,16 @@ export interface operations {
             query?: {
                 limit?: number;
                 cursor?: string;
-                /** @description Sort key; a leading `-` sorts descending. */
-                sort?: "created" | "-created" | "title" | "-title" | "status" | "-status" | "trigger" | "-trigger" | "url" | "-url";
+                /** @description Sort key; a leading `-` sorts descending. `status` is a deprecated alias of `enabled` (kept until 2027-12-06 at least). */
+                sort?: "created" | "-created" | "title" | "-title" | "enabled" | "-enabled" | "status" | "-status" | "trigger" | "-trigger" | "url" | "-url";
                 /** @description Text in the title, description or URL. */
                 q?: string;
+                /** @description Only enabled (or disabled) rules. */
+                enabled?: boolean;
+                /**
+                 * @deprecated
+                 * @description Deprecated alias of `enabled` (kept until 2027-12-06 at least): `enabled` is `enabled=true`; send one of them.
+                 */
                 status?: "enabled" | "disabled";
                 event_type?: string;
             };
@@ -5087,6 +5150,8 @@ export interface operations {
                 headers: {
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    Deprecation: components["headers"]["Deprecation"];
+                    Sunset: components["headers"]["Sunset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5268,10 +5333,16 @@ export interface operations {
     exportRulesCsv: {
         parameters: {
             query?: {
-                /** @description Sort key; a leading `-` sorts descending. */
-                sort?: "created" | "-created" | "title" | "-title" | "status" | "-status" | "trigger" | "-trigger" | "url" | "-url";
+                /** @description Sort key; a leading `-` sorts descending. `status` is a deprecated alias of `enabled` (kept until 2027-12-06 at least). */
+                sort?: "created" | "-created" | "title" | "-title" | "enabled" | "-enabled" | "status" | "-status" | "trigger" | "-trigger" | "url" | "-url";
                 /** @description Text in the title, description or URL. */
                 q?: string;
+                /** @description Only enabled (or disabled) rules. */
+                enabled?: boolean;
+                /**
+                 * @deprecated
+                 * @description Deprecated alias of `enabled` (kept until 2027-12-06 at least): `enabled` is `enabled=true`; send one of them.
+                 */
                 status?: "enabled" | "disabled";
                 event_type?: string;
             };
@@ -5286,6 +5357,8 @@ export interface operations {
                 headers: {
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    Deprecation: components["headers"]["Deprecation"];
+                    Sunset: components["headers"]["Sunset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6373,6 +6446,8 @@ export interface operations {
                 headers: {
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    Deprecation: components["headers"]["Deprecation"];
+                    Sunset: components["headers"]["Sunset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6384,6 +6459,8 @@ export interface operations {
                 headers: {
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    Deprecation: components["headers"]["Deprecation"];
+                    Sunset: components["headers"]["Sunset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6511,6 +6588,8 @@ export interface operations {
                 headers: {
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    Deprecation: components["headers"]["Deprecation"];
+                    Sunset: components["headers"]["Sunset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6627,6 +6706,8 @@ export interface operations {
                 headers: {
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    Deprecation: components["headers"]["Deprecation"];
+                    Sunset: components["headers"]["Sunset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6742,6 +6823,8 @@ export interface operations {
                 headers: {
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    Deprecation: components["headers"]["Deprecation"];
+                    Sunset: components["headers"]["Sunset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6843,6 +6926,8 @@ export interface operations {
                 headers: {
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    Deprecation: components["headers"]["Deprecation"];
+                    Sunset: components["headers"]["Sunset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6925,6 +7010,8 @@ export interface operations {
                 headers: {
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    Deprecation: components["headers"]["Deprecation"];
+                    Sunset: components["headers"]["Sunset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7018,6 +7105,8 @@ export interface operations {
                 headers: {
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    Deprecation: components["headers"]["Deprecation"];
+                    Sunset: components["headers"]["Sunset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7122,6 +7211,8 @@ export interface operations {
                 headers: {
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    Deprecation: components["headers"]["Deprecation"];
+                    Sunset: components["headers"]["Sunset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7953,6 +8044,12 @@ export interface operations {
                 cursor?: string;
                 /** @description Text in the title or description. */
                 q?: string;
+                /** @description Only enabled (or disabled) handlers. */
+                enabled?: boolean;
+                /**
+                 * @deprecated
+                 * @description Deprecated alias of `enabled` (kept until 2027-12-06 at least).
+                 */
                 active?: boolean;
                 /** @description Start of the call-count window; default 7 days ago. */
                 calls_since?: string;
@@ -7960,12 +8057,12 @@ export interface operations {
                 calls_until?: string;
                 /**
                  * @deprecated
-                 * @description Deprecated alias of `calls_since` (kept for at least 12 months).
+                 * @description Deprecated alias of `calls_since` (kept until 2027-12-06 at least).
                  */
                 calls_from?: string;
                 /**
                  * @deprecated
-                 * @description Deprecated alias of `calls_until` (kept for at least 12 months).
+                 * @description Deprecated alias of `calls_until` (kept until 2027-12-06 at least).
                  */
                 calls_to?: string;
             };
@@ -7980,6 +8077,8 @@ export interface operations {
                 headers: {
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    Deprecation: components["headers"]["Deprecation"];
+                    Sunset: components["headers"]["Sunset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8063,6 +8162,8 @@ export interface operations {
                 headers: {
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    Deprecation: components["headers"]["Deprecation"];
+                    Sunset: components["headers"]["Sunset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8280,6 +8381,8 @@ export interface operations {
                 headers: {
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    Deprecation: components["headers"]["Deprecation"];
+                    Sunset: components["headers"]["Sunset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8468,6 +8571,8 @@ export interface operations {
                 headers: {
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    Deprecation: components["headers"]["Deprecation"];
+                    Sunset: components["headers"]["Sunset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8583,6 +8688,8 @@ export interface operations {
                 headers: {
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    Deprecation: components["headers"]["Deprecation"];
+                    Sunset: components["headers"]["Sunset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8676,6 +8783,8 @@ export interface operations {
                 headers: {
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    Deprecation: components["headers"]["Deprecation"];
+                    Sunset: components["headers"]["Sunset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8773,6 +8882,8 @@ export interface operations {
                 headers: {
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    Deprecation: components["headers"]["Deprecation"];
+                    Sunset: components["headers"]["Sunset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8899,6 +9010,8 @@ export interface operations {
                 headers: {
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    Deprecation: components["headers"]["Deprecation"];
+                    Sunset: components["headers"]["Sunset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8983,12 +9096,12 @@ export interface operations {
                 until?: string;
                 /**
                  * @deprecated
-                 * @description Deprecated alias of `since` (kept for at least 12 months); send one of them.
+                 * @description Deprecated alias of `since` (kept until 2027-12-06 at least); send one of them.
                  */
                 from?: string;
                 /**
                  * @deprecated
-                 * @description Deprecated alias of `until` (kept for at least 12 months); send one of them.
+                 * @description Deprecated alias of `until` (kept until 2027-12-06 at least); send one of them.
                  */
                 to?: string;
                 method?: "GET" | "POST";
@@ -9012,6 +9125,8 @@ export interface operations {
                 headers: {
                     RateLimit: components["headers"]["RateLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    Deprecation: components["headers"]["Deprecation"];
+                    Sunset: components["headers"]["Sunset"];
                     [name: string]: unknown;
                 };
                 content: {

@@ -1,4 +1,5 @@
 import { ERROR_SCHEMA, errorDescriptions } from '../schemas/common.js'
+import { deprecatingOperations } from './deprecation.js'
 import { IDEMPOTENT_ROUTES } from './idempotency.js'
 
 const IDEMPOTENT = new Set(
@@ -162,6 +163,20 @@ export const rateLimitHeaders = {
   },
 }
 
+/** RFC 9745 and RFC 8594, on answers that use a deprecated form (src/http/deprecation.ts). */
+export const deprecationHeaders = {
+  Deprecation: {
+    description:
+      'The answer uses a deprecated form (a parameter, a field, a behaviour): `@<unix seconds>` of ' +
+      'when it was deprecated (RFC 9745). See `Sunset` and the README’s Conventions.',
+    schema: { type: 'string' as const, examples: ['@1796428800'] },
+  },
+  Sunset: {
+    description: 'The deprecated form is served until at least this date (RFC 8594).',
+    schema: { type: 'string' as const, examples: ['Mon, 06 Dec 2027 00:00:00 GMT'] },
+  },
+}
+
 export function completeOperations(paths: Record<string, Record<string, unknown>>): void {
   for (const [key, op, path] of eachOperation(paths)) {
     op.operationId = operationIds[key] ?? op.operationId
@@ -205,6 +220,17 @@ export function completeOperations(paths: Record<string, Record<string, unknown>
         headers.RateLimit = { $ref: '#/components/headers/RateLimit' }
         headers['RateLimit-Policy'] = { $ref: '#/components/headers/RateLimit-Policy' }
         if (status === '429') headers['Retry-After'] = { $ref: '#/components/headers/Retry-After' }
+      }
+    }
+    if (deprecatingOperations.has(key)) {
+      for (const [status, response] of Object.entries(responses)) {
+        if (!status.startsWith('2')) continue
+        const answer = response as { headers?: Record<string, unknown> }
+        answer.headers = {
+          ...answer.headers,
+          Deprecation: { $ref: '#/components/headers/Deprecation' },
+          Sunset: { $ref: '#/components/headers/Sunset' },
+        }
       }
     }
     op.responses = Object.fromEntries(

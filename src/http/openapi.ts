@@ -2,7 +2,7 @@ import { createRequire } from 'node:module'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
-import { completeOperations, rateLimitHeaders } from './openapi-operations.js'
+import { completeOperations, deprecationHeaders, rateLimitHeaders } from './openapi-operations.js'
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string }
 
@@ -66,7 +66,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       // /v1 by default; operator and health routes say otherwise.
       security: [{ apiKey: [] }],
       components: {
-        headers: rateLimitHeaders,
+        headers: { ...rateLimitHeaders, ...deprecationHeaders },
         securitySchemes: {
           apiKey: {
             type: 'http',

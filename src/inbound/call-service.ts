@@ -3,10 +3,11 @@ import type { Database, Db } from '../db/database.js'
 import type { DeliveryStatus } from '../db/tables/deliveries.js'
 import type { InboundCallRow } from '../db/tables/inbound-calls.js'
 import { errors } from '../errors.js'
+import { alias } from '../http/deprecation.js'
 import { decodeCursor, toPage } from '../http/pagination.js'
 import type { CallListQuery, Forwarding } from '../schemas/calls.js'
 import { callIdBound } from './call-ids.js'
-import { alias, window } from './handler-service.js'
+import { window } from './handler-service.js'
 import { decodeUtf8 } from './utf8.js'
 
 // The list's columns: everything but the request and what was made of it.

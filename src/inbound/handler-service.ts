@@ -1,6 +1,7 @@
 import type { Db } from '../db/database.js'
 import type { HandlerRow, HandlerUpdate, NewHandlerRow } from '../db/tables/handlers.js'
 import { errors } from '../errors.js'
+import { alias } from '../http/deprecation.js'
 import { decodeCursor, toPage } from '../http/pagination.js'
 import { newId } from '../ids.js'
 import {
@@ -52,7 +53,7 @@ export async function createHandler(
     workspace_id: ctx.workspaceId,
     title: input.title,
     description: input.description ?? '',
-    active: input.active ?? true,
+    active: enabledOf(input) ?? true,
     token_hash: hashToken(token),
     token_sealed: ctx.box.seal(token, tokenBinding(id)),
     token_rotated_at: null,
@@ -96,7 +97,8 @@ export async function updateHandler(
   const patch: HandlerUpdate = {}
   if (input.title !== undefined) patch.title = input.title
   if (input.description !== undefined) patch.description = input.description
-  if (input.active !== undefined) patch.active = input.active
+  const enabled = enabledOf(input)
+  if (enabled !== undefined) patch.active = enabled
   if (input.methods !== undefined) patch.methods = input.methods
   if (input.body_format !== undefined) patch.body_format = input.body_format
   if (input.body_limit_bytes !== undefined) patch.body_limit_bytes = input.body_limit_bytes
@@ -188,11 +190,12 @@ export async function listHandlers(ctx: HandlerContext, query: HandlerListQuery)
     query.calls_since ? 'calls_since' : 'calls_from',
   )
   const before = query.cursor ? String(decodeCursor(query.cursor, 1)[0]) : undefined
+  const enabled = alias(query.enabled, query.active, 'enabled', 'active')
   const rows = await repo.listHandlers(ctx.db, ctx.workspaceId, {
     limit: query.limit + 1,
     ...(before ? { before } : {}),
     ...(query.q ? { q: query.q } : {}),
-    ...(query.active !== undefined ? { active: query.active } : {}),
+    ...(enabled !== undefined ? { active: enabled } : {}),
   })
   const page = toPage(rows, query.limit, (row) => [row.id])
   const counts = await repo.countCalls(
@@ -210,21 +213,10 @@ export async function listHandlers(ctx: HandlerContext, query: HandlerListQuery)
   }
 }
 
+const enabledOf = (input: HandlerInput) =>
+  alias(input.enabled, input.active, 'enabled', 'active', 'body')
+
 /** A time window from optional ISO bounds: default the last 7 days. */
-/** A filter and its deprecated alias (`since` and `from`): either, not both. */
-export function alias(
-  value: string | undefined,
-  old: string | undefined,
-  name: string,
-  oldName: string,
-) {
-  if (value !== undefined && old !== undefined) {
-    throw errors.validation(
-      `querystring/${oldName}: deprecated alias of ${name}; send ${name} only`,
-    )
-  }
-  return value ?? old
-}
 
 export function window(fromText: string | undefined, toText: string | undefined, name: string) {
   const to = toText ? new Date(toText) : new Date()

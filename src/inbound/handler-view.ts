@@ -10,6 +10,7 @@ export function toHandler(row: HandlerRow, box: SecretBox, publicBaseUrl: string
     id: row.id,
     title: row.title,
     description: row.description,
+    enabled: row.active,
     active: row.active,
     endpoint_url: endpointUrl(publicBaseUrl, box.open(row.token_sealed, tokenBinding(row.id))),
     methods: row.methods as ('GET' | 'POST')[],

@@ -172,14 +172,16 @@ export const CallListQuery = Type.Object(
       Type.String({
         format: 'date-time',
         deprecated: true,
-        description: 'Deprecated alias of `since` (kept for at least 12 months); send one of them.',
+        description:
+          'Deprecated alias of `since` (kept until 2027-12-06 at least); send one of them.',
       }),
     ),
     to: Type.Optional(
       Type.String({
         format: 'date-time',
         deprecated: true,
-        description: 'Deprecated alias of `until` (kept for at least 12 months); send one of them.',
+        description:
+          'Deprecated alias of `until` (kept until 2027-12-06 at least); send one of them.',
       }),
     ),
     method: Type.Optional(Type.Enum(['GET', 'POST'])),

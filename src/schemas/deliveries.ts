@@ -45,10 +45,16 @@ const deliveryProperties = {
   status_label: Type.String({
     deprecated: true,
     description:
-      'Deprecated (kept for at least 12 months): an English display string ("In Queue", ' +
+      'Deprecated (kept until 2027-12-06 at least): an English display string ("In Queue", ' +
       '"Succeeded"…). Translate `status` in the CRM instead.',
   }),
-  attempts: Type.Integer(),
+  attempt_count: Type.Integer({
+    description: 'Attempts made so far (the detail lists them as `attempt_history`).',
+  }),
+  attempts: Type.Integer({
+    deprecated: true,
+    description: 'Deprecated alias of `attempt_count` (kept until 2027-12-06 at least).',
+  }),
   max_attempts: Type.Integer(),
   next_attempt_at: Nullable(Timestamp),
   mass_post_id: Nullable(Type.String()),
@@ -84,6 +90,7 @@ const deliveryExample = {
   entity_id: 'L-1001',
   status: 'succeeded',
   status_label: 'Succeeded',
+  attempt_count: 1,
   attempts: 1,
   max_attempts: 3,
   next_attempt_at: null,

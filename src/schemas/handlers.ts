@@ -177,6 +177,7 @@ const handlerExample = {
   id: 'hdl_01jdgk2x7m3q9v8h6c4r2t5w1y',
   title: 'Website contact form',
   description: 'Leads from the site’s form tool',
+  enabled: true,
   active: true,
   endpoint_url: 'https://hooks.example.com/in/hli_4u9bS0cE1yq3Hq0w5QmKQZ7nJ2rL8xTa',
   methods: ['POST'],
@@ -216,8 +217,12 @@ const handlerProperties = {
   id: Type.String(),
   title: Type.String(),
   description: Type.String(),
+  enabled: Type.Boolean({
+    description: 'Disabled: calls are recorded as `inactive`, answered 503, not forwarded.',
+  }),
   active: Type.Boolean({
-    description: 'Inactive: calls are recorded as `inactive`, answered 503, not forwarded.',
+    deprecated: true,
+    description: 'Deprecated alias of `enabled` (kept until 2027-12-06 at least).',
   }),
   endpoint_url: Type.String({
     description: 'Give this URL to the sender. Rotating the token changes it.',
@@ -295,7 +300,16 @@ export const HandlerPage = Type.Object(
 const inputProperties = {
   title: Type.String({ minLength: 1, maxLength: 200 }),
   description: Type.Optional(Type.String({ maxLength: 2000 })),
-  active: Type.Optional(Type.Boolean()),
+  enabled: Type.Optional(
+    Type.Boolean({ description: 'Default true. Disabled: calls are recorded, not forwarded.' }),
+  ),
+  active: Type.Optional(
+    Type.Boolean({
+      deprecated: true,
+      description:
+        'Deprecated alias of `enabled` (kept until 2027-12-06 at least); send one of them.',
+    }),
+  ),
   methods: Type.Optional(
     Type.Array(HandlerMethod, { minItems: 1, uniqueItems: true, default: ['POST'] }),
   ),
@@ -366,6 +380,8 @@ export const UpdateHandlerBody = Type.Object(
 export interface HandlerInput {
   title?: string
   description?: string
+  enabled?: boolean
+  /** Deprecated alias of `enabled`. */
   active?: boolean
   methods?: ('GET' | 'POST')[]
   body_format?: 'auto' | 'json' | 'form' | 'xml' | 'multipart'
@@ -389,7 +405,13 @@ export const HandlerListQuery = Type.Object(
     q: Type.Optional(
       Type.String({ maxLength: 200, description: 'Text in the title or description.' }),
     ),
-    active: Type.Optional(Type.Boolean()),
+    enabled: Type.Optional(Type.Boolean({ description: 'Only enabled (or disabled) handlers.' })),
+    active: Type.Optional(
+      Type.Boolean({
+        deprecated: true,
+        description: 'Deprecated alias of `enabled` (kept until 2027-12-06 at least).',
+      }),
+    ),
     calls_since: Type.Optional(
       Type.String({
         format: 'date-time',
@@ -403,14 +425,14 @@ export const HandlerListQuery = Type.Object(
       Type.String({
         format: 'date-time',
         deprecated: true,
-        description: 'Deprecated alias of `calls_since` (kept for at least 12 months).',
+        description: 'Deprecated alias of `calls_since` (kept until 2027-12-06 at least).',
       }),
     ),
     calls_to: Type.Optional(
       Type.String({
         format: 'date-time',
         deprecated: true,
-        description: 'Deprecated alias of `calls_until` (kept for at least 12 months).',
+        description: 'Deprecated alias of `calls_until` (kept until 2027-12-06 at least).',
       }),
     ),
   },

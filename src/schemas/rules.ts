@@ -371,6 +371,8 @@ export const RuleListQuery = Type.Object(
         '-created',
         'title',
         '-title',
+        'enabled',
+        '-enabled',
         'status',
         '-status',
         'trigger',
@@ -378,12 +380,25 @@ export const RuleListQuery = Type.Object(
         'url',
         '-url',
       ],
-      { default: '-created', description: 'Sort key; a leading `-` sorts descending.' },
+      {
+        default: '-created',
+        description:
+          'Sort key; a leading `-` sorts descending. `status` is a deprecated alias of `enabled` ' +
+          '(kept until 2027-12-06 at least).',
+      },
     ),
     q: Type.Optional(
       Type.String({ maxLength: 200, description: 'Text in the title, description or URL.' }),
     ),
-    status: Type.Optional(Type.Union([Type.Literal('enabled'), Type.Literal('disabled')])),
+    enabled: Type.Optional(Type.Boolean({ description: 'Only enabled (or disabled) rules.' })),
+    status: Type.Optional(
+      Type.Union([Type.Literal('enabled'), Type.Literal('disabled')], {
+        deprecated: true,
+        description:
+          'Deprecated alias of `enabled` (kept until 2027-12-06 at least): `enabled` is ' +
+          '`enabled=true`; send one of them.',
+      }),
+    ),
     event_type: Type.Optional(Type.String({ maxLength: 100 })),
   },
   { additionalProperties: false },

@@ -28,6 +28,7 @@ export function toDelivery(row: DeliveryRow): Delivery {
     entity_id: row.entity_id,
     status: row.status,
     status_label: labels[row.status],
+    attempt_count: row.attempts,
     attempts: row.attempts,
     max_attempts: row.max_attempts,
     next_attempt_at: row.next_attempt_at?.toISOString() ?? null,

@@ -54,20 +54,20 @@ export async function findTriggeredRules(db: Db, workspaceId: string, eventType:
     .execute()
 }
 
-export type RuleSortKey = 'created' | 'title' | 'status' | 'trigger' | 'url'
+export type RuleSortKey = 'created' | 'title' | 'enabled' | 'trigger' | 'url'
 
 // Each sort key as an SQL expression; lists page on (expression, id).
 const sortExpressions: Record<RuleSortKey, RawBuilder<string | number>> = {
   created: sql`id`,
   title: sql`lower(title)`,
-  status: sql`enabled::int`,
+  enabled: sql`enabled::int`,
   trigger: sql`coalesce(event_types[1], '')`,
   url: sql`request->>'url'`,
 }
 
 export interface RuleListFilter {
   q?: string
-  status?: 'enabled' | 'disabled'
+  enabled?: boolean
   eventType?: string
 }
 
@@ -105,7 +105,7 @@ export async function listRules(
 export function ruleFilter(filter: RuleListFilter) {
   return (eb: ExpressionBuilder<Database, 'rules'>) => {
     const tests: Expression<SqlBool>[] = []
-    if (filter.status) tests.push(eb('enabled', '=', filter.status === 'enabled'))
+    if (filter.enabled !== undefined) tests.push(eb('enabled', '=', filter.enabled))
     if (filter.eventType) {
       tests.push(eb('event_types', '@>', sql<string[]>`array[${filter.eventType}]::text[]`))
     }

@@ -3,6 +3,7 @@ import type { Db } from '../../db/database.js'
 import type { RuleRow } from '../../db/tables/rules.js'
 import { errors } from '../../errors.js'
 import { csvLine } from '../../http/csv.js'
+import { alias } from '../../http/deprecation.js'
 import { decodeCursor, encodeCursor } from '../../http/pagination.js'
 import { newId } from '../../ids.js'
 import { type AllowList, parseAllowList } from '../../net/address-policy.js'
@@ -261,14 +262,25 @@ export async function replaceReferences(
   return getRule(ctx, id)
 }
 
+/** The list's sort and filter, deprecated aliases (`status`) read as their new names. */
+function listOrder(query: Omit<RuleListQuery, 'limit'>) {
+  const status = query.status === undefined ? undefined : query.status === 'enabled'
+  const enabled = alias(query.enabled, status, 'enabled', 'status')
+  const name = query.sort.replace(/^-/, '')
+  return {
+    descending: query.sort.startsWith('-'),
+    sort: (name === 'status' ? 'enabled' : name) as repo.RuleSortKey,
+    filter: { q: query.q, eventType: query.event_type, enabled },
+  }
+}
+
 export async function listRules(ctx: RuleContext, query: RuleListQuery) {
-  const descending = query.sort.startsWith('-')
-  const sort = query.sort.replace(/^-/, '') as repo.RuleSortKey
+  const { descending, sort, filter } = listOrder(query)
   let after: [string | number, string] | undefined
   if (query.cursor) {
     const [value, id] = decodeCursor(query.cursor, 2)
     // A cursor from another sort would reach SQL as the wrong type: refuse it here.
-    if (typeof value !== (sort === 'status' ? 'number' : 'string')) throw errors.invalidCursor()
+    if (typeof value !== (sort === 'enabled' ? 'number' : 'string')) throw errors.invalidCursor()
     after = [value as string | number, String(id)]
   }
   const rows = await repo.listRules(ctx.db, ctx.workspaceId, {
@@ -276,7 +288,7 @@ export async function listRules(ctx: RuleContext, query: RuleListQuery) {
     sort,
     descending,
     after,
-    filter: { q: query.q, status: query.status, eventType: query.event_type },
+    filter,
   })
   const pageRows = rows.slice(0, query.limit)
   const last = pageRows[pageRows.length - 1]
@@ -302,12 +314,9 @@ const EXPORT_LIMIT = 10_000
 
 /** The filtered rules as CSV, in the list's order (at most 10,000 rows). */
 export async function exportRulesCsv(ctx: RuleContext, query: RuleListQuery): Promise<string> {
-  const descending = query.sort.startsWith('-')
   const rows = await repo.listRules(ctx.db, ctx.workspaceId, {
     limit: EXPORT_LIMIT,
-    sort: query.sort.replace(/^-/, '') as repo.RuleSortKey,
-    descending,
-    filter: { q: query.q, status: query.status, eventType: query.event_type },
+    ...listOrder(query),
   })
   let out = csvLine([
     'id',

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import * as apiKeys from '../../api-keys/api-key-service.js'
 import { operatorAuth } from '../../http/auth.js'
+import { markDeprecated } from '../../http/deprecation.js'
 import {
   ApiKey,
   ApiKeyPage,
@@ -168,11 +169,42 @@ export const operatorRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
         tags,
         security,
         summary: 'Revoke an API key',
-        description: 'The key stops working at once. Revoking twice is harmless.',
+        description:
+          'The key stops working at once. Revoking twice is harmless. Send `Prefer: return=minimal` for ' +
+          'the answer every DELETE gives, 204 with no body (`Preference-Applied: return=minimal`). ' +
+          'Without it the answer is still 200 with the revoked key, deprecated (`Deprecation` and ' +
+          '`Sunset` headers): from the Sunset date, 204 will be the only answer.',
         params: ApiKeyParams,
-        response: { 200: ref(ApiKey, 'The revoked key.'), ...errorResponses(400, 401, 403, 404) },
+        headers: Type.Object({
+          prefer: Type.Optional(
+            Type.String({
+              maxLength: 1000,
+              description: '`return=minimal`: answer 204 with no body (RFC 7240).',
+              examples: ['return=minimal'],
+            }),
+          ),
+        }),
+        response: {
+          200: ref(ApiKey, 'Deprecated: the revoked key (without `Prefer: return=minimal`).'),
+          204: Type.Null({ description: 'Revoked (with `Prefer: return=minimal`).' }),
+          ...errorResponses(400, 401, 403, 404),
+        },
       },
     },
-    async (request) => apiKeys.revokeApiKey(db, request.params.workspaceId, request.params.keyId),
+    async (request, reply) => {
+      const key = await apiKeys.revokeApiKey(db, request.params.workspaceId, request.params.keyId)
+      if (prefersMinimal(request.headers.prefer)) {
+        return reply.code(204).header('preference-applied', 'return=minimal').send(null)
+      }
+      markDeprecated(reply)
+      return key
+    },
   )
+}
+
+/** Whether a `Prefer` header (RFC 7240: comma-separated preferences) asks for `return=minimal`. */
+function prefersMinimal(prefer: string | undefined): boolean {
+  return (prefer ?? '')
+    .split(',')
+    .some((p) => /^return\s*=\s*"?minimal"?$/i.test(p.split(';')[0]?.trim() ?? ''))
 }

@@ -163,7 +163,7 @@ export const handlerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       {
         schema: {
           tags,
-          summary: action === 'enable' ? 'Activate a handler' : 'Deactivate a handler',
+          summary: action === 'enable' ? 'Enable a handler' : 'Disable a handler',
           description:
             action === 'enable'
               ? 'Calls are processed again.'

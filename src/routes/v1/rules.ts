@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
+import { markDeprecated } from '../../http/deprecation.js'
 import { BODY_OPTIONAL } from '../../http/openapi.js'
 import { parseAllowList } from '../../net/address-policy.js'
 import { executeRule, previewRule, testRule } from '../../outbound/rules/rule-actions.js'
@@ -71,7 +72,10 @@ export const ruleRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
         response: { 200: ref(RulePage, 'One page of rules.'), ...errorResponses(400, 401) },
       },
     },
-    async (request) => rules.listRules(ctx(request.workspaceId), request.query),
+    async (request, reply) => {
+      if (request.query.sort.endsWith('status')) markDeprecated(reply)
+      return rules.listRules(ctx(request.workspaceId), request.query)
+    },
   )
 
   app.get(
@@ -94,6 +98,7 @@ export const ruleRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       },
     },
     async (request, reply) => {
+      if (request.query.sort.endsWith('status')) markDeprecated(reply)
       const csv = await rules.exportRulesCsv(ctx(request.workspaceId), {
         ...request.query,
         limit: 1,
