@@ -13,6 +13,7 @@ import type { InboundCallsTable } from './tables/inbound-calls.js'
 import type { InboundClaimsTable } from './tables/inbound-claims.js'
 import type { MassPostItemsTable, MassPostsTable } from './tables/mass-posts.js'
 import type { RuleReferencesTable } from './tables/rule-references.js'
+import type { RuleVersionsTable } from './tables/rule-versions.js'
 import type { RulesTable } from './tables/rules.js'
 import type { SigningSecretsTable } from './tables/signing-secrets.js'
 import type { WorkspacesTable } from './tables/workspaces.js'
@@ -26,6 +27,7 @@ export interface Database {
   fields: FieldsTable
   rules: RulesTable
   rule_references: RuleReferencesTable
+  rule_versions: RuleVersionsTable
   events: EventsTable
   deliveries: DeliveriesTable
   delivery_attempts: DeliveryAttemptsTable

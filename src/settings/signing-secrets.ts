@@ -31,6 +31,29 @@ export async function openSigningSecrets(
   return rows.map((row) => box.open(row.secret, binding(row.id)))
 }
 
+/**
+ * The secrets that were signing at `at` (made by then, not yet expired), newest
+ * first, opened: what history signs a request kept without its copy with.
+ * Secrets are never deleted, only expired, so any past moment can be asked.
+ */
+export async function signingSecretsAt(
+  db: Db,
+  box: SecretBox,
+  workspaceId: string,
+  at: Date,
+): Promise<string[]> {
+  const rows = await db
+    .selectFrom('signing_secrets')
+    .select(['id', 'secret'])
+    .where('workspace_id', '=', workspaceId)
+    .where('created_at', '<=', at)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', at)]))
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .execute()
+  return rows.map((row) => box.open(row.secret, binding(row.id)))
+}
+
 export async function listSecretRows(db: Db, workspaceId: string): Promise<SigningSecretRow[]> {
   return db
     .selectFrom('signing_secrets')

@@ -55,6 +55,16 @@ t.test('deleting a handler, a rule or a workspace does what the foreign keys did
     table: 'inbound_calls' | 'events' | 'deliveries' | 'delivery_attempts' | 'handlers',
     ws: string,
   ) => {
+    // Attempts: their rows, and first attempts kept in their delivery's row.
+    if (table === 'delivery_attempts') {
+      const { rows } = await database.pool.query(
+        `select (select count(*) from delivery_attempts where workspace_id = $1)
+           + (select count(*) from deliveries where workspace_id = $1 and sent_at is not null)
+           as n`,
+        [ws],
+      )
+      return Number(rows[0].n)
+    }
     const { n } = await database.db
       .selectFrom(table)
       .select((eb) => eb.fn.countAll<string>().as('n'))
@@ -83,6 +93,18 @@ t.test('deleting a handler, a rule or a workspace does what the foreign keys did
     { rule_id: null, kind: 'rule' },
   ])
   t.equal(await count('delivery_attempts', b.ws.id), 1, "the deleted rule's attempts stay")
+  const sent = await database.db
+    .selectFrom('deliveries')
+    .select('id')
+    .where('workspace_id', '=', b.ws.id)
+    .where('attempts', '>', 0)
+    .executeTakeFirstOrThrow()
+  const history = await app.inject({ url: `/v1/deliveries/${sent.id}`, headers: b.ws.auth })
+  t.match(
+    history.json().attempt_history,
+    [{ attempt: 1, request: { method: 'POST', url: /^http/ } }],
+    "the deleted rule's request is still shown",
+  )
   const aRule = await database.db
     .selectFrom('deliveries')
     .select('rule_id')

@@ -34,6 +34,17 @@ export interface DeliveriesTable {
   created_at: ColumnType<Date, Date | undefined, never>
   updated_at: ColumnType<Date, Date | undefined, Date>
   finished_at: Date | null
+  /**
+   * A first attempt that succeeded, kept in the delivery's row (0019): when it
+   * was signed (null: no attempt here), how long it took, the rule version it
+   * was rendered with, and the response. Its request is rendered again when
+   * history is read.
+   */
+  sent_at: Date | null
+  duration_ms: number | null
+  rule_version_id: number | null
+  response_headers: Json<Record<string, string> | null>
+  response_body: string | null
 }
 export type DeliveryRow = Selectable<DeliveriesTable>
 export type NewDeliveryRow = Insertable<DeliveriesTable>

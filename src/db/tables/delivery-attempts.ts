@@ -14,7 +14,10 @@ export interface DeliveryAttemptsTable {
   delivery_id: string
   workspace_id: string
   attempt: number
-  request: Json<AttemptRequest>
+  /** Null: a first attempt moved out of its delivery's row, rendered again when read (0019). */
+  request: Json<AttemptRequest | null>
+  sent_at: Date | null
+  rule_version_id: number | null
   response_status: number | null
   response_headers: Json<Record<string, string> | null>
   response_body: string | null

@@ -21,6 +21,8 @@ export interface RulesTable {
   notify_on_failure: Generated<boolean>
   disabled_reason: string | null
   failing_since: Date | null
+  /** The rule_versions row of its request and auth as they are now; set by a trigger (0019). */
+  version_id: ColumnType<number | null, never, never>
   created_at: ColumnType<Date, never, never>
   updated_at: ColumnType<Date, never, Date>
 }

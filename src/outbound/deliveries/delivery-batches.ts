@@ -37,7 +37,10 @@ export interface Success {
   deliveryId: string
   workspaceId: string
   attempt: number
-  request: AttemptRequest
+  /** The attempt row's request; null when the attempt is kept in the delivery's row. */
+  request: AttemptRequest | null
+  /** A first attempt kept in the delivery's row: no attempt row (see migrations/0019). */
+  inRow: { sentAt: Date; ruleVersionId: number } | null
   status: number
   headers: Record<string, string> | null
   body: string | null
@@ -65,24 +68,34 @@ export async function recordSuccesses(db: Db, items: Success[]): Promise<Set<str
     response_body: item.body,
     duration_ms: item.durationMs,
     at: item.at.toISOString(),
+    sent_at: item.inRow?.sentAt.toISOString() ?? null,
+    rule_version_id: item.inRow?.ruleVersionId ?? null,
   }))
   const { rows } = await sql<{ id: string }>`${prepared('record_successes')}
     with done as (
       select * from jsonb_to_recordset(${JSON.stringify(done)}::jsonb) as t(delivery_id text,
         workspace_id text, attempt int, request jsonb, response_status int, response_headers jsonb,
-        response_body text, duration_ms int, at timestamptz)
+        response_body text, duration_ms int, at timestamptz, sent_at timestamptz,
+        rule_version_id int8)
     ),
     attempts as (
       insert into delivery_attempts (delivery_id, workspace_id, attempt, request,
         response_status, response_headers, response_body, duration_ms, error)
       select delivery_id, workspace_id, attempt, request, response_status, response_headers,
         response_body, duration_ms, null
-      from done
+      from done where sent_at is null
     )
     update deliveries as d
     set attempts = done.attempt, status = 'succeeded', response_status = done.response_status,
       response_mapped = null, last_error = null, finished_at = done.at, next_attempt_at = null,
-      updated_at = done.at
+      updated_at = done.at,
+      sent_at = coalesce(done.sent_at, d.sent_at),
+      duration_ms = case when done.sent_at is null then d.duration_ms else done.duration_ms end,
+      rule_version_id = coalesce(done.rule_version_id, d.rule_version_id),
+      response_headers = case when done.sent_at is null then d.response_headers
+        else done.response_headers end,
+      response_body = case when done.sent_at is null then d.response_body
+        else done.response_body end
     from done
     where d.id = done.delivery_id
     returning d.id`.execute(db)

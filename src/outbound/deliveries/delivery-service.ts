@@ -1,10 +1,13 @@
+import { sql } from 'kysely'
 import type { Db } from '../../db/database.js'
 import type { DeliveryRow } from '../../db/tables/deliveries.js'
-import type { DeliveryAttemptRow } from '../../db/tables/delivery-attempts.js'
+import type { AttemptRequest, DeliveryAttemptRow } from '../../db/tables/delivery-attempts.js'
 import { errors } from '../../errors.js'
 import { decodeCursor, toPage } from '../../http/pagination.js'
 import type { Delivery, DeliveryListQuery } from '../../schemas/deliveries.js'
+import type { DeliveryRecord } from '../send/build-request.js'
 import { NOTICE_MAX_ATTEMPTS } from '../send/notices.js'
+import { type HistoryDeps, renderSentRequest, UNKNOWN_REQUEST } from '../send/sent-request.js'
 import { cancelSoleJob, rescheduleDelivery } from './schedule.js'
 
 const labels: Record<DeliveryRow['status'], string> = {
@@ -43,10 +46,10 @@ export function toDelivery(row: DeliveryRow): Delivery {
   }
 }
 
-export function toAttempt(row: DeliveryAttemptRow) {
+export function toAttempt(row: DeliveryAttemptRow, request: AttemptRequest | null = row.request) {
   return {
     attempt: row.attempt,
-    request: row.request,
+    request: request ?? UNKNOWN_REQUEST,
     response_status: row.response_status,
     response_headers: row.response_headers,
     response_body: row.response_body,
@@ -110,16 +113,87 @@ export async function getDeliveryRow(
   return row
 }
 
-export async function getDelivery(db: Db, workspaceId: string, id: string) {
+/**
+ * A delivery with its attempts: its attempt rows, and a first attempt that
+ * succeeded kept in its own row (migrations/0019), whose request is rendered
+ * again (src/outbound/send/sent-request.ts).
+ */
+export async function getDelivery(deps: HistoryDeps, workspaceId: string, id: string) {
+  const { db } = deps
   const row = await getDeliveryRow(db, workspaceId, id)
-  const attempts = await db
+  const rows = await db
     .selectFrom('delivery_attempts')
     .selectAll()
     .where('delivery_id', '=', id)
     .orderBy('attempt')
     .orderBy('id')
     .execute()
-  return { ...toDelivery(row), attempt_history: attempts.map(toAttempt) }
+  const inRow: DeliveryAttemptRow[] = row.sent_at
+    ? [
+        {
+          id: '0',
+          delivery_id: row.id,
+          workspace_id: row.workspace_id,
+          attempt: 1,
+          request: null,
+          sent_at: row.sent_at,
+          rule_version_id: row.rule_version_id,
+          response_status: row.response_status,
+          response_headers: row.response_headers,
+          response_body: row.response_body,
+          duration_ms: row.duration_ms ?? 0,
+          error: null,
+          created_at: row.finished_at ?? row.updated_at,
+        },
+      ]
+    : []
+  const attempts = [...inRow, ...rows]
+  const records = attempts.some((a) => a.request === null) ? await deliveryRecords(db, row) : null
+  const history = await Promise.all(
+    attempts.map(async (attempt) =>
+      toAttempt(
+        attempt,
+        attempt.request ??
+          (attempt.sent_at
+            ? await renderSentRequest(deps, row, records, {
+                sentAt: attempt.sent_at,
+                ruleVersionId: attempt.rule_version_id,
+              })
+            : null),
+      ),
+    ),
+  )
+  return { ...toDelivery(row), attempt_history: history }
+}
+
+/** The records a delivery's request is rendered from. */
+export async function deliveryRecords(
+  _db: Db,
+  row: DeliveryRow,
+): Promise<DeliveryRecord | DeliveryRecord[] | null> {
+  return (row.record as DeliveryRecord | DeliveryRecord[] | null) ?? null
+}
+
+/**
+ * Moves a first attempt kept in a delivery's row into an attempt row, before
+ * the delivery is sent again (its row then describes the later attempts).
+ */
+async function moveFirstAttemptOut(db: Db, id: string): Promise<void> {
+  await sql`
+    with moved as (
+      update deliveries d set sent_at = null, duration_ms = null, rule_version_id = null,
+        response_headers = null, response_body = null
+      from deliveries old
+      where d.id = ${id} and old.id = d.id and d.sent_at is not null
+      returning old.*
+    )
+    insert into delivery_attempts (delivery_id, workspace_id, attempt, request, sent_at,
+      rule_version_id, response_status, response_headers, response_body, duration_ms, error,
+      created_at)
+    select id, workspace_id, 1, null, sent_at, rule_version_id, response_status,
+      response_headers, response_body, coalesce(duration_ms, 0), null,
+      coalesce(finished_at, updated_at)
+    from moved`.execute(db)
 }
 
 /** Cancels a queued delivery; its job is removed when no worker holds it. */
@@ -171,6 +245,7 @@ export async function resendDelivery(db: Db, workspaceId: string, id: string) {
     : undefined
   const tries = rule?.execution.max_attempts ?? (row.kind === 'notice' ? NOTICE_MAX_ATTEMPTS : 1)
   return db.transaction().execute(async (trx) => {
+    await moveFirstAttemptOut(trx, id)
     await trx
       .updateTable('deliveries')
       .set((eb) => ({

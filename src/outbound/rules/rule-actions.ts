@@ -171,7 +171,7 @@ export async function executeRule(
   if (mode === 'background') {
     const runAt = new Date(Date.now() + rule.execution.delay_seconds * 1000)
     await scheduleDeliveries(ctx.db, [{ row, runAt }])
-    return { mode, delivery: await getDelivery(ctx.db, ctx.workspaceId, id) }
+    return { mode, delivery: await getDelivery(engine, ctx.workspaceId, id) }
   }
   const inserted = await ctx.db
     .insertInto('deliveries')
@@ -179,7 +179,7 @@ export async function executeRule(
     .returningAll()
     .executeTakeFirstOrThrow()
   await runAttempt(engine, inserted, { jobId: null })
-  return { mode, delivery: await getDelivery(ctx.db, ctx.workspaceId, id) }
+  return { mode, delivery: await getDelivery(engine, ctx.workspaceId, id) }
 }
 
 /**
@@ -207,7 +207,7 @@ export async function sendInline(
       ),
     ),
   )
-  return Promise.all(ids.map((id) => getDelivery(engine.db, workspaceId, id)))
+  return Promise.all(ids.map((id) => getDelivery(engine, workspaceId, id)))
 }
 
 export async function scheduleManual(ctx: RuleContext, ruleId: string, records: RecordInput[]) {

@@ -236,7 +236,9 @@ export async function runAttempt(
       'rule sets headers that steer routing or framing; sent without them',
     )
   }
-  const signed = signOutbound(unsigned, delivery.id, secrets)
+  // The signing time is kept with the outcome: history signs the request again with it.
+  const sentAt = new Date()
+  const signed = signOutbound(unsigned, delivery.id, secrets, sentAt)
   const timeoutMs = rule?.execution.timeout_ms ?? NOTICE_TIMEOUT_MS
   // The host is taken from the rendered URL (a template may put it there). A
   // notice counts under its callback's host, like any request that goes there:
@@ -263,10 +265,19 @@ export async function runAttempt(
   } finally {
     engine.limiter.release(slot)
   }
-  const redacted = redactRequest(signed, credentials, engine.responseBodyLimit)
-  const updated = await recordOutcome(engine, claimed, rule, redacted, result, { final: false })
+  // Redacted only when it is kept or asked for: a first attempt that succeeds
+  // keeps no copy of its request (history renders it again).
+  let redacted: ReturnType<typeof redactRequest> | undefined
+  const request = () => {
+    redacted ??= redactRequest(signed, credentials, engine.responseBodyLimit)
+    return redacted
+  }
+  const updated = await recordOutcome(engine, claimed, rule, request, result, {
+    final: false,
+    sentAt,
+  })
   observeDelivery(engine.metrics, updated, result)
-  return { delivery: updated, request: redacted, result }
+  return { delivery: updated, request: options.jobId ? null : request(), result }
 }
 
 interface Rendered {

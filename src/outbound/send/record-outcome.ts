@@ -26,10 +26,12 @@ export async function recordOutcome(
   engine: DeliveryEngine,
   delivery: DeliveryRow,
   rule: RuleRow | undefined,
-  request: ReturnType<typeof redactRequest> | null,
+  request: (() => ReturnType<typeof redactRequest>) | null,
   result: SendResult,
   options: {
     final: boolean
+    /** When the request was signed; with a rule, a first success is kept in the delivery's row. */
+    sentAt?: Date
     /** The delivery failed because its templates ran over their render budget: why, in words. */
     overBudget?: string
   },
@@ -50,22 +52,24 @@ export async function recordOutcome(
       ? mapResponseBody(rule.response, result.body ?? '')
       : null
   const mapped = mapping?.mapped ?? null
-  const attemptRequest = request ?? {
-    method: '',
-    url: '',
-    headers: {},
-    body: '',
-    body_truncated: false,
-  }
+  const attemptRequest = () =>
+    request?.() ?? { method: '', url: '', headers: {}, body: '', body_truncated: false }
 
   // Delivered, with no fields to push and no rule to clear (the common case):
   // written in a round with other attempts' outcomes, one statement for all.
   if (ok && result.status !== null && mapped === null && !rule?.failing_since) {
+    // A rule's first attempt stays in the delivery's row, its request not
+    // copied: history renders it again from the record and the rule version.
+    const inRow =
+      attempt === 1 && rule?.version_id != null && options.sentAt !== undefined
+        ? { sentAt: options.sentAt, ruleVersionId: rule.version_id }
+        : null
     const found = await engine.rounds.succeeded({
       deliveryId: delivery.id,
       workspaceId: delivery.workspace_id,
       attempt,
-      request: attemptRequest,
+      request: inRow ? null : attemptRequest(),
+      inRow,
       status: result.status,
       headers: result.headers,
       body: result.body,
@@ -76,6 +80,13 @@ export async function recordOutcome(
     // What the statement wrote; nothing else changes a delivery in flight.
     return {
       ...delivery,
+      ...(inRow && {
+        sent_at: inRow.sentAt,
+        duration_ms: result.durationMs,
+        rule_version_id: inRow.ruleVersionId,
+        response_headers: result.headers,
+        response_body: result.body,
+      }),
       attempts: attempt,
       status: 'succeeded',
       response_status: result.status,
@@ -94,7 +105,7 @@ export async function recordOutcome(
         delivery_id: delivery.id,
         workspace_id: delivery.workspace_id,
         attempt,
-        request: JSON.stringify(attemptRequest),
+        request: JSON.stringify(attemptRequest()),
         response_status: result.status,
         response_headers: result.headers ? JSON.stringify(result.headers) : null,
         response_body: result.body,

@@ -14,7 +14,7 @@ import type { RouteDeps } from '../deps.js'
 
 const tags = ['deliveries']
 
-export const deliveryRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db }) => {
+export const deliveryRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, engine }) => {
   app.get(
     '/deliveries',
     {
@@ -45,7 +45,8 @@ export const deliveryRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
         response: { 200: ref(DeliveryDetail, 'The delivery.'), ...errorResponses(400, 401, 404) },
       },
     },
-    async (request) => deliveries.getDelivery(db, request.workspaceId, request.params.deliveryId),
+    async (request) =>
+      deliveries.getDelivery(engine, request.workspaceId, request.params.deliveryId),
   )
 
   app.post(
