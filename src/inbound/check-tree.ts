@@ -27,22 +27,12 @@ export function checkTree(
   let values = 0
   while (stack.length > 0) {
     const frame = stack.pop() as Frame
-    if (frame.depth >= maxDepth) {
-      return refuse(
-        `${label}: nested deeper than ${maxDepth} levels (at ${showKey(pathOf(frame))})`,
-        'too_deep',
-      )
-    }
+    if (frame.depth >= maxDepth) return tooDeep(label, maxDepth, pathOf(frame))
     const node = frame.value
     const isArray = Array.isArray(node)
     const keys = isArray ? null : Object.keys(node)
     values += isArray ? node.length : (keys as string[]).length
-    if (values > maxValues) {
-      return refuse(
-        `${label}: more than ${maxValues} values (keys and array items)`,
-        'too_many_values',
-      )
-    }
+    if (values > maxValues) return tooManyValues(label, maxValues)
     const count = isArray ? node.length : (keys as string[]).length
     for (let i = 0; i < count; i++) {
       const key = isArray ? i : (keys as string[])[i]!
@@ -72,6 +62,12 @@ export function checkTree(
   return null
 }
 
+export const tooDeep = (label: string, maxDepth: number, path: string): Refusal =>
+  refuse(`${label}: nested deeper than ${maxDepth} levels (at ${showKey(path)})`, 'too_deep')
+
+export const tooManyValues = (label: string, maxValues: number): Refusal =>
+  refuse(`${label}: more than ${maxValues} values (keys and array items)`, 'too_many_values')
+
 function unstorable(label: string, what: string, frame: Frame, bad: string): Refusal {
   const where = frame.parent === null ? '' : ` (in ${showKey(pathOf(frame))})`
   return refuse(`${label}: ${what}${where} holds ${bad}, which cannot be stored`, 'invalid_text')
@@ -79,11 +75,12 @@ function unstorable(label: string, what: string, frame: Frame, bad: string): Ref
 
 /** `customer.items[2].sku`, as parameter paths are written. */
 function pathOf(frame: Frame): string {
-  const parts: string[] = []
-  for (let at: Frame | null = frame; at !== null && at.key !== null; at = at.parent) {
-    parts.push(
-      typeof at.key === 'number' ? `[${at.key}]` : at.parent?.key == null ? at.key : `.${at.key}`,
-    )
-  }
-  return parts.reverse().join('')
+  const keys: (string | number)[] = []
+  for (let at: Frame | null = frame; at !== null && at.key !== null; at = at.parent)
+    keys.push(at.key)
+  return spellPath(keys.reverse())
 }
+
+/** Keys and indexes from the top, as parameter paths are written: `customer.items[2].sku`. */
+export const spellPath = (keys: (string | number)[]): string =>
+  keys.map((key, i) => (typeof key === 'number' ? `[${key}]` : i === 0 ? key : `.${key}`)).join('')

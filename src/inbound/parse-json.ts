@@ -1,4 +1,5 @@
-import { checkTree } from './check-tree.js'
+import { checkTree, spellPath, tooDeep, tooManyValues } from './check-tree.js'
+import { scanJson } from './json-scan.js'
 import { DEFAULT_INBOUND_LIMITS, type InboundLimits, type Parsed, refuse } from './limits.js'
 
 // The only ways JSON text can spell what PostgreSQL cannot store: its
@@ -13,6 +14,13 @@ const UNSTORABLE_ESCAPE = /\\u(?:0000|[dD][89a-fA-F])/
  * are refused here, once, with the depth and value caps.
  */
 export function parseJson(text: string, limits: InboundLimits = DEFAULT_INBOUND_LIMITS): Parsed {
+  // Each key or item takes two characters at least, each level one: shorter
+  // text is within the caps, and its parse cheap.
+  if (text.length > 2 * limits.maxValues) {
+    const scan = scanJson(text, limits.maxValues, limits.maxDepth)
+    if (scan.tooDeep) return tooDeep('JSON body', limits.maxDepth, spellPath(scan.tooDeep))
+    if (scan.values > limits.maxValues) return tooManyValues('JSON body', limits.maxValues)
+  }
   let value: unknown
   try {
     value = JSON.parse(text)

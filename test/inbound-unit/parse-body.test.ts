@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util'
 import fc from 'fast-check'
 import t from 'tap'
+import { scanJson } from '../../src/inbound/json-scan.js'
 import { parseInboundBody } from '../../src/inbound/parse-body.js'
 import { parseForm } from '../../src/inbound/parse-form.js'
 import { parseJson } from '../../src/inbound/parse-json.js'
@@ -79,6 +80,56 @@ t.test('JSON past the value cap is refused as too_many_values; depth as too_deep
     reason: 'JSON body: nested deeper than 4 levels (at "a.b[0].c")',
     code: 'too_deep',
   })
+})
+
+t.test('JSON past the value cap is refused before it is parsed', async (t) => {
+  const limits = { maxDepth: 32, maxValues: 20_000, maxParameters: 1000 }
+  const keys = (n: number) => Array.from({ length: n }, (_, i) => `"k${i}":1`).join(',')
+  // The syntax error sits past the cap: only a parse would reach it.
+  t.same(parseJson(`{${keys(90_000)},oops}`, limits), {
+    ok: false,
+    reason: 'JSON body: more than 20000 values (keys and array items)',
+    code: 'too_many_values',
+  })
+  t.same(parseJson(`{"a":[${'1,'.repeat(25_000)}oops]}`, limits), {
+    ok: false,
+    reason: 'JSON body: more than 20000 values (keys and array items)',
+    code: 'too_many_values',
+  })
+  // At the cap, with text long enough to be scanned, it parses.
+  const atCap = `{${keys(20_000)}}`
+  t.ok(atCap.length > 40_000)
+  t.ok(parseJson(atCap, limits).ok)
+  t.match(parseJson(`{${keys(19_000)},oops}`, limits), { ok: false, code: 'invalid_body' })
+  // Nesting past the cap is named as the tree check names it, and found first.
+  const shallow = { ...limits, maxDepth: 4 }
+  const nested = '{"a":[{"b\\"c":[[[[]]]]}]'
+  const expected = {
+    ok: false,
+    reason: 'JSON body: nested deeper than 4 levels (at "a[0].b\\"c[0]")',
+    code: 'too_deep',
+  }
+  t.same(parseJson(`${nested}}`, shallow), expected, 'the tree check')
+  t.same(parseJson(`${nested},${keys(30_000)}}`, shallow), expected, 'the scan')
+})
+
+t.test('the scan counts what the parsed tree holds', async () => {
+  const treeCount = (value: unknown): number => {
+    if (Array.isArray(value)) return value.length + value.reduce((n, v) => n + treeCount(v), 0)
+    if (typeof value === 'object' && value !== null)
+      return Object.values(value).reduce(
+        (n: number, v) => n + treeCount(v),
+        Object.keys(value).length,
+      )
+    return 0
+  }
+  fc.assert(
+    fc.property(fc.jsonValue({ maxDepth: 6 }), fc.boolean(), (value, spaced) => {
+      const text = spaced ? JSON.stringify(value, null, 2) : JSON.stringify(value)
+      return scanJson(text, Number.POSITIVE_INFINITY, 100).values === treeCount(JSON.parse(text))
+    }),
+    { numRuns: 2000 },
+  )
 })
 
 t.test('text PostgreSQL cannot store is refused as invalid_text, naming where', async (t) => {
