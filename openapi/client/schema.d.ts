@@ -383,7 +383,7 @@ export interface paths {
         head?: never;
         /**
          * Update a rule
-         * @description Top-level properties sent replace the stored ones whole.
+         * @description Send `content-type: application/merge-patch+json` (RFC 7396): top-level properties sent replace the stored ones, and the nested objects `request`, `execution` and `response` are merged member by member (`null` removes a member, which takes its default). `conditions` and `auth` are replaced whole. With `application/json` (deprecated for nested objects) a nested object sent replaces the stored one, members left out taking their defaults.
          */
         patch: operations["updateRule"];
         trace?: never;
@@ -875,7 +875,7 @@ export interface paths {
         head?: never;
         /**
          * Update a handler
-         * @description Top-level properties sent replace the stored ones whole; a verification of the stored type may leave its secret out to keep it (and any old secret in its rotation overlap). `{}` is refused (400).
+         * @description Send `content-type: application/merge-patch+json` (RFC 7396): top-level properties sent replace the stored ones, and the nested objects `response` and `protection` are merged member by member (`null` removes a member, which takes its default). `conditions` and `verification` are replaced whole; a verification of the stored type may leave its secret out to keep it (and any old secret in its rotation overlap). With `application/json` (deprecated for nested objects) a nested object sent replaces the stored one, members left out taking their defaults. `{}` is refused (400).
          */
         patch: operations["updateHandler"];
         trace?: never;
@@ -1798,7 +1798,7 @@ export interface components {
             notify_on_failure?: boolean;
         };
         /**
-         * @description Properties sent replace the stored ones whole; others stay.
+         * @description As `application/json`: properties sent replace the stored ones whole, nested objects included (their members left out take their defaults); others stay. See `UpdateRuleMergePatch`.
          * @example {
          *       "title": "Renamed",
          *       "execution": {
@@ -1862,6 +1862,70 @@ export interface components {
                     /** @description Dot path as templates and conditions name it: `lead.email`. */
                     field: string;
                 }[];
+            };
+            notify_on_failure?: boolean;
+        };
+        /**
+         * @description RFC 7396: top-level properties replace; `request`, `execution` and `response` merge member by member, `null` removing one (it takes its default).
+         * @example {
+         *       "request": {
+         *         "url": "https://dialer.example.com/v2/leads"
+         *       },
+         *       "execution": {
+         *         "max_attempts": 5
+         *       }
+         *     }
+         */
+        UpdateRuleMergePatch: {
+            title?: string;
+            description?: string;
+            enabled?: boolean;
+            created_by?: {
+                id: string;
+                name: string;
+            } | null;
+            event_types?: string[];
+            conditions?: components["schemas"]["ConditionGroup"] | null;
+            /** @description Merged into the stored request. */
+            request?: {
+                method?: ("GET" | "POST" | "PUT" | "PATCH" | "DELETE") | null;
+                url?: string | null;
+                body_format?: ("json" | "form" | "xml" | "text") | null;
+                body_template?: string | null;
+                body_pairs?: {
+                    key: string;
+                    /** @description A field (`{{lead.email}}`), a constant, or a small template. */
+                    value: string;
+                }[] | null;
+                xml_root?: string | null;
+                headers?: {
+                    name: string;
+                    /** @description Header value; may insert fields. */
+                    value: string;
+                }[] | null;
+                append_record_params?: boolean | null;
+            };
+            auth?: components["schemas"]["RuleAuthInput"];
+            /** @description Merged into the stored execution. */
+            execution?: {
+                delay_seconds?: number | null;
+                mode?: ("background" | "inline") | null;
+                timeout_ms?: number | null;
+                max_attempts?: number | null;
+                success?: ("2xx" | "200") | null;
+                batch_window_seconds?: number | null;
+                /** @description Requests per second at most; null for no limit. */
+                rate_limit_per_second?: number | null;
+            };
+            /** @description Merged into the stored response. */
+            response?: {
+                format?: ("json" | "form" | "xml" | "text") | null;
+                mapping?: {
+                    /** @description Where in the response: `data.id`, `items.0.status` (XML: element path; text: `text`, the whole body, and no other path). A path a response lacks is named, with why, in the delivery’s `response_unmapped`. */
+                    path: string;
+                    /** @description Dot path as templates and conditions name it: `lead.email`. */
+                    field: string;
+                }[] | null;
             };
             notify_on_failure?: boolean;
         };
@@ -3028,7 +3092,7 @@ export interface components {
             } | null;
         };
         /**
-         * @description Properties sent replace the stored ones whole (a verification of the stored type may leave its secret out, to keep it); others stay. At least one property: `{}` is refused (400).
+         * @description As `application/json`: properties sent replace the stored ones whole, nested objects included (see `UpdateHandlerMergePatch`; a verification of the stored type may leave its secret out, to keep it); others stay. At least one property: `{}` is refused (400).
          * @example {
          *       "protection": {
          *         "period_seconds": 300,
@@ -3090,6 +3154,59 @@ export interface components {
                     /** @description May use the template data. */
                     value: string;
                 }[];
+                body_template?: string | null;
+            };
+            actions?: components["schemas"]["HandlerAction"][];
+            created_by?: {
+                id: string;
+                name: string;
+            } | null;
+        };
+        /**
+         * @description RFC 7396: top-level properties replace; `response` and `protection` merge member by member, `null` removing one (it takes its default). `{}` is refused (400).
+         * @example {
+         *       "response": {
+         *         "body_template": "{\"ok\": true}"
+         *       }
+         *     }
+         */
+        UpdateHandlerMergePatch: {
+            title?: string;
+            description?: string;
+            /** @description Default true. Disabled: calls are recorded, not forwarded. */
+            enabled?: boolean;
+            /**
+             * @deprecated
+             * @description Deprecated alias of `enabled` (kept until 2027-12-06 at least); send one of them.
+             */
+            active?: boolean;
+            methods?: ("GET" | "POST")[];
+            /**
+             * @description How POST bodies are read. `auto` goes by Content-Type, then by the first byte; a set format wins over a mislabelled Content-Type.
+             * @enum {unknown}
+             */
+            body_format?: "auto" | "json" | "form" | "xml" | "multipart";
+            /** @description Default 1 MiB. */
+            body_limit_bytes?: number;
+            parameters?: components["schemas"]["InboundParameterInput"][];
+            mapping?: components["schemas"]["InboundMapping"];
+            entity_type?: string | null;
+            conditions?: components["schemas"]["ConditionGroup"] | null;
+            /** @description Merged into the stored protection. */
+            protection?: {
+                period_seconds?: number | null;
+                parameters?: string[] | null;
+            };
+            verification?: components["schemas"]["VerificationUpdate"];
+            /** @description Merged into the stored response. */
+            response?: {
+                status?: number | null;
+                content_type?: string | null;
+                headers?: {
+                    name: string;
+                    /** @description May use the template data. */
+                    value: string;
+                }[] | null;
                 body_template?: string | null;
             };
             actions?: components["schemas"]["HandlerAction"][];
@@ -3762,6 +3879,7 @@ export interface operations {
         };
         requestBody: {
             content: {
+                "application/merge-patch+json": components["schemas"]["UpdateWorkspace"];
                 "application/json": components["schemas"]["UpdateWorkspace"];
             };
         };
@@ -4298,6 +4416,7 @@ export interface operations {
         };
         requestBody: {
             content: {
+                "application/merge-patch+json": components["schemas"]["UpdateSettings"];
                 "application/json": components["schemas"]["UpdateSettings"];
             };
         };
@@ -5631,6 +5750,7 @@ export interface operations {
         };
         requestBody: {
             content: {
+                "application/merge-patch+json": components["schemas"]["UpdateRuleMergePatch"];
                 "application/json": components["schemas"]["UpdateRule"];
             };
         };
@@ -8562,6 +8682,7 @@ export interface operations {
         };
         requestBody: {
             content: {
+                "application/merge-patch+json": components["schemas"]["UpdateHandlerMergePatch"];
                 "application/json": components["schemas"]["UpdateHandler"];
             };
         };

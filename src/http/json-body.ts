@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer'
 import type { FastifyInstance } from 'fastify'
 import { unstorableIn } from '../db/storable-text.js'
 import { errors } from '../errors.js'
+import { isMergePatch, MERGE_PATCH } from './merge-patch.js'
 
 /**
  * The JSON body parser: Fastify's own (which refuses `__proto__` and
@@ -18,7 +19,12 @@ import { errors } from '../errors.js'
 export function registerJsonParser(app: FastifyInstance): void {
   const parse = app.getDefaultJsonParser('error', 'error')
   app.removeContentTypeParser('application/json')
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, raw, done) => {
+  // RFC 7396's merge patch is JSON too; only PATCH takes it (src/http/merge-patch.ts).
+  const types = ['application/json', MERGE_PATCH]
+  app.addContentTypeParser(types, { parseAs: 'buffer' }, (request, raw, done) => {
+    if (request.method !== 'PATCH' && isMergePatch(request.headers['content-type'])) {
+      return done(errors.unsupportedMediaType(MERGE_PATCH), undefined)
+    }
     const bytes = raw as Buffer
     // A body-less POST or DELETE labelled JSON (many clients always send the
     // header) has no body; a route that needs one says so in its validation.

@@ -1,6 +1,7 @@
 import { ERROR_SCHEMA, errorDescriptions } from '../schemas/common.js'
 import { deprecatingOperations } from './deprecation.js'
 import { IDEMPOTENT_ROUTES } from './idempotency.js'
+import { MERGE_PATCH } from './merge-patch.js'
 
 const IDEMPOTENT = new Set(
   [...IDEMPOTENT_ROUTES, 'POST /v1/events'].map((route) => route.replace(/:(\w+)/g, '{$1}')),
@@ -177,6 +178,11 @@ export const deprecationHeaders = {
   },
 }
 
+const MERGE_PATCH_SCHEMAS: Record<string, string> = {
+  UpdateRule: 'UpdateRuleMergePatch',
+  UpdateHandler: 'UpdateHandlerMergePatch',
+}
+
 export function completeOperations(paths: Record<string, Record<string, unknown>>): void {
   for (const [key, op, path] of eachOperation(paths)) {
     op.operationId = operationIds[key] ?? op.operationId
@@ -184,6 +190,15 @@ export function completeOperations(paths: Record<string, Record<string, unknown>
       op.parameters = [...(op.parameters ?? []), { ...idempotencyKey }]
       op.responses ??= {}
       op.responses['409'] ??= errorResponse(409)
+    }
+    // Every PATCH takes RFC 7396's merge patch (src/http/merge-patch.ts), the same members.
+    const body = op.requestBody as { content?: Record<string, unknown> } | undefined
+    if (key.startsWith('PATCH ') && body?.content?.['application/json']) {
+      const json = body.content['application/json'] as { schema?: { $ref?: string } }
+      // A schema of its own where nested objects merge (`UpdateRule` → `UpdateRuleMergePatch`).
+      const own = MERGE_PATCH_SCHEMAS[json.schema?.$ref?.split('/').pop() ?? '']
+      const patch = own ? { schema: { $ref: `#/components/schemas/${own}` } } : json
+      body.content = { [MERGE_PATCH]: patch, ...body.content }
     }
     for (const parameter of op.parameters ?? []) {
       // A deprecated alias says so where generators look: on the parameter.

@@ -1,4 +1,4 @@
-import { type Static, type TSchema, Type } from 'typebox'
+import { type Static, type TObject, type TSchema, Type } from 'typebox'
 
 /**
  * A `$ref` to a shared schema that keeps the referenced schema's static type.
@@ -139,3 +139,24 @@ export const IdParam = (name: string, prefix: string) =>
     description: `The ${name} id.`,
     examples: [`${prefix}_01jdgk2x7m3q9v8h6c4r2t5w1y`],
   })
+
+/**
+ * An object schema as an RFC 7396 merge patch of it, for the documentation of
+ * `application/merge-patch+json` bodies: every member optional, `null` removes
+ * one (it then takes its default), no defaults filled in.
+ */
+export function mergePatchOf(schema: TObject, description?: string) {
+  const properties = Object.fromEntries(
+    Object.entries(schema.properties).map(([name, property]) => {
+      const { default: _default, ...rest } = property as Record<string, unknown>
+      const anyOf = rest.anyOf as { type?: unknown }[] | undefined
+      const nullable = anyOf?.some((branch) => branch.type === 'null') ?? false
+      const member = Type.Unsafe(rest)
+      return [name, Type.Optional(nullable ? member : Type.Union([member, Type.Null()]))]
+    }),
+  )
+  return Type.Object(properties, {
+    additionalProperties: false,
+    ...(description ? { description } : {}),
+  })
+}

@@ -4,7 +4,7 @@ import { InboundMapping, type InboundMappingEntry } from '../inbound/mapping.js'
 import { InboundParameter, InboundParameterInput } from '../inbound/parameters.js'
 import { PARAMETER_PATH_PATTERN } from '../inbound/paths.js'
 import { Verification, VerificationUpdate } from '../inbound/verification-schema.js'
-import { IdParam, Nullable, Timestamp } from './common.js'
+import { IdParam, mergePatchOf, Nullable, Timestamp } from './common.js'
 
 export const MAX_BODY_LIMIT_BYTES = 10 * 1024 * 1024
 export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024
@@ -369,10 +369,31 @@ export const UpdateHandlerBody = Type.Object(
     additionalProperties: false,
     minProperties: 1,
     description:
-      'Properties sent replace the stored ones whole (a verification of the stored type may leave its ' +
+      'As `application/json`: properties sent replace the stored ones whole, nested objects included ' +
+      '(see `UpdateHandlerMergePatch`; a verification of the stored type may leave its ' +
       'secret out, to keep it); others stay. ' +
       'At least one property: `{}` is refused (400).',
     examples: [{ protection: { period_seconds: 300, parameters: ['email'] } }],
+  },
+)
+
+/** The PATCH body as `application/merge-patch+json` (documented; the merged result is validated as `UpdateHandler`). */
+export const UpdateHandlerMergePatch = Type.Object(
+  {
+    ...UpdateHandlerBody.properties,
+    response: Type.Optional(mergePatchOf(HandlerResponse, 'Merged into the stored response.')),
+    protection: Type.Optional(
+      mergePatchOf(HandlerProtection, 'Merged into the stored protection.'),
+    ),
+  },
+  {
+    $id: 'UpdateHandlerMergePatch',
+    additionalProperties: false,
+    minProperties: 1,
+    description:
+      'RFC 7396: top-level properties replace; `response` and `protection` merge member by member, ' +
+      '`null` removing one (it takes its default). `{}` is refused (400).',
+    examples: [{ response: { body_template: '{"ok": true}' } }],
   },
 )
 
@@ -522,6 +543,7 @@ export const handlerSchemas = [
   HandlerPage,
   CreateHandlerBody,
   UpdateHandlerBody,
+  UpdateHandlerMergePatch,
   SampleBody,
   SampleParameters,
   RotateHandlerSecretBody,

@@ -1,7 +1,7 @@
 import { type Static, Type } from 'typebox'
 import type { ConditionGroup } from '../conditions/condition-schema.js'
 import { EventTypeName, FieldKey } from './catalog.js'
-import { IdParam, Nullable, Timestamp } from './common.js'
+import { IdParam, mergePatchOf, Nullable, Timestamp } from './common.js'
 
 const Template = (description: string, maxLength = 10_000) =>
   Type.String({ maxLength, description })
@@ -315,8 +315,31 @@ export const UpdateRuleBody = Type.Object(
     $id: 'UpdateRule',
     additionalProperties: false,
     minProperties: 1,
-    description: 'Properties sent replace the stored ones whole; others stay.',
+    description:
+      'As `application/json`: properties sent replace the stored ones whole, nested objects included ' +
+      '(their members left out take their defaults); others stay. See `UpdateRuleMergePatch`.',
     examples: [{ title: 'Renamed', execution: { max_attempts: 5 } }],
+  },
+)
+
+/** The PATCH body as `application/merge-patch+json` (documented; the merged result is validated as `UpdateRule`). */
+export const UpdateRuleMergePatch = Type.Object(
+  {
+    ...UpdateRuleBody.properties,
+    request: Type.Optional(mergePatchOf(RuleRequest, 'Merged into the stored request.')),
+    execution: Type.Optional(mergePatchOf(RuleExecution, 'Merged into the stored execution.')),
+    response: Type.Optional(mergePatchOf(RuleResponse, 'Merged into the stored response.')),
+  },
+  {
+    $id: 'UpdateRuleMergePatch',
+    additionalProperties: false,
+    minProperties: 1,
+    description:
+      'RFC 7396: top-level properties replace; `request`, `execution` and `response` merge member by ' +
+      'member, `null` removing one (it takes its default).',
+    examples: [
+      { request: { url: 'https://dialer.example.com/v2/leads' }, execution: { max_attempts: 5 } },
+    ],
   },
 )
 
@@ -469,6 +492,7 @@ export const ruleSchemas = [
   Rule,
   CreateRuleBody,
   UpdateRuleBody,
+  UpdateRuleMergePatch,
   RulePage,
   ReferencesBody,
   CloneRuleBody,

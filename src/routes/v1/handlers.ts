@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
+import { mergePatchBody, wellFormedId } from '../../http/merge-patch.js'
 import * as handlers from '../../inbound/handler-service.js'
 import { sampleParameters } from '../../inbound/sample-parameters.js'
 import { errorResponses, ref } from '../../schemas/common.js'
@@ -125,12 +126,26 @@ export const handlerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
         tags,
         summary: 'Update a handler',
         description:
-          'Top-level properties sent replace the stored ones whole; a verification of the stored type may ' +
-          'leave its secret out to keep it (and any old secret in its rotation overlap). `{}` is refused (400).',
+          'Send `content-type: application/merge-patch+json` (RFC 7396): top-level properties sent replace ' +
+          'the stored ones, and the nested objects `response` and `protection` are merged member by member ' +
+          '(`null` removes a member, which takes its default). `conditions` and `verification` are replaced ' +
+          'whole; a verification of the stored type may leave its secret out to keep it (and any old secret ' +
+          'in its rotation overlap). With `application/json` (deprecated for nested objects) a nested object ' +
+          'sent replaces the stored one, members left out taking their defaults. `{}` is refused (400).',
         params: HandlerParams,
         body: ref(UpdateHandlerBody),
         response: { 200: ref(Handler, 'The updated handler.'), ...errorResponses(400, 401, 404) },
       },
+      preValidation: mergePatchBody(['response', 'protection'], async (request) => {
+        const { handlerId } = request.params as { handlerId?: unknown }
+        if (!wellFormedId(handlerId)) return undefined
+        const row = await handlers.getHandlerRow(ctx(request.workspaceId), handlerId)
+        const protection = {
+          period_seconds: row.protection_seconds,
+          parameters: row.protection_parameters,
+        }
+        return { response: row.response, protection }
+      }),
     },
     async (request) =>
       handlers.updateHandler(

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { markDeprecated } from '../../http/deprecation.js'
+import { mergePatchBody, wellFormedId } from '../../http/merge-patch.js'
 import { BODY_OPTIONAL } from '../../http/openapi.js'
 import { parseAllowList } from '../../net/address-policy.js'
 import { executeRule, previewRule, testRule } from '../../outbound/rules/rule-actions.js'
@@ -131,11 +132,22 @@ export const ruleRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       schema: {
         tags,
         summary: 'Update a rule',
-        description: 'Top-level properties sent replace the stored ones whole.',
+        description:
+          'Send `content-type: application/merge-patch+json` (RFC 7396): top-level properties sent replace ' +
+          'the stored ones, and the nested objects `request`, `execution` and `response` are merged ' +
+          'member by member (`null` removes a member, which takes its default). `conditions` and `auth` ' +
+          'are replaced whole. With `application/json` (deprecated for nested objects) a nested object ' +
+          'sent replaces the stored one, members left out taking their defaults.',
         params: RuleParams,
         body: ref(UpdateRuleBody),
         response: { 200: ref(Rule, 'The updated rule.'), ...errorResponses(400, 401, 404) },
       },
+      preValidation: mergePatchBody(['request', 'execution', 'response'], async (request) => {
+        const { ruleId } = request.params as { ruleId?: unknown }
+        if (!wellFormedId(ruleId)) return undefined
+        const row = await rules.getRuleRow(ctx(request.workspaceId), ruleId)
+        return { request: row.request, execution: row.execution, response: row.response }
+      }),
     },
     async (request) =>
       rules.updateRule(ctx(request.workspaceId), request.params.ruleId, request.body as RuleInput),
