@@ -27,6 +27,8 @@ import { JOB_KINDS } from './workers.js'
 export interface AppOptions {
   config: Config
   db: Db
+  /** History reads (DATABASE_READ_URL's pool, a read replica); omitted, `db`. */
+  readDb?: Db
   pool: pg.Pool
   box: SecretBox
   /** The process's pino logger; omitted, the app logs nothing (tests). */
@@ -117,6 +119,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const deps = {
     config,
     db: options.db,
+    readDb: options.readDb ?? options.db,
     pool: options.pool,
     box: options.box,
     engine,

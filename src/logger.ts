@@ -20,6 +20,7 @@ export const logRedactPaths = [
   '*.signing_secret',
   '*.databaseUrl',
   '*.databaseListenUrl',
+  '*.databaseReadUrl',
   '*.operatorToken',
   '*.encryptionKey',
 ]

@@ -53,6 +53,16 @@ async function main() {
     max: config.databasePoolSize,
     preparedStatements: config.databasePreparedStatements,
   })
+  // History reads (DATABASE_READ_URL, a read replica) have a pool of their
+  // own; a worker serves no history, so it opens none.
+  const replica =
+    config.databaseReadUrl && config.role !== 'worker'
+      ? connectDatabase(config.databaseReadUrl, {
+          max: config.databasePoolSize,
+          applicationName: 'hookline-read',
+          preparedStatements: config.databasePreparedStatements,
+        })
+      : undefined
   const { applied } = await migrate(database.pool)
   if (applied.length > 0) log.info({ applied }, 'migrations applied')
 
@@ -73,6 +83,7 @@ async function main() {
   const app = await buildApp({
     config,
     db: database.db,
+    readDb: replica?.db,
     pool: database.pool,
     box,
     logger: log,
@@ -130,6 +141,7 @@ async function main() {
     // close the pool they used, then the database itself.
     await app.close()
     await workers?.stop(Math.max(0, config.shutdownTimeoutMs - 5000))
+    await replica?.close()
     await database.close()
     await cluster?.stop()
     log.info('stopped')

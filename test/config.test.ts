@@ -1,5 +1,6 @@
 import t from 'tap'
 import { ConfigError, loadConfig } from '../src/config.js'
+import { createLogger } from '../src/logger.js'
 
 t.test('defaults make a working config', async (t) => {
   const config = loadConfig({})
@@ -39,4 +40,18 @@ t.test('the per-host cap defaults to a third of the worker’s sends', async (t)
   t.throws(() => loadConfig({ WORKER_CONCURRENCY_PER_HOST: 'many' }), {
     message: /^WORKER_CONCURRENCY_PER_HOST:/,
   })
+})
+
+t.test('DATABASE_READ_URL is optional, checked, and never logged', async (t) => {
+  t.equal(loadConfig({}).databaseReadUrl, undefined, 'unset: history reads use DATABASE_URL')
+  const url = 'postgres://reader:s3cret@replica.internal:5432/hookline'
+  t.equal(loadConfig({ DATABASE_READ_URL: url }).databaseReadUrl, url)
+  t.throws(() => loadConfig({ DATABASE_READ_URL: 'replica.internal' }), {
+    message: /^DATABASE_READ_URL:/,
+  })
+  let written = ''
+  const log = createLogger({ logLevel: 'info' }, { write: (line: string) => (written += line) })
+  log.info({ config: loadConfig({ DATABASE_READ_URL: url }) }, 'config')
+  t.notMatch(written, /s3cret/, 'the replica’s password is not in the log')
+  t.match(written, /"databaseReadUrl":"\[Redacted\]"/)
 })

@@ -10,6 +10,12 @@ import type { SecretBox } from '../security/secret-box.js'
 export interface RouteDeps {
   config: Config
   db: Db
+  /**
+   * History reads only (the read-only GET routes over deliveries, attempts,
+   * events, inbound calls and mass-post reports): the read replica's pool when
+   * DATABASE_READ_URL is set, else `db`. Never written through.
+   */
+  readDb: Db
   pool: pg.Pool
   box: SecretBox
   engine: DeliveryEngine

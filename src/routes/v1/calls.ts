@@ -7,8 +7,8 @@ import type { RouteDeps } from '../deps.js'
 
 const tags = ['calls']
 
-/** The inbound call log. */
-export const callRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db }) => {
+/** The inbound call log: history, read from the read replica when there is one. */
+export const callRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { readDb: db }) => {
   app.get(
     '/handlers/:handlerId/calls',
     {

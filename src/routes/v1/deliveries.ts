@@ -14,7 +14,13 @@ import type { RouteDeps } from '../deps.js'
 
 const tags = ['deliveries']
 
-export const deliveryRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, engine }) => {
+// The GETs read history (from the read replica when there is one); the POSTs write.
+export const deliveryRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
+  app,
+  { db, readDb, engine },
+) => {
+  // A delivery's attempts are rendered again from the rule version it was sent with: history too.
+  const history = { db: readDb, box: engine.box, responseBodyLimit: engine.responseBodyLimit }
   app.get(
     '/deliveries',
     {
@@ -30,7 +36,7 @@ export const deliveryRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
         },
       },
     },
-    async (request) => deliveries.listDeliveries(db, request.workspaceId, request.query),
+    async (request) => deliveries.listDeliveries(readDb, request.workspaceId, request.query),
   )
 
   app.get(
@@ -46,7 +52,7 @@ export const deliveryRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
       },
     },
     async (request) =>
-      deliveries.getDelivery(engine, request.workspaceId, request.params.deliveryId),
+      deliveries.getDelivery(history, request.workspaceId, request.params.deliveryId),
   )
 
   app.post(

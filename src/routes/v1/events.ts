@@ -20,7 +20,7 @@ const tags = ['events']
 
 export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
   app,
-  { db, engine, metrics },
+  { db, readDb, engine, metrics },
 ) => {
   const counted = (results: { duplicate: boolean }[]) =>
     metrics.eventsIngested.inc(results.filter((r) => !r.duplicate).length)
@@ -114,7 +114,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       },
     },
     async (request) => {
-      const event = await db
+      const event = await readDb
         .selectFrom('events')
         .selectAll()
         .where('workspace_id', '=', request.workspaceId)
@@ -123,7 +123,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       if (!event) throw errors.notFound('event', request.params.eventId)
       // A batch delivery names only its first event; the answer lists what each event joined.
       const queued = (event.answer as { deliveries?: string[] } | null)?.deliveries ?? []
-      const deliveries = await db
+      const deliveries = await readDb
         .selectFrom('deliveries')
         .selectAll()
         .where('workspace_id', '=', request.workspaceId)

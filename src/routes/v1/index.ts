@@ -18,10 +18,10 @@ import { workspaceRoutes } from './workspace.js'
  */
 export const v1Routes: FastifyPluginAsync<RouteDeps> = async (
   app,
-  { config, db, pool, box, engine, metrics, inbound },
+  { config, db, readDb, pool, box, engine, metrics, inbound },
 ) => {
   // Not `register(x, opts)`: opts carries this plugin's own `prefix`, which would apply twice.
-  const deps: RouteDeps = { config, db, pool, box, engine, metrics, inbound }
+  const deps: RouteDeps = { config, db, readDb, pool, box, engine, metrics, inbound }
   app.addHook('onRequest', workspaceAuth(db))
   // 0 turns the limit off.
   if (config.apiRatePerMinute > 0) {

@@ -16,9 +16,11 @@ const tags = ['mass posts']
 
 export const massPostRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
   app,
-  { db, box, engine, config },
+  { db, readDb, box, engine, config },
 ) => {
   const ctx = (workspaceId: string) => ({ db, box, workspaceId })
+  // A mass post's report and per-record outcomes are history: the read replica when there is one.
+  const report = (workspaceId: string) => ({ db: readDb, box, workspaceId })
 
   app.post(
     '/rules/:ruleId/mass-posts',
@@ -58,7 +60,8 @@ export const massPostRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
         response: { 200: ref(MassPost, 'The mass post.'), ...errorResponses(400, 401, 404) },
       },
     },
-    async (request) => massPosts.getMassPost(ctx(request.workspaceId), request.params.massPostId),
+    async (request) =>
+      massPosts.getMassPost(report(request.workspaceId), request.params.massPostId),
   )
 
   app.get(
@@ -135,7 +138,7 @@ export const massPostRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
     },
     async (request) =>
       massPosts.listMassPostItems(
-        ctx(request.workspaceId),
+        report(request.workspaceId),
         request.params.massPostId,
         request.query,
       ),
