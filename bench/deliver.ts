@@ -8,8 +8,11 @@
  * to bench/results/deliver.json.
  *
  * `--only=e2e,latency,slow,single,drain` runs a subset (for profiling; nothing written);
+ * `--rounds=N` takes medians of N rounds instead of the mode's own number;
  * `--tsx` runs Hookline's source under tsx instead (as `npm run dev` does);
- * `--cpu-prof=DIR` writes a CPU profile of each Hookline process into DIR.
+ * `--cpu-prof=DIR` writes a CPU profile of each Hookline process into DIR;
+ * `--statements` (with single) prints the statements one untimed single-event
+ * round ran, per event, from pg_stat_statements.
  */
 import { writeFile } from 'node:fs/promises'
 import { cpus, loadavg, totalmem } from 'node:os'
@@ -45,6 +48,9 @@ const only = process.argv
 const size = quick
   ? { events: 10_000, warmup: 2_000, rounds: 1, latency: 300, slowSeconds: 8, single: 3_000 }
   : { events: 100_000, warmup: 3_000, rounds: 3, latency: 1_000, slowSeconds: 20, single: 20_000 }
+// --rounds=N: more rounds (medians) than the mode's own, e.g. a quick run steadier on a busy host.
+const roundsArg = process.argv.find((a) => a.startsWith('--rounds='))
+if (roundsArg) size.rounds = Number(roundsArg.slice('--rounds='.length))
 // Measurement 4 (full runs, or --only=drain): the backlog, and how long the worker drains it at most.
 const drainSize = quick ? { total: 100_000, seconds: 60 } : { total: 1_000_000, seconds: 90 }
 // --tsx runs the source under tsx instead of the compiled build.
@@ -53,6 +59,7 @@ const fromSource = process.argv.includes('--tsx')
 const profileDir = process.argv
   .find((a) => a.startsWith('--cpu-prof='))
   ?.slice('--cpu-prof='.length)
+const statements = process.argv.includes('--statements')
 const wants = (part: string) => (only ? only.includes(part) : part !== 'drain' || !quick)
 
 // Requests in flight to the receiver, the same for every sender. Hookline caps
@@ -80,7 +87,9 @@ const batching = { batch: BATCH, inFlight: INGEST_IN_FLIGHT }
 async function main() {
   const began = Date.now()
   if (!fromSource) buildHookline()
-  const pg = await startBenchPostgres()
+  const pg = await startBenchPostgres(
+    statements ? { shared_preload_libraries: 'pg_stat_statements' } : {},
+  )
   const receiver = await startReceiver()
   try {
     const { rows } = await pg.query('postgres', 'show server_version')
@@ -428,8 +437,8 @@ async function singleEvents(pg: BenchPostgres, receiver: Receiver) {
     receiverUrl: receiver.url,
     withWorker: false,
   })
-  const single: number[] = []
-  const batched: number[] = []
+  const single: { api: number; postgres: number; us: number }[] = []
+  const batched: { api: number; postgres: number; us: number }[] = []
   const rates: { single: number[]; batched: number[] } = { single: [], batched: [] }
   let offset = 0
   const measure = async (send: (from: number) => Promise<void>) => {
@@ -439,7 +448,13 @@ async function singleEvents(pg: BenchPostgres, receiver: Receiver) {
     const seconds = (performance.now() - started) / 1000
     const used = meter.read()
     offset += n
-    return { us: Math.round(((used.api + used.postgres) * 1e6) / n), rate: dps(n, seconds) }
+    const perEvent = (seconds: number) => Math.round((seconds * 1e6) / n)
+    return {
+      us: perEvent(used.api + used.postgres),
+      api: perEvent(used.api),
+      postgres: perEvent(used.postgres),
+      rate: dps(n, seconds),
+    }
   }
   const oneByOne = async (from: number) => {
     let next = 0
@@ -455,15 +470,17 @@ async function singleEvents(pg: BenchPostgres, receiver: Receiver) {
     // Untimed: connections opened, code compiled.
     await oneByOne(-n)
     await pg.settle(name)
+    if (statements) await statementsPerEvent(pg, name, n, () => measure(oneByOne))
     for (let r = 0; r < size.rounds; r++) {
       const a = await measure(oneByOne)
-      single.push(a.us)
+      single.push(a)
       rates.single.push(a.rate)
       const b = await measure(inBulk)
-      batched.push(b.us)
+      batched.push(b)
       rates.batched.push(b.rate)
       log(
-        `round ${r + 1}: single ${a.us} µs/event (${a.rate} events/s), batch ${b.us} µs/event (${b.rate} events/s)`,
+        `round ${r + 1}: single ${a.us} µs/event (API ${a.api}, PostgreSQL ${a.postgres}; ${a.rate} events/s), ` +
+          `batch ${b.us} µs/event (API ${b.api}, PostgreSQL ${b.postgres}; ${b.rate} events/s)`,
       )
       await pg.settle(name)
     }
@@ -471,17 +488,48 @@ async function singleEvents(pg: BenchPostgres, receiver: Receiver) {
     await hl.stop()
     await dropDatabase(pg, name)
   }
-  const s = median(single)
-  const b = median(batched)
+  const s = median(single.map((m) => m.us))
+  const b = median(batched.map((m) => m.us))
+  const parts = (m: typeof single) =>
+    `API ${median(m.map((x) => x.api))}, PostgreSQL ${median(m.map((x) => x.postgres))}`
   log(
-    `medians: single ${s} µs/event (${median(rates.single)} events/s), batch ${b} µs/event ` +
-      `(${median(rates.batched)} events/s); single/batch ${round(s / b, 2)}× (target ≤ 2)\n`,
+    `medians: single ${s} µs/event (${parts(single)}; ${median(rates.single)} events/s), batch ${b} µs/event ` +
+      `(${parts(batched)}; ${median(rates.batched)} events/s); single/batch ${round(s / b, 2)}× (target ≤ 2)\n`,
   )
   return {
     single_event_cpu_us: s,
+    single_event_cpu_us_api: median(single.map((m) => m.api)),
+    single_event_cpu_us_postgres: median(single.map((m) => m.postgres)),
     batch_event_cpu_us: b,
+    batch_event_cpu_us_api: median(batched.map((m) => m.api)),
+    batch_event_cpu_us_postgres: median(batched.map((m) => m.postgres)),
     single_event_rate: median(rates.single),
     single_to_batch_cpu_ratio: round(s / b, 2),
+  }
+}
+
+/** What one run of `send` (n events) asked of PostgreSQL, per event, heaviest first. */
+async function statementsPerEvent(
+  pg: BenchPostgres,
+  name: string,
+  n: number,
+  send: () => Promise<unknown>,
+) {
+  await pg.query(name, 'create extension if not exists pg_stat_statements')
+  await pg.query(name, 'select pg_stat_statements_reset()')
+  await send()
+  const { rows } = await pg.query(
+    name,
+    `select round(calls::numeric / $1, 3) as calls_per_event,
+       round(total_exec_time::numeric * 1000 / $1, 1) as exec_us_per_event,
+       left(regexp_replace(query, '\\s+', ' ', 'g'), 100) as statement
+     from pg_stat_statements where query not like '%pg_stat_statements%'
+     order by total_exec_time desc limit 20`,
+    [n],
+  )
+  log('statements per event (one untimed round; execution time only):')
+  for (const row of rows) {
+    log(`  ${row.calls_per_event} calls, ${row.exec_us_per_event} µs: ${row.statement}`)
   }
 }
 

@@ -114,7 +114,9 @@ export async function startHookline(
   const apiUrl = `http://127.0.0.1:${port}`
   const api = await spawnHookline('api', { ...shared, port })
   const client = new pg.Client({ connectionString: options.databaseUrl })
-  const agent = new Agent({ connections: 8, keepAliveTimeout: 60_000 })
+  // As many connections as the single-event scenario has callers: each caller its own,
+  // as 50 CRM workers would have, so all 50 calls can be in flight at once.
+  const agent = new Agent({ connections: 64, keepAliveTimeout: 60_000 })
   const http = async (method: 'GET' | 'POST', url: string, token: string, body?: unknown) => {
     const res = await request(`${apiUrl}${url}`, {
       method,

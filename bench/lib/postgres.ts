@@ -39,12 +39,15 @@ export interface BenchPostgres {
   stop(): Promise<void>
 }
 
-export async function startBenchPostgres(): Promise<BenchPostgres> {
+/** `extra` settings beside the shared ones, e.g. to load pg_stat_statements when profiling. */
+export async function startBenchPostgres(
+  extra: Record<string, string> = {},
+): Promise<BenchPostgres> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'hookline-bench-'))
   const server = await startEmbeddedPostgres({
     dataDir,
     port: await freePort(),
-    settings: postgresSettings,
+    settings: { ...postgresSettings, ...extra },
   })
   const url = (database: string) => server.connectionString(database)
   async function query(database: string, sql: string, values?: unknown[]) {
