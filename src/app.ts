@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
 import type pg from 'pg'
+import { ApiKeyCache } from './api-keys/api-key-cache.js'
 import type { Config } from './config.js'
 import type { Db } from './db/database.js'
 import { registerDeprecation } from './http/deprecation.js'
@@ -125,6 +126,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     engine,
     metrics,
     inbound,
+    apiKeyCache: new ApiKeyCache(options.db, config.apiKeyCacheMs),
   }
   await app.register(healthRoutes, { ...deps, liveness: options.liveness })
   await app.register(metricsRoutes, deps)

@@ -152,7 +152,7 @@ export interface paths {
         post?: never;
         /**
          * Revoke an API key
-         * @description The key stops working at once. Revoking twice is harmless. Send `Prefer: return=minimal` for the answer every DELETE gives, 204 with no body (`Preference-Applied: return=minimal`). Without it the answer is still 200 with the revoked key, deprecated (`Deprecation` and `Sunset` headers): from the Sunset date, 204 will be the only answer.
+         * @description The key stops working at once in the process that answers, and within `API_KEY_CACHE_MS` (1 s by default) in any other API process. Revoking twice is harmless. Send `Prefer: return=minimal` for the answer every DELETE gives, 204 with no body (`Preference-Applied: return=minimal`). Without it the answer is still 200 with the revoked key, deprecated (`Deprecation` and `Sunset` headers): from the Sunset date, 204 will be the only answer.
          */
         delete: operations["revokeApiKey"];
         options?: never;

@@ -1,7 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { authenticateApiKey } from '../api-keys/api-key-service.js'
-import type { Db } from '../db/database.js'
+import type { ApiKeyCache } from '../api-keys/api-key-cache.js'
 import { errors } from '../errors.js'
 
 declare module 'fastify' {
@@ -19,12 +18,12 @@ function bearer(request: FastifyRequest): string | undefined {
 }
 
 /** onRequest hook for /v1: a live API key sets `request.workspaceId`, anything else is 401. */
-export function workspaceAuth(db: Db) {
+export function workspaceAuth(apiKeys: ApiKeyCache) {
   return async (request: FastifyRequest, _reply: FastifyReply) => {
     const key = bearer(request)
     // Cheap shape check first, so garbage never costs a query.
     if (!key || !/^hl_[0-9a-z]{8}_[\w-]{32}$/.test(key)) throw errors.unauthorized()
-    const workspaceId = await authenticateApiKey(db, key)
+    const workspaceId = await apiKeys.authenticate(key)
     if (!workspaceId) throw errors.unauthorized()
     request.workspaceId = workspaceId
   }

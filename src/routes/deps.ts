@@ -1,4 +1,5 @@
 import type pg from 'pg'
+import type { ApiKeyCache } from '../api-keys/api-key-cache.js'
 import type { Config } from '../config.js'
 import type { Db } from '../db/database.js'
 import type { InboundRuntime } from '../inbound/runtime.js'
@@ -23,4 +24,6 @@ export interface RouteDeps {
   metrics: Metrics
   /** The public endpoint's state; handler routes clear its cache on changes. */
   inbound: InboundRuntime
+  /** Which workspace each API key opens; the operator routes clear it on revocation. */
+  apiKeyCache: ApiKeyCache
 }

@@ -31,6 +31,8 @@ t.test('a key is shown once, stored as a hash, and opens its workspace', async (
 t.test('a revoked key stops working at once', async (t) => {
   const { app } = await build(t)
   const ws = await createWorkspace(app)
+  // Used a moment ago, so the process remembers it.
+  t.equal((await app.inject({ url: '/v1/workspace', headers: ws.auth })).statusCode, 200)
   const revoked = await app.inject({
     method: 'DELETE',
     url: `/operator/workspaces/${ws.id}/api-keys/${ws.keyId}`,
@@ -48,6 +50,36 @@ t.test('a revoked key stops working at once', async (t) => {
   const res = await app.inject({ url: '/v1/workspace', headers: ws.auth })
   t.equal(res.statusCode, 401)
   t.equal(res.json().code, 'unauthorized')
+})
+
+t.test('a key revoked by another process stops working here too', async (t) => {
+  const { app, database } = await build(t)
+  const ws = await createWorkspace(app)
+  t.equal((await app.inject({ url: '/v1/workspace', headers: ws.auth })).statusCode, 200)
+  // As another API process revoking it would: this process is not told.
+  await database.db
+    .updateTable('api_keys')
+    .set({ revoked_at: new Date() })
+    .where('id', '=', ws.keyId)
+    .execute()
+  let status = 200
+  for (let i = 0; i < 300 && status === 200; i++) {
+    status = (await app.inject({ url: '/v1/workspace', headers: ws.auth })).statusCode
+    if (status === 200) await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  t.equal(status, 401, 'refused once the cached answer expired')
+})
+
+t.test('with API_KEY_CACHE_MS=0 every call looks its key up', async (t) => {
+  const { app, database } = await build(t, { apiKeyCacheMs: 0 })
+  const ws = await createWorkspace(app)
+  t.equal((await app.inject({ url: '/v1/workspace', headers: ws.auth })).statusCode, 200)
+  await database.db
+    .updateTable('api_keys')
+    .set({ revoked_at: new Date() })
+    .where('id', '=', ws.keyId)
+    .execute()
+  t.equal((await app.inject({ url: '/v1/workspace', headers: ws.auth })).statusCode, 401)
 })
 
 t.test('keys and workspaces stay apart', async (t) => {

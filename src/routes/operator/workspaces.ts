@@ -25,7 +25,10 @@ const tags = ['operator']
 const security = [{ operatorToken: [] }]
 
 /** The operator API: workspaces and their keys. Authenticated by OPERATOR_TOKEN. */
-export const operatorRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, config }) => {
+export const operatorRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
+  app,
+  { db, config, apiKeyCache },
+) => {
   app.addHook('onRequest', operatorAuth(config.operatorToken))
 
   app.post(
@@ -117,6 +120,7 @@ export const operatorRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
     },
     async (request, reply) => {
       await workspaces.deleteWorkspace(db, request.params.workspaceId)
+      apiKeyCache.clear()
       return reply.code(204).send(null)
     },
   )
@@ -170,7 +174,8 @@ export const operatorRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
         security,
         summary: 'Revoke an API key',
         description:
-          'The key stops working at once. Revoking twice is harmless. Send `Prefer: return=minimal` for ' +
+          'The key stops working at once in the process that answers, and within `API_KEY_CACHE_MS` ' +
+          '(1 s by default) in any other API process. Revoking twice is harmless. Send `Prefer: return=minimal` for ' +
           'the answer every DELETE gives, 204 with no body (`Preference-Applied: return=minimal`). ' +
           'Without it the answer is still 200 with the revoked key, deprecated (`Deprecation` and ' +
           '`Sunset` headers): from the Sunset date, 204 will be the only answer.',
@@ -193,6 +198,7 @@ export const operatorRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
     },
     async (request, reply) => {
       const key = await apiKeys.revokeApiKey(db, request.params.workspaceId, request.params.keyId)
+      apiKeyCache.clear()
       if (prefersMinimal(request.headers.prefer)) {
         return reply.code(204).header('preference-applied', 'return=minimal').send(null)
       }

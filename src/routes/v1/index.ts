@@ -18,11 +18,11 @@ import { workspaceRoutes } from './workspace.js'
  */
 export const v1Routes: FastifyPluginAsync<RouteDeps> = async (
   app,
-  { config, db, readDb, pool, box, engine, metrics, inbound },
+  { config, db, readDb, pool, box, engine, metrics, inbound, apiKeyCache },
 ) => {
   // Not `register(x, opts)`: opts carries this plugin's own `prefix`, which would apply twice.
-  const deps: RouteDeps = { config, db, readDb, pool, box, engine, metrics, inbound }
-  app.addHook('onRequest', workspaceAuth(db))
+  const deps: RouteDeps = { config, db, readDb, pool, box, engine, metrics, inbound, apiKeyCache }
+  app.addHook('onRequest', workspaceAuth(apiKeyCache))
   // 0 turns the limit off.
   if (config.apiRatePerMinute > 0) {
     app.addHook('onRequest', new WorkspaceRateLimit(config.apiRatePerMinute).hook())
