@@ -14,11 +14,22 @@ import { deliveryJobHandler } from './outbound/send/deliver.js'
 import { createDeliveryEngine } from './outbound/send/engine.js'
 import { createWorker } from './queue/index.js'
 import type { QueueLogger } from './queue/types.js'
+import {
+  PARTITIONS_JOB,
+  partitionJobHandler,
+  schedulePartitions,
+} from './retention/partition-job.js'
 import { RETENTION_JOB, retentionJobHandler, scheduleRetention } from './retention/retention-job.js'
 import type { SecretBox } from './security/secret-box.js'
 
 /** Every job kind the workers run; their queue series read 0 before the first job. */
-export const JOB_KINDS = [DELIVERY_JOB, MASS_POST_JOB, RETENTION_JOB, RECONCILE_JOB] as const
+export const JOB_KINDS = [
+  DELIVERY_JOB,
+  MASS_POST_JOB,
+  RETENTION_JOB,
+  RECONCILE_JOB,
+  PARTITIONS_JOB,
+] as const
 
 /** The background side of the service (ROLE=worker or all): every job kind and its handler. */
 export function createWorkers(options: {
@@ -51,6 +62,7 @@ export function createWorkers(options: {
       [MASS_POST_JOB]: massPostDispatchHandler(options.db),
       [RETENTION_JOB]: retentionJobHandler(options.db, options.log),
       [RECONCILE_JOB]: reconcileJobHandler(engine),
+      [PARTITIONS_JOB]: partitionJobHandler(options.db, options.log),
     },
     logger: options.log,
   })
@@ -59,9 +71,11 @@ export function createWorkers(options: {
     async start() {
       engine.limiter.start()
       await worker.start()
-      // The recurring purge and reconcile: queued once, then each run queues the next.
+      // The recurring purge, reconcile and partition maker: queued once, then
+      // each run queues the next.
       await scheduleRetention(options.db)
       await scheduleReconcile(options.db)
+      await schedulePartitions(options.db)
     },
     async stop(deadlineMs: number) {
       await worker.stop({ deadlineMs })

@@ -1,7 +1,15 @@
-import { sql } from 'kysely'
+import { type RawBuilder, sql } from 'kysely'
 import type { Db } from '../db/database.js'
 import { newId } from '../ids.js'
-import { callIdBound } from '../inbound/call-ids.js'
+import {
+  DAY_MS,
+  type DroppedPartitions,
+  dayPartitions,
+  dayStart,
+  dropExpiredPartitions,
+  HISTORY_TABLES,
+  type HistoryTable,
+} from './partitions.js'
 
 /**
  * Deletes one workspace's history older than its retention (deliveries,
@@ -36,19 +44,27 @@ export const PURGE_BATCH_SIZE = 5000
 const idBound = (prefix: string, at: Date) =>
   newId(prefix, at.getTime()).slice(0, prefix.length + 11)
 
+/**
+ * A day the caller will drop as a partition before long (the day holding the
+ * longest horizon; see purgeExpiredHistory), per table: its rows are left for
+ * the drop instead of being deleted one by one.
+ */
+export type SparedDays = Partial<Record<HistoryTable, Date>>
+
 export async function purgeWorkspaceHistory(
   db: Db,
   workspaceId: string,
   cutoff: Date,
-  options: PurgeOptions = {},
+  options: PurgeOptions & { spare?: SparedDays } = {},
 ): Promise<PurgeCounts> {
   const n = options.batchSize ?? PURGE_BATCH_SIZE
+  const spare = options.spare ?? {}
   // Finished deliveries only: one still retrying keeps its row (and its job's target).
-  const deliveries = await inBatches(n, options.signal, () =>
+  const deliveries = await inRanges(n, options.signal, 'dlv', cutoff, spare.deliveries, (range) =>
     sql`
       with doomed as (
         select id from deliveries
-        where workspace_id = ${workspaceId} and id < ${idBound('dlv', cutoff)}
+        where workspace_id = ${workspaceId} and ${range}
           and created_at < ${cutoff} and finished_at is not null
         order by id
         limit ${n}
@@ -56,11 +72,11 @@ export async function purgeWorkspaceHistory(
       )
       delete from deliveries d using doomed where d.id = doomed.id`.execute(db),
   )
-  const events = await inBatches(n, options.signal, () =>
+  const events = await inRanges(n, options.signal, 'evt', cutoff, spare.events, (range) =>
     sql`
       with doomed as (
         select id from events
-        where workspace_id = ${workspaceId} and id < ${idBound('evt', cutoff)}
+        where workspace_id = ${workspaceId} and ${range}
           and created_at < ${cutoff}
         order by id
         limit ${n}
@@ -70,13 +86,13 @@ export async function purgeWorkspaceHistory(
   )
   const massPosts = await purgeMassPosts(db, workspaceId, cutoff, n, options.signal)
   // The call log, handler by handler along its (handler_id, id) index.
-  const calls = await inBatches(n, options.signal, () =>
+  const calls = await inRanges(n, options.signal, 'cal', cutoff, spare.inbound_calls, (range) =>
     sql`
       with doomed as (
         select c.id from handlers h
         cross join lateral (
           select id from inbound_calls
-          where handler_id = h.id and id < ${callIdBound(cutoff)} and received_at < ${cutoff}
+          where handler_id = h.id and ${range} and received_at < ${cutoff}
           limit ${n}
           for update skip locked
         ) c
@@ -86,6 +102,38 @@ export async function purgeWorkspaceHistory(
       delete from inbound_calls c using doomed where c.id = doomed.id`.execute(db),
   )
   return { deliveries, events, massPosts, calls }
+}
+
+/**
+ * Runs `statement` in batches over the ids made before `cutoff`, leaving out
+ * the spared day: one range, or the one before the day and the one after it.
+ */
+async function inRanges(
+  n: number,
+  signal: AbortSignal | undefined,
+  prefix: string,
+  cutoff: Date,
+  spared: Date | undefined,
+  statement: (range: RawBuilder<unknown>) => Promise<{ numAffectedRows?: bigint }>,
+): Promise<number> {
+  const ranges: [Date | null, Date][] = [[null, cutoff]]
+  if (spared && spared < cutoff) {
+    const after = new Date(spared.getTime() + DAY_MS)
+    ranges.splice(
+      0,
+      1,
+      [null, spared],
+      ...(after < cutoff ? [[after, cutoff] as [Date, Date]] : []),
+    )
+  }
+  let deleted = 0
+  for (const [from, to] of ranges) {
+    const range = from
+      ? sql`id >= ${idBound(prefix, from)} and id < ${idBound(prefix, to)}`
+      : sql`id < ${idBound(prefix, to)}`
+    deleted += await inBatches(n, signal, () => statement(range))
+  }
+  return deleted
 }
 
 /**
@@ -134,13 +182,36 @@ async function purgeMassPosts(
   )
 }
 
-/** Every workspace, by its own `retention_days`. Answers what went, in total. */
-export async function purgeExpiredHistory(
+/**
+ * Every workspace, by its own `retention_days`. First the day partitions past
+ * the longest retention of any workspace are dropped whole (a day's rows are
+ * then past every horizon); then each workspace's older rows that remain
+ * (in `_before`, `_default`, a kept day, or past a shorter retention) are
+ * deleted in batches. The day holding the longest horizon is spared those
+ * deletes: it is dropped whole the next day, so a row may outlive its
+ * workspace's retention by up to a day. Answers what went.
+ */
+export async function purgeHistory(
   db: Db,
   options: PurgeOptions & { now?: Date } = {},
-): Promise<PurgeCounts> {
+): Promise<{ rows: PurgeCounts; partitions: DroppedPartitions }> {
   const now = options.now ?? new Date()
   const total: PurgeCounts = { deliveries: 0, events: 0, massPosts: 0, calls: 0 }
+  const longest = await db
+    .selectFrom('workspaces')
+    .select((eb) => eb.fn.max('retention_days').as('days'))
+    .executeTakeFirst()
+  let partitions: DroppedPartitions = { dropped: [], keptOpen: [], busy: [] }
+  const spare: SparedDays = {}
+  if (longest?.days != null) {
+    const horizon = new Date(now.getTime() - Number(longest.days) * DAY_MS)
+    partitions = await dropExpiredPartitions(db, horizon, { signal: options.signal })
+    const day = dayStart(horizon)
+    for (const { table } of HISTORY_TABLES) {
+      const held = await dayPartitions(db, table)
+      if (held.some((p) => p.day.getTime() === day.getTime())) spare[table] = day
+    }
+  }
   let after = ''
   for (;;) {
     const page = await db
@@ -151,17 +222,25 @@ export async function purgeExpiredHistory(
       .limit(500)
       .execute()
     for (const { id, retention_days } of page) {
-      if (options.signal?.aborted) return total
-      const cutoff = new Date(now.getTime() - retention_days * 86_400_000)
-      const counts = await purgeWorkspaceHistory(db, id, cutoff, options)
+      if (options.signal?.aborted) return { rows: total, partitions }
+      const cutoff = new Date(now.getTime() - retention_days * DAY_MS)
+      const counts = await purgeWorkspaceHistory(db, id, cutoff, { ...options, spare })
       total.deliveries += counts.deliveries
       total.events += counts.events
       total.massPosts += counts.massPosts
       total.calls += counts.calls
     }
-    if (page.length < 500) return total
+    if (page.length < 500) return { rows: total, partitions }
     after = page[page.length - 1]!.id
   }
+}
+
+/** `purgeHistory`, answering the rows deleted one by one. */
+export async function purgeExpiredHistory(
+  db: Db,
+  options: PurgeOptions & { now?: Date } = {},
+): Promise<PurgeCounts> {
+  return (await purgeHistory(db, options)).rows
 }
 
 /** Runs `statement` until a batch comes back short (or the signal aborts); answers the rows deleted. */
@@ -180,9 +259,14 @@ async function inBatches(
   return deleted
 }
 
-/** `Idempotency-Key` answers past their 24 hours (src/http/idempotency.ts), in one statement. */
+/**
+ * `Idempotency-Key` answers (src/http/idempotency.ts) and events' idempotency
+ * keys past their 24 hours, a statement each.
+ */
 export async function purgeIdempotencyKeys(db: Db): Promise<number> {
-  const result = await sql`
+  const answers = await sql`
     delete from idempotency_keys where created_at < now() - interval '24 hours'`.execute(db)
-  return Number(result.numAffectedRows ?? 0)
+  const events = await sql`
+    delete from event_idempotency_keys where created_at < now() - interval '24 hours'`.execute(db)
+  return Number(answers.numAffectedRows ?? 0) + Number(events.numAffectedRows ?? 0)
 }

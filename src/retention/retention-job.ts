@@ -1,15 +1,16 @@
 import type { Db } from '../db/database.js'
 import type { JobHandler, QueueLogger } from '../queue/types.js'
 import { scheduleRecurring } from '../recurring-jobs.js'
-import { type PurgeOptions, purgeExpiredHistory, purgeIdempotencyKeys } from './purge-history.js'
+import { type PurgeOptions, purgeHistory, purgeIdempotencyKeys } from './purge-history.js'
 
 export const RETENTION_JOB = 'retention.purge'
 export const RETENTION_INTERVAL_MS = 60 * 60_000
 
 /**
- * The recurring purge: each run deletes what has outlived its workspace's
- * retention, then makes sure the next run is queued. A worker starting also
- * makes sure one is queued, so the chain survives a run that died.
+ * The recurring purge: each run drops the day partitions past every
+ * workspace's retention and deletes what else has outlived its workspace's,
+ * then makes sure the next run is queued. A worker starting also makes sure
+ * one is queued, so the chain survives a run that died.
  */
 export function retentionJobHandler(
   db: Db,
@@ -18,9 +19,12 @@ export function retentionJobHandler(
 ): JobHandler {
   return async (job) => {
     try {
-      const purged = await purgeExpiredHistory(db, { ...options, signal: job.signal })
+      const { rows: purged, partitions } = await purgeHistory(db, {
+        ...options,
+        signal: job.signal,
+      })
       const idempotencyKeys = await purgeIdempotencyKeys(db)
-      log.info({ purged, idempotencyKeys }, 'retention purge done')
+      log.info({ purged, partitions, idempotencyKeys }, 'retention purge done')
     } finally {
       await scheduleRetention(db, {
         runAt: new Date(Date.now() + RETENTION_INTERVAL_MS),

@@ -22,10 +22,16 @@ async function count(pool: pg.Pool, table: 'events' | 'deliveries', workspaceId:
 }
 
 /** Makes the events holding `key` look `hours` old, as if sent back then. */
+/** Makes the key's holder (the event, and its claim on the key) `hours` old. */
 async function age(pool: pg.Pool, workspaceId: string, key: string, hours: number) {
   await pool.query(
     `update events set created_at = now() - make_interval(hours => $3)
      where workspace_id = $1 and idempotency_key = $2`,
+    [workspaceId, key, hours],
+  )
+  await pool.query(
+    `update event_idempotency_keys set created_at = now() - make_interval(hours => $3)
+     where workspace_id = $1 and key = $2`,
     [workspaceId, key, hours],
   )
 }

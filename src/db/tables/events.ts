@@ -9,7 +9,10 @@ export interface EventsTable {
   entity_id: string
   fields: Json<Record<string, unknown>>
   previous: Json<Record<string, unknown> | null>
-  /** Held for 24 hours; then moved to `released_idempotency_key` when a new event takes it. */
+  /**
+   * Kept for history; the key is held 24 hours in `event_idempotency_keys`.
+   * Events before migration 0030 may have it in `released_idempotency_key`.
+   */
   idempotency_key: string | null
   released_idempotency_key: ColumnType<string | null, never, never>
   /** sha256 of the event as sent (see request-hash.ts); compared on a repeated key. */

@@ -18,17 +18,15 @@ export interface EventInsert {
 /**
  * Records events in one statement; answers the ids recorded. An event whose
  * idempotency key is held (earlier, by a concurrent call, or earlier in this
- * call) is not recorded. A holder older than 24 hours gives its key up
- * first: its key moves to `released_idempotency_key`, and the unique index
- * then arbitrates as for a key never used.
+ * call) is not recorded. Keys are held in `event_idempotency_keys` (events
+ * are partitioned by id, so a unique index on events could not hold them):
+ * the event claims its key there, and is recorded only if the claim took. A
+ * claim older than 24 hours is taken over in the same statement (its row is
+ * locked, and the concurrent taker re-reads it and finds it fresh); the old
+ * event keeps its key for history.
  *
- * The release must finish before the insert checks the index, and data-
- * modifying CTEs run in no set order; counting `released`'s rows in the
- * insert's one-time filter makes the update run to the end first. Expired
- * holders are locked in id order, so concurrent calls taking over the same
- * keys wait for each other and cannot deadlock; the one that waited finds
- * the key moved (the lock re-reads the row) and then conflicts with the
- * winner's new event.
+ * A key twice in one call: the first event (ids follow the batch's order)
+ * claims it; ON CONFLICT DO UPDATE may not touch one row twice.
  *
  * One JSON document expanded by jsonb_to_recordset: the statement's text is
  * the same for every batch size (so it is prepared once), where a
@@ -44,25 +42,22 @@ export async function insertEvents(
         workspace_id text, type text, entity_type text, entity_id text, fields jsonb,
         previous jsonb, idempotency_key text, request_hash text, answer jsonb)
     ),
-    expired as (
-      select h.id from events h
-      where (h.workspace_id, h.idempotency_key) in (select workspace_id, idempotency_key from e)
-        and h.idempotency_key is not null and h.created_at < now() - interval '24 hours'
-      order by h.id
-      for update
-    ),
-    released as (
-      update events h set released_idempotency_key = h.idempotency_key, idempotency_key = null
-      where h.id = any(array(select id from expired))
-      returning h.id
+    claimed as (
+      insert into event_idempotency_keys as k (workspace_id, key, event_id)
+      select distinct on (workspace_id, idempotency_key) workspace_id, idempotency_key, id
+      from e where idempotency_key is not null
+      order by workspace_id, idempotency_key, id
+      on conflict (workspace_id, key) do update
+        set event_id = excluded.event_id, created_at = now()
+        where k.created_at < now() - interval '24 hours'
+      returning k.event_id
     )
     insert into events (id, workspace_id, type, entity_type, entity_id, fields, previous,
       idempotency_key, request_hash, answer)
     select id, workspace_id, type, entity_type, entity_id, fields, previous, idempotency_key,
       request_hash, answer
     from e
-    where (select count(*) from released) >= 0
-    on conflict (workspace_id, idempotency_key) where idempotency_key is not null do nothing
+    where idempotency_key is null or id in (select event_id from claimed)
     returning id`.execute(trx)
   return new Set(rows.map((row) => row.id))
 }
@@ -82,7 +77,9 @@ export async function findKeyHolders(
   keys: string[],
 ): Promise<Map<string, KeyHolder>> {
   const { rows } = await sql<KeyHolder>`
-    select id, type, idempotency_key, request_hash, answer from events
-    where workspace_id = ${workspaceId} and idempotency_key = any(${keys}::text[])`.execute(trx)
+    select e.id, e.type, k.key as idempotency_key, e.request_hash, e.answer
+    from event_idempotency_keys k
+    join events e on e.id = k.event_id
+    where k.workspace_id = ${workspaceId} and k.key = any(${keys}::text[])`.execute(trx)
   return new Map(rows.map((row) => [row.idempotency_key, row]))
 }
