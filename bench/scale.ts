@@ -1,92 +1,157 @@
 /**
- * `npm run bench:scale`: 1, 2 and 4 `ROLE=worker` processes (`tsx src/server.ts`)
- * draining the same number of pre-queued deliveries from one PostgreSQL to a
- * receiver in its own process. Prints deliveries/s and who used the CPU, and
- * writes bench/results/scale.json.
+ * `npm run bench:scale`: Hookline as deployed at scale, on one machine: N
+ * `ROLE=api` and K `ROLE=worker` processes (the compiled build `npm start`
+ * runs), one PostgreSQL, a load generator and a receiver, each in its own
+ * process. The load generator posts events (bench:deliver's workload: one
+ * lead.created event, one delivery; 8 tenants with one rule each) to the API
+ * processes while the workers deliver them. Per configuration it prints
+ * deliveries/s, the cores each process kept busy (CPU seconds over wall
+ * seconds, per process tree: `bench/lib/cpu.ts`), the CPU each role spent
+ * per delivery, and WAL and history bytes per delivery; it writes
+ * `bench/results/scale.json`. `scripts/sizing.ts` turns those per-delivery
+ * costs into the README's sizing table.
  *
- * Each run: post the events with no worker running (the deliveries and their
- * jobs are queued), hold the jobs, start the workers, wait until every one is
- * listening, release the jobs at once, and time from the release (database
- * clock) to the last delivery's finished_at. Worker start-up is not timed.
+ * Runs unchanged on any machine: what is not set is derived from its cores.
+ * Every setting is a flag (`npm run bench:scale -- --workers=1,2,4`) or an
+ * environment variable (`SCALE_WORKERS=1,2,4`); a flag wins.
  *
- * Environment: SCALE_DELIVERIES per run (default 2000), SCALE_WORKERS
- * (default "1,2,4"), SCALE_REPEATS (rounds, default 3), SCALE_CONCURRENCY
- * (WORKER_CONCURRENCY per process, default 50).
+ *   --workers / SCALE_WORKERS        worker processes per configuration, a list
+ *                                    (default: 1, 2, 4 … up to half the cores, at least 1,2)
+ *   --api / SCALE_API                API processes (default: a third of the workers, at least 1)
+ *   --events / SCALE_EVENTS          events (= deliveries) per timed run (default 10,000 × workers)
+ *   --warmup / SCALE_WARMUP          untimed events first, per run (default 2,000 × workers)
+ *   --rate / SCALE_RATE              events/s the load generator offers (default 0: as fast as
+ *                                    the API answers; set it to measure at a given load)
+ *   --batch / SCALE_BATCH            events per POST /v1/events/batch (default 100)
+ *   --concurrency / SCALE_CONCURRENCY  WORKER_CONCURRENCY per worker (default 100)
+ *   --rounds / SCALE_ROUNDS          rounds over the configurations, medians (default 1)
+ *   --quick                          2,000 events and 500 warm-up per worker
+ *
+ * Everything shares the machine's cores: compare "cores busy" (all processes
+ * together) with the core count. Where they are all busy, more processes add
+ * nothing; the CPU per delivery of each role still holds.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
+import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
-import { buildApp } from '../src/app.js'
-import { loadConfig } from '../src/config.js'
-import { connectDatabase } from '../src/db/database.js'
-import { migrate } from '../src/db/migrate.js'
-import { JOBS_CHANNEL } from '../src/queue/notification.js'
-import { parseEncryptionKey, SecretBox } from '../src/security/secret-box.js'
-import { startBenchPostgres } from './lib/postgres.js'
+import { Agent, request } from 'undici'
+import { cpuMeter } from './lib/cpu.js'
+import { buildHookline, type HooklineProcess, spawnHookline } from './lib/deliver-hookline.js'
+import { freePort } from './lib/deliver-ports.js'
+import { ruleBody } from './lib/deliver-workload.js'
+import { type BenchPostgres, machineBusySeconds, startBenchPostgres } from './lib/postgres.js'
 import { median, round } from './lib/stats.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const DELIVERIES = Number(process.env.SCALE_DELIVERIES ?? 2000)
-// Rounds of 1, 2, 4 workers, interleaved, so a burst of load elsewhere on a
-// shared machine hits every configuration alike; each figure is a median.
-const REPEATS = Number(process.env.SCALE_REPEATS ?? 3)
-const WORKER_COUNTS = (process.env.SCALE_WORKERS ?? '1,2,4').split(',').map(Number)
-const CONCURRENCY = Number(process.env.SCALE_CONCURRENCY ?? 50)
-// Several tenants, each with a rule: one rule may hold a fifth of a worker's
-// slots (the fairness cap, across every worker), so one rule alone would
-// measure the cap.
-const WORKSPACES = 8
+const CORES = availableParallelism()
+const flag = (name: string) =>
+  process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3)
+const setting = (name: string, env: string) => flag(name) ?? process.env[env]
+const numberSetting = (name: string, env: string, fallback: number) => {
+  const raw = setting(name, env)
+  if (raw === undefined || raw === '') return fallback
+  const value = Number(raw)
+  if (!Number.isFinite(value) || value < 0)
+    throw new Error(`--${name} / ${env}: not a number: ${raw}`)
+  return value
+}
+const quick = process.argv.includes('--quick')
+
+/** 1, 2, 4 … up to half the cores (the rest for PostgreSQL, API, load and receiver); at least 1 and 2. */
+function defaultWorkers(): number[] {
+  const counts = [1, 2]
+  for (let n = 4; n <= CORES / 2; n *= 2) counts.push(n)
+  return counts
+}
+const WORKERS = (setting('workers', 'SCALE_WORKERS') ?? defaultWorkers().join(','))
+  .split(',')
+  .map(Number)
+  .filter((n) => n > 0)
+const API_SET = setting('api', 'SCALE_API')
+// From the measured costs: an API process taking batches spends about a third
+// of what a worker spends on the same deliveries (see bench/RESULTS.md).
+const apiFor = (workers: number) =>
+  API_SET ? Number(API_SET) : Math.max(1, Math.ceil(workers / 3))
+const perWorker = quick ? { events: 2_000, warmup: 500 } : { events: 10_000, warmup: 2_000 }
+const eventsFor = (workers: number) =>
+  numberSetting('events', 'SCALE_EVENTS', perWorker.events * workers)
+const warmupFor = (workers: number) =>
+  numberSetting('warmup', 'SCALE_WARMUP', perWorker.warmup * workers)
+const RATE = numberSetting('rate', 'SCALE_RATE', 0)
+const BATCH = numberSetting('batch', 'SCALE_BATCH', 100)
+const CONCURRENCY = numberSetting('concurrency', 'SCALE_CONCURRENCY', 100)
+const ROUNDS = numberSetting('rounds', 'SCALE_ROUNDS', 1)
+// Several tenants, each with a rule: a rule may hold a fifth of WORKER_CONCURRENCY
+// across every worker (the fairness cap), so one rule alone would measure the cap.
+const TENANTS = 8
 const OPERATOR_TOKEN = 'bench-operator-token-0123456789'
-const ENCRYPTION_KEY = randomBytes(32).toString('base64')
+const POOL_SIZE = 20
 
 interface Run {
   workers: number
+  apiProcesses: number
   deliveries: number
   seconds: number
   deliveriesPerSecond: number
-  cpu: { postgres: number; workers: number; receiver: number; total: number }
-  /** CPU seconds used per wall second: 2.0 is both cores busy. */
-  coresBusy: number
-  /** CPU (Postgres + workers + receiver) per delivery: steadier than wall time on a busy host. */
-  cpuMsPerDelivery: number
-  /** Jobs enqueued during the run per delivery: above 0 means sends deferred by the fairness caps. */
-  deferralsPerDelivery: number
-  /** Database transactions committed per delivery (claims, reads, outcome, completion). */
-  commitsPerDelivery: number
-  /** The machine's 1-minute load average as the run started (2 = both cores busy already). */
-  loadAverage: number
+  /** Events/s the API processes took while the workers delivered. */
+  ingestPerSecond: number
+  /** CPU seconds over wall seconds of each process (tree) over the timed run. */
+  coresBusy: {
+    api: number[]
+    workers: number[]
+    postgres: number
+    loadGenerator: number
+    receiver: number
+    total: number
+    /** The whole machine, neighbours included (/proc/stat). */
+    machine: number
+  }
+  /** CPU µs per delivery of each role, every process of the role together. */
+  cpuUsPerDelivery: {
+    api: number
+    worker: number
+    postgres: number
+    loadGenerator: number
+    receiver: number
+    hookline: number
+  }
+  walBytesPerDelivery: number
+  historyBytesPerDelivery: number
+  loadAverageAtStart: number
 }
 
 async function main() {
+  buildHookline()
   const postgres = await startBenchPostgres()
   const receiver = await startReceiver()
   const runs: Run[] = []
+  const log = (line: string) => process.stdout.write(`${line}\n`)
+  log(
+    `# bench:scale on ${CORES} cores (load average ${loadavg()
+      .map((l) => round(l, 1))
+      .join(
+        '/',
+      )}): workers ${WORKERS.join(', ')}; API processes ${WORKERS.map(apiFor).join(', ')}; ` +
+      `batches of ${BATCH}; ${RATE ? `${RATE} events/s offered` : 'load as fast as the API answers'}; ` +
+      `WORKER_CONCURRENCY ${CONCURRENCY}; ${ROUNDS} round(s)`,
+  )
   try {
-    const databaseUrl = await postgres.createDatabase('hookline_scale')
-    const setup = await connectSetup(databaseUrl, receiver.url)
-    try {
-      for (let pass = 0; pass < REPEATS; pass++) {
-        for (const workers of WORKER_COUNTS) {
-          await setup.queue(DELIVERIES)
-          await postgres.settle('hookline_scale')
-          const run = await drain(databaseUrl, workers, () => postgres.cpuSeconds(), receiver.pid)
-          runs.push(run)
-          process.stdout.write(
-            `${workers} worker process${workers === 1 ? ' ' : 'es'}: ${run.deliveriesPerSecond} deliveries/s ` +
-              `(${run.deliveries} in ${run.seconds} s; CPU s: postgres ${run.cpu.postgres}, ` +
-              `workers ${run.cpu.workers}, receiver ${run.cpu.receiver}; ${run.coresBusy} cores busy; ` +
-              `${run.commitsPerDelivery} commits and ${run.deferralsPerDelivery} deferrals per delivery; ` +
-              `load average ${run.loadAverage})\n`,
-          )
-        }
+    for (let round_ = 0; round_ < ROUNDS; round_++) {
+      for (const workers of WORKERS) {
+        const run = await oneRun(
+          postgres,
+          receiver,
+          workers,
+          apiFor(workers),
+          `hookline_scale_${workers}`,
+        )
+        runs.push(run)
+        log(describe(run))
       }
-    } finally {
-      await setup.close()
     }
   } finally {
     receiver.stop()
@@ -95,202 +160,229 @@ async function main() {
   await report(runs)
 }
 
-/** The in-process app, used only to create tenants and post events (never sends). */
-async function connectSetup(databaseUrl: string, receiverUrl: string) {
-  const database = connectDatabase(databaseUrl, { max: 4 })
-  await migrate(database.pool)
-  const config = loadConfig(
-    {},
-    { databaseUrl, operatorToken: OPERATOR_TOKEN, outboundAllowList: '127.0.0.1/32' },
+function describe(r: Run): string {
+  const c = r.coresBusy
+  const u = r.cpuUsPerDelivery
+  return (
+    `${r.workers} worker(s), ${r.apiProcesses} API: ${r.deliveriesPerSecond} deliveries/s ` +
+    `(${r.deliveries} in ${r.seconds} s, ingest ${r.ingestPerSecond}/s, load average ${r.loadAverageAtStart})\n` +
+    `  cores busy: API ${c.api.join(' + ')}, workers ${c.workers.join(' + ')}, PostgreSQL ${c.postgres}, ` +
+    `load generator ${c.loadGenerator}, receiver ${c.receiver}; all ${c.total} of ${CORES} (machine ${c.machine})\n` +
+    `  CPU µs per delivery: API ${u.api}, worker ${u.worker}, PostgreSQL ${u.postgres} ` +
+    `(Hookline ${u.hookline}); load generator ${u.loadGenerator}, receiver ${u.receiver}; ` +
+    `WAL ${r.walBytesPerDelivery} B, history ${r.historyBytesPerDelivery} B per delivery`
   )
-  const box = new SecretBox(parseEncryptionKey(ENCRYPTION_KEY))
-  const app = await buildApp({ config, db: database.db, pool: database.pool, box })
-  const operator = { authorization: `Bearer ${OPERATOR_TOKEN}` }
-  const call = async (method: 'POST', url: string, headers: object, payload: object) => {
-    const res = await app.inject({ method, url, headers: headers as never, payload })
-    if (res.statusCode >= 300) throw new Error(`${method} ${url}: ${res.statusCode} ${res.body}`)
-    return res.json()
-  }
-  const keys: string[] = []
-  for (let i = 0; i < WORKSPACES; i++) {
-    const ws = await call('POST', '/operator/workspaces', operator, { name: `Tenant ${i}` })
-    const key = await call('POST', `/operator/workspaces/${ws.id}/api-keys`, operator, {
-      name: 'bench',
-    })
-    const auth = { authorization: `Bearer ${key.key}` }
-    await call('POST', '/v1/rules', auth, {
-      title: 'All leads',
-      event_types: ['lead.created'],
-      request: {
-        method: 'POST',
-        url: `${receiverUrl}/t${i}/{{lead.id}}`,
-        body_format: 'json',
-        body_template: '{"id": "{{lead.id}}", "name": "{{lead.name}}", "email": "{{lead.email}}"}',
-      },
-    })
-    keys.push(key.key)
-  }
-  let next = 0
-  return {
-    /** Posts `n` events spread over the tenants: n deliveries, queued. */
-    async queue(n: number) {
-      for (let posted = 0, batch = 0; posted < n; batch++) {
-        const tenant = batch % WORKSPACES
-        // Small batches, tenant after tenant: the queue's order interleaves them as real traffic does.
-        const size = Math.min(25, n - posted)
-        const events = Array.from({ length: size }, () => {
-          const id = `L-${next++}`
-          return {
-            type: 'lead.created',
-            record: {
-              entity_type: 'lead',
-              entity_id: id,
-              fields: { lead: { id, name: 'Ada Lovelace', email: 'ada@example.com' } },
-            },
-          }
-        })
-        await call(
-          'POST',
-          '/v1/events/batch',
-          { authorization: `Bearer ${keys[tenant]}` },
-          { events },
-        )
-        posted += size
-      }
-    },
-    async close() {
-      await app.close()
-      await database.close()
-    },
-  }
 }
 
-/** One timed run: K worker processes drain what is queued. */
-async function drain(
-  databaseUrl: string,
+async function oneRun(
+  postgres: BenchPostgres,
+  receiver: { url: string; pid: number },
   workers: number,
-  postgresCpu: () => number,
-  receiverPid: number,
+  apiProcesses: number,
+  name: string,
 ): Promise<Run> {
-  const client = new pg.Client({ connectionString: databaseUrl })
-  await client.connect()
+  const databaseUrl = await postgres.createDatabase(name)
   const dataDir = await mkdtemp(path.join(tmpdir(), 'hookline-scale-'))
-  const children: ChildProcess[] = []
+  const options = {
+    databaseUrl,
+    workerConcurrency: CONCURRENCY,
+    databasePoolSize: POOL_SIZE,
+    encryptionKey: randomBytes(32).toString('base64'),
+    dataDir,
+    // One receiver stands for every tenant's: no host cap (it holds across all workers).
+    env: { WORKER_CONCURRENCY_PER_HOST: String(Math.min(2000, CONCURRENCY * workers)) },
+  }
+  const processes: HooklineProcess[] = []
+  const client = new pg.Client({ connectionString: databaseUrl })
+  const agent = new Agent({ connections: 4 })
   try {
-    // Hold the queued jobs while the workers start.
-    const { rowCount: queued } = await client.query(
-      `update jobs set run_at = now() + interval '1 hour' where kind = 'delivery.send'`,
-    )
-    for (let i = 0; i < workers; i++) children.push(spawnWorker(databaseUrl, dataDir))
+    // The first API process migrates; the others start once it has.
+    const apiUrls: string[] = []
+    const apis: HooklineProcess[] = []
+    for (let i = 0; i < apiProcesses; i++) {
+      const port = await freePort()
+      const api = await spawnHookline('api', { ...options, port })
+      processes.push(api)
+      apis.push(api)
+      apiUrls.push(`http://127.0.0.1:${port}`)
+      await until(() =>
+        request(`${apiUrls[i]}/readyz`, { dispatcher: agent }).then(
+          async (r) => {
+            await r.body.dump()
+            return r.statusCode === 200
+          },
+          () => false,
+        ),
+      )
+    }
+    await client.connect()
+    const keys = await tenants(apiUrls[0]!, receiver.url, agent)
+    const workerProcesses: HooklineProcess[] = []
+    for (let i = 0; i < workers; i++) {
+      const worker = await spawnHookline('worker', options)
+      processes.push(worker)
+      workerProcesses.push(worker)
+    }
     await until(async () => {
       const { rows } = await client.query(
-        `select count(*)::int as n from pg_stat_activity where application_name = 'hookline-queue-listener'`,
+        `select count(*)::int as n from pg_stat_activity where application_name = 'hookline-queue-listener'
+           and datname = current_database()`,
       )
       return rows[0].n === workers
-    }, 60_000)
-
-    const counters = async () =>
+    })
+    const delivered = async () =>
       (
         await client.query(
-          `select coalesce(pg_sequence_last_value(pg_get_serial_sequence('jobs', 'id')), 0)::float8 as jobs,
-             (select xact_commit from pg_stat_database where datname = current_database())::float8 as commits`,
+          `select count(*) filter (where status = 'succeeded')::int as ok,
+                  count(*) filter (where status in ('failed', 'cancelled'))::int as bad
+             from deliveries`,
         )
-      ).rows[0] as { jobs: number; commits: number }
-    const countersBefore = await counters()
-    const loadAverage = round(loadavg()[0] ?? 0, 1)
-    const cpuBefore = {
-      postgres: postgresCpu(),
-      workers: children.reduce((sum, c) => sum + processCpu(c.pid), 0),
-      receiver: processCpu(receiverPid),
+      ).rows[0] as { ok: number; bad: number }
+    const drained = async (n: number) => {
+      const { ok, bad } = await delivered()
+      if (bad > 0) throw new Error(`${bad} deliveries failed`)
+      return ok === n
     }
-    const started = (
+
+    const warmup = warmupFor(workers)
+    const events = eventsFor(workers)
+    const plan = { apiUrls, keys, batch: BATCH, inFlight: 2 * apiProcesses }
+    await load({ ...plan, from: 0, count: warmup, rate: 0 })
+    await until(() => drained(warmup), 600_000)
+    await postgres.settle(name)
+
+    const loadAverageAtStart = round(loadavg()[0] ?? 0, 1)
+    const trees: Record<string, () => readonly number[]> = {
+      postgres: () => [postgres.pid()],
+      receiver: () => [receiver.pid],
+    }
+    apis.forEach((p, i) => {
+      trees[`api${i}`] = () => [p.pid]
+    })
+    workerProcesses.forEach((p, i) => {
+      trees[`worker${i}`] = () => [p.pid]
+    })
+    const meter = cpuMeter(trees)
+    const machine0 = machineBusySeconds()
+    const wal0 = (await client.query('select pg_current_wal_insert_lsn()::text as lsn')).rows[0].lsn
+    const started = performance.now()
+    const loaded = await load({ ...plan, from: warmup, count: events, rate: RATE })
+    await until(() => drained(warmup + events), 600_000)
+    const seconds = (performance.now() - started) / 1000
+    const used = meter.read()
+    const machine = machineBusySeconds() - machine0
+    const wal = (
       await client.query(
-        `with released as (update jobs set run_at = now() where kind = 'delivery.send' returning 1)
-         select now() as at, pg_notify($1, json_build_object('due', (select count(*) from released))::text)`,
-        [JOBS_CHANNEL],
+        'select pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::pg_lsn)::float8 as b',
+        [wal0],
       )
-    ).rows[0].at as Date
-    await until(async () => {
-      const { rows } = await client.query(
-        `select count(*)::int as n from deliveries where status in ('queued', 'delivering')`,
+    ).rows[0].b as number
+    const history = (
+      await client.query(
+        `select coalesce(sum(pg_total_relation_size(c.oid)), 0)::float8 as b
+           from pg_class c join pg_namespace n on n.oid = c.relnamespace
+          where n.nspname = 'public' and c.relkind in ('r', 'p')
+            and c.relname in ('events', 'deliveries', 'delivery_attempts', 'delivery_records')`,
       )
-      return rows[0].n === 0
-    }, 600_000)
-    const { rows } = await client.query(
-      `select max(finished_at) as at, count(*) filter (where status = 'succeeded' and finished_at >= $1)::int as ok
-       from deliveries where finished_at >= $1`,
-      [started],
-    )
-    // pg_stat_database lags by up to a stats flush; a short wait settles it.
-    await new Promise((r) => setTimeout(r, 1500))
-    const countersAfter = await counters()
-    const cpu = {
-      postgres: postgresCpu() - cpuBefore.postgres,
-      workers: children.reduce((sum, c) => sum + processCpu(c.pid), 0) - cpuBefore.workers,
-      receiver: processCpu(receiverPid) - cpuBefore.receiver,
-    }
-    const seconds = (rows[0].at.getTime() - started.getTime()) / 1000
-    if (rows[0].ok !== queued) throw new Error(`${rows[0].ok} of ${queued} deliveries succeeded`)
-    const total = cpu.postgres + cpu.workers + cpu.receiver
+    ).rows[0].b as number
+
+    const busy = (s: number) => round(s / seconds, 2)
+    const us = (s: number) => Math.round((s * 1e6) / events)
+    const apiCpu = apis.map((_, i) => used[`api${i}`] ?? 0)
+    const workerCpu = workerProcesses.map((_, i) => used[`worker${i}`] ?? 0)
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0)
+    const total = sum(apiCpu) + sum(workerCpu) + used.postgres! + loaded.cpuSeconds + used.receiver!
     return {
       workers,
-      deliveries: rows[0].ok,
+      apiProcesses,
+      deliveries: events,
       seconds: round(seconds, 2),
-      deliveriesPerSecond: Math.round(rows[0].ok / seconds),
-      cpu: {
-        postgres: round(cpu.postgres, 1),
-        workers: round(cpu.workers, 1),
-        receiver: round(cpu.receiver, 1),
-        total: round(total, 1),
+      deliveriesPerSecond: Math.round(events / seconds),
+      ingestPerSecond: Math.round(events / loaded.seconds),
+      coresBusy: {
+        api: apiCpu.map(busy),
+        workers: workerCpu.map(busy),
+        postgres: busy(used.postgres!),
+        loadGenerator: busy(loaded.cpuSeconds),
+        receiver: busy(used.receiver!),
+        total: busy(total),
+        machine: busy(machine),
       },
-      coresBusy: round(total / seconds, 2),
-      cpuMsPerDelivery: round((total * 1000) / rows[0].ok, 2),
-      deferralsPerDelivery: round((countersAfter.jobs - countersBefore.jobs) / rows[0].ok, 2),
-      commitsPerDelivery: round((countersAfter.commits - countersBefore.commits) / rows[0].ok, 1),
-      loadAverage,
+      cpuUsPerDelivery: {
+        api: us(sum(apiCpu)),
+        worker: us(sum(workerCpu)),
+        postgres: us(used.postgres!),
+        loadGenerator: us(loaded.cpuSeconds),
+        receiver: us(used.receiver!),
+        hookline: us(sum(apiCpu) + sum(workerCpu) + used.postgres!),
+      },
+      walBytesPerDelivery: Math.round(wal / events),
+      historyBytesPerDelivery: Math.round(history / (warmup + events)),
+      loadAverageAtStart,
     }
   } finally {
-    await Promise.all(children.map(stopChild))
-    await client.end()
+    await Promise.all(processes.map((p) => p.stop()))
+    await client.end().catch(() => {})
+    await agent.close()
+    await postgres.query('postgres', `drop database if exists ${name} with (force)`)
     await rm(dataDir, { recursive: true, force: true })
   }
 }
 
-function spawnWorker(databaseUrl: string, dataDir: string): ChildProcess {
-  return spawn(path.join(root, 'node_modules/.bin/tsx'), [path.join(root, 'src/server.ts')], {
-    cwd: root,
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      ROLE: 'worker',
-      PORT: '0',
-      DATABASE_URL: databaseUrl,
-      DATA_DIR: dataDir,
-      ENCRYPTION_KEY,
-      OUTBOUND_ALLOW_LIST: '127.0.0.1/32',
-      WORKER_CONCURRENCY: String(CONCURRENCY),
-      // The tenants' one receiver stands for one each: no host cap. The cap
-      // holds across every worker, so it must cover all of them together.
-      WORKER_CONCURRENCY_PER_HOST: String(Math.min(2000, CONCURRENCY * Math.max(...WORKER_COUNTS))),
-      DATABASE_POOL_SIZE: '20',
-      BOOTSTRAP_WORKSPACE: 'false',
-      LOG_LEVEL: 'warn',
-    },
+/** Creates the tenants through the API (operator token), each with a key and bench:deliver's rule. */
+async function tenants(apiUrl: string, receiverUrl: string, agent: Agent): Promise<string[]> {
+  const call = async (url: string, token: string, body: unknown) => {
+    const res = await request(`${apiUrl}${url}`, {
+      method: 'POST',
+      dispatcher: agent,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    })
+    const text = await res.body.text()
+    if (res.statusCode >= 300) throw new Error(`POST ${url}: ${res.statusCode} ${text}`)
+    return JSON.parse(text)
+  }
+  const keys: string[] = []
+  for (let i = 0; i < TENANTS; i++) {
+    const ws = await call('/operator/workspaces', OPERATOR_TOKEN, { name: `Tenant ${i}` })
+    const { key } = await call(`/operator/workspaces/${ws.id}/api-keys`, OPERATOR_TOKEN, {
+      name: 'bench',
+    })
+    await call('/v1/rules', key, ruleBody(`${receiverUrl}/t${i}`))
+    keys.push(key)
+  }
+  return keys
+}
+
+/** Runs the load generator (bench/lib/scale-load.ts) in its own process until it has posted everything. */
+function load(plan: object): Promise<{ posted: number; seconds: number; cpuSeconds: number }> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(root, 'bench/lib/scale-load.ts'), JSON.stringify(plan)],
+    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
+  )
+  let out = ''
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString()
+  })
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`load generator exited (${code})`))
+      else resolve(JSON.parse(out.trim().split('\n').pop() ?? '{}'))
+    })
   })
 }
 
 async function startReceiver() {
   const child = spawn(
-    path.join(root, 'node_modules/.bin/tsx'),
-    [path.join(root, 'bench/lib/scale-receiver.ts')],
+    process.execPath,
+    ['--import', 'tsx', path.join(root, 'bench/lib/scale-receiver.ts')],
     { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
   )
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout?.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())))
     child.once('exit', (code) => reject(new Error(`receiver exited (${code})`)))
   })
-  // tsx runs the script in a child of its own; its CPU is what the receiver uses.
   return {
     url: `http://127.0.0.1:${port}`,
     pid: child.pid as number,
@@ -298,39 +390,7 @@ async function startReceiver() {
   }
 }
 
-/** CPU seconds of a process and its descendants that are still running (tsx forks node). */
-function processCpu(pid: number | undefined): number {
-  if (!pid) return 0
-  let ticks = 0
-  const stack = [String(pid)]
-  while (stack.length > 0) {
-    const current = stack.pop()!
-    try {
-      const text = readFileSync(`/proc/${current}/stat`, 'utf8')
-      const f = text.slice(text.lastIndexOf(')') + 2).split(' ')
-      ticks += Number(f[11]) + Number(f[12])
-      const children = readFileSync(`/proc/${current}/task/${current}/children`, 'utf8')
-      stack.push(...children.split(' ').filter(Boolean))
-    } catch {
-      // gone
-    }
-  }
-  return ticks / 100
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return Promise.resolve()
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
-    child.once('exit', () => {
-      clearTimeout(timer)
-      resolve()
-    })
-    child.kill('SIGTERM')
-  })
-}
-
-async function until(check: () => Promise<boolean>, timeoutMs: number) {
+async function until(check: () => Promise<boolean>, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error('timed out waiting')
@@ -339,40 +399,55 @@ async function until(check: () => Promise<boolean>, timeoutMs: number) {
 }
 
 async function report(runs: Run[]) {
-  const of = (n: number) => runs.filter((r) => r.workers === n)
-  const byWorkers = (n: number) =>
-    of(n).length ? median(of(n).map((r) => r.deliveriesPerSecond)) : null
-  const summary = WORKER_COUNTS.map((n) => ({
-    workers: n,
-    median_dps: byWorkers(n),
-    all_dps: of(n).map((r) => r.deliveriesPerSecond),
-    median_cpu_ms_per_delivery: median(of(n).map((r) => r.cpuMsPerDelivery)),
-    median_cores_busy: median(of(n).map((r) => r.coresBusy)),
-  }))
-  for (const line of summary) {
-    process.stdout.write(
-      `median, ${line.workers} worker process${line.workers === 1 ? ' ' : 'es'}: ${line.median_dps} deliveries/s ` +
-        `(runs: ${line.all_dps.join(', ')}), ${line.median_cpu_ms_per_delivery} ms CPU per delivery, ` +
-        `${line.median_cores_busy} cores busy\n`,
-    )
-  }
+  const summary = WORKERS.map((workers) => {
+    const of = runs.filter((r) => r.workers === workers)
+    const m = (pick: (r: Run) => number) => median(of.map(pick))
+    return {
+      workers,
+      api_processes: apiFor(workers),
+      median_dps: m((r) => r.deliveriesPerSecond),
+      median_cores_busy: m((r) => r.coresBusy.total),
+      cpu_us_per_delivery: {
+        api: m((r) => r.cpuUsPerDelivery.api),
+        worker: m((r) => r.cpuUsPerDelivery.worker),
+        postgres: m((r) => r.cpuUsPerDelivery.postgres),
+        load_generator: m((r) => r.cpuUsPerDelivery.loadGenerator),
+        receiver: m((r) => r.cpuUsPerDelivery.receiver),
+      },
+      wal_bytes_per_delivery: m((r) => r.walBytesPerDelivery),
+      history_bytes_per_delivery: m((r) => r.historyBytesPerDelivery),
+    }
+  })
+  // The headline costs (scripts/sizing.ts reads them): the first
+  // configuration's, one worker by default, where the processes compete
+  // least for the cores on a small machine.
+  const base = summary[0]!
   const conditions = {
     date: new Date().toISOString(),
-    machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB`,
+    machine: `${CORES} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB`,
     node: process.version,
     // Other work on the machine takes cores from the run: read the figures against this.
     load_average_1m_at_end: round(loadavg()[0] ?? 0, 1),
-    deliveries_per_run: DELIVERIES,
-    rounds: REPEATS,
-    tenants: WORKSPACES,
+    workers: WORKERS,
+    api_processes: WORKERS.map(apiFor),
+    events_per_run: WORKERS.map(eventsFor),
+    warmup_per_run: WORKERS.map(warmupFor),
+    offered_rate: RATE || 'as fast as the API answers',
+    batch: BATCH,
+    rounds: ROUNDS,
+    tenants: TENANTS,
     worker_concurrency: CONCURRENCY,
-    postgres: 'embedded 18, one cluster on the same machine, synchronous_commit=off',
+    build: 'compiled (dist/server.js, as npm start runs it)',
+    postgres:
+      'embedded, one cluster on the same machine, synchronous_commit=off (bench/lib/postgres.ts)',
     receiver: 'one Node process on 127.0.0.1 answering 200 at once',
   }
   const result = {
-    workers_1_dps: byWorkers(1),
-    workers_2_dps: byWorkers(2),
-    workers_4_dps: byWorkers(4),
+    cpu_us_per_delivery_api: base.cpu_us_per_delivery.api,
+    cpu_us_per_delivery_worker: base.cpu_us_per_delivery.worker,
+    cpu_us_per_delivery_postgres: base.cpu_us_per_delivery.postgres,
+    wal_bytes_per_delivery: base.wal_bytes_per_delivery,
+    history_bytes_per_delivery: base.history_bytes_per_delivery,
     conditions,
     summary,
     runs,

@@ -25,6 +25,8 @@ export interface HooklineOptions {
    * runs the source as `npm run dev` does.
    */
   entry?: string[]
+  /** More environment for both processes (e.g. WORKER_CONCURRENCY_PER_HOST). */
+  env?: Record<string, string>
 }
 
 export interface HooklineProcess {
@@ -67,6 +69,7 @@ export async function spawnHookline(
         LOG_LEVEL: 'warn',
         WORKER_CONCURRENCY: String(options.workerConcurrency),
         DATABASE_POOL_SIZE: String(options.databasePoolSize),
+        ...options.env,
       },
     },
   )
