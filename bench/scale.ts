@@ -43,7 +43,12 @@ import { cpuMeter } from './lib/cpu.js'
 import { buildHookline, type HooklineProcess, spawnHookline } from './lib/deliver-hookline.js'
 import { freePort } from './lib/deliver-ports.js'
 import { ruleBody } from './lib/deliver-workload.js'
-import { type BenchPostgres, machineBusySeconds, startBenchPostgres } from './lib/postgres.js'
+import {
+  type BenchPostgres,
+  HISTORY_BYTES_SQL,
+  machineBusySeconds,
+  startBenchPostgres,
+} from './lib/postgres.js'
 import { median, round } from './lib/stats.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -277,14 +282,7 @@ async function oneRun(
         [wal0],
       )
     ).rows[0].b as number
-    const history = (
-      await client.query(
-        `select coalesce(sum(pg_total_relation_size(c.oid)), 0)::float8 as b
-           from pg_class c join pg_namespace n on n.oid = c.relnamespace
-          where n.nspname = 'public' and c.relkind in ('r', 'p')
-            and c.relname in ('events', 'deliveries', 'delivery_attempts', 'delivery_records')`,
-      )
-    ).rows[0].b as number
+    const history = (await client.query(HISTORY_BYTES_SQL)).rows[0].bytes as number
 
     const busy = (s: number) => round(s / seconds, 2)
     const us = (s: number) => Math.round((s * 1e6) / events)

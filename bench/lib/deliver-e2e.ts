@@ -6,7 +6,7 @@ import { type Hookline, type HooklineOptions, startHookline } from './deliver-ho
 import { runBare, startGraphile, startGraphileFront } from './deliver-peers.js'
 import { type Receiver, sleep } from './deliver-receiver-client.js'
 import { type LeadEvent, leadEvent } from './deliver-workload.js'
-import { type BenchPostgres, machineBusySeconds } from './postgres.js'
+import { type BenchPostgres, HISTORY_BYTES_SQL, machineBusySeconds } from './postgres.js'
 import { round } from './stats.js'
 
 /**
@@ -119,14 +119,9 @@ async function walSince(hl: Hookline, lsn: string): Promise<number> {
   return rows[0].bytes
 }
 
-/** Heap, TOAST and indexes of the tables that keep history (the queue's table is empty by now). */
+/** Heap, TOAST and indexes of the tables that keep history, partitions included. */
 async function historyBytes(hl: Hookline): Promise<number> {
-  const { rows } = await hl.query(
-    `select coalesce(sum(pg_total_relation_size(c.oid)), 0)::float8 as bytes
-       from pg_class c join pg_namespace n on n.oid = c.relnamespace
-      where n.nspname = 'public' and c.relkind in ('r', 'p')
-        and c.relname in ('events', 'deliveries', 'delivery_attempts', 'delivery_records')`,
-  )
+  const { rows } = await hl.query(HISTORY_BYTES_SQL)
   return rows[0].bytes
 }
 

@@ -175,3 +175,14 @@ export async function timed(
     conditions: result.conditions,
   }
 }
+
+/**
+ * Bytes (heap, TOAST, indexes) of the tables that keep history, every
+ * partition of a partitioned one included (a partitioned table's own size is
+ * 0). The queue's table is left out: it is empty once a run has drained.
+ */
+export const HISTORY_BYTES_SQL = `
+  select coalesce(sum(pg_total_relation_size(t.relid)), 0)::float8 as bytes
+    from unnest(array['events', 'deliveries', 'delivery_attempts', 'delivery_batch_records',
+                      'event_idempotency_keys']) as name
+    cross join lateral pg_partition_tree(to_regclass(name)) t`
