@@ -1,7 +1,8 @@
 import { createRequire } from 'node:module'
 import swagger from '@fastify/swagger'
-import swaggerUi from '@fastify/swagger-ui'
+import apiReference from '@scalar/fastify-api-reference'
 import type { FastifyInstance } from 'fastify'
+import { guides } from '../docs/guides.js'
 import { completeOperations, deprecationHeaders, rateLimitHeaders } from './openapi-operations.js'
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string }
@@ -13,11 +14,8 @@ const { version } = createRequire(import.meta.url)('../../package.json') as { ve
  */
 export const BODY_OPTIONAL = 'x-hookline-body-optional'
 
-const LOGO = Buffer.from(
-  '<svg xmlns="http://www.w3.org/2000/svg" width="160" height="40" viewBox="0 0 160 40">' +
-    '<text x="0" y="29" font-family="system-ui, sans-serif" font-size="28" font-weight="700" ' +
-    'fill="#ffffff">Hookline</text></svg>',
-)
+/** Scalar's look with the system fonts (its own come from a CDN). */
+const DOCS_CSS = `.scalar-app { --scalar-font: system-ui, sans-serif; --scalar-font-code: ui-monospace, monospace; }`
 
 /**
  * OpenAPI 3.1 from the route schemas. Shared schemas keep their `$id` as the
@@ -31,9 +29,8 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         title: 'Hookline API',
         version,
         license: { name: 'Proprietary', identifier: 'LicenseRef-Hookline-Proprietary' },
-        description:
-          'Headless webhooks for CRMs: outbound rules and deliveries, inbound handlers and calls. ' +
-          'Errors are `{ statusCode, code, error, message }`; lists are `{ data, next_cursor }`.',
+        // The guides: /docs lists their headings beside the operations.
+        description: guides,
       },
       // Relative: the service that serves this document (and /docs' "try it") is the one to call.
       servers: [{ url: '/', description: 'The Hookline service serving this document.' }],
@@ -103,11 +100,23 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`),
     },
   })
-  await app.register(swaggerUi, {
+  // Scalar: the reference with the guides in its sidebar and a "try it" client; its script is
+  // served from the package (no CDN), without its web fonts, telemetry or hosted agent.
+  await app.register(apiReference, {
     routePrefix: '/docs',
-    // Hookline's name, not Fastify's logo, in the tab and the header.
-    theme: { title: 'Hookline API reference' },
-    logo: { type: 'image/svg+xml', content: LOGO, href: '/docs' },
+    logLevel: 'warn',
+    configuration: {
+      pageTitle: 'Hookline API reference',
+      withDefaultFonts: false,
+      telemetry: false,
+      hideClientButton: true,
+      showDeveloperTools: 'never',
+      agent: { disabled: true },
+      mcp: { disabled: true },
+      defaultOpenAllTags: false,
+      authentication: { preferredSecurityScheme: 'apiKey' },
+      customCss: DOCS_CSS,
+    },
   })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 }
