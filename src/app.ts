@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import type { IncomingMessage, RequestListener } from 'node:http'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
 import type pg from 'pg'
@@ -18,6 +19,7 @@ import { createMetrics, type Metrics } from './metrics.js'
 import { createDeliveryEngine } from './outbound/send/engine.js'
 import { healthRoutes } from './routes/health.js'
 import { inboundRoutes } from './routes/inbound.js'
+import { inboundGate } from './routes/inbound-gate.js'
 import { metricsRoutes } from './routes/metrics.js'
 import { operatorRoutes } from './routes/operator/workspaces.js'
 import { v1Routes } from './routes/v1/index.js'
@@ -46,6 +48,11 @@ export interface AppOptions {
 // follow one request through both systems' logs.
 const REQUEST_ID = /^[\w.:-]{1,64}$/
 
+const requestId = (req: IncomingMessage): string => {
+  const given = req.headers['x-request-id']
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
+}
+
 /** Builds the API. It does not listen: server.ts does, tests use `inject`. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config } = options
@@ -62,10 +69,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     clientErrorHandler,
     trustProxy: trustProxyOption(config.trustProxy),
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
-    genReqId: (req) => {
-      const given = req.headers['x-request-id']
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
-    },
+    genReqId: requestId,
     schemaController: {
       compilersFactory: { buildValidator: buildValidatorCompiler },
     },
@@ -117,6 +121,20 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     log: app.log,
   })
   app.addHook('onClose', () => inbound.close())
+  // What /in/ can refuse without a lookup is refused before Fastify builds a
+  // request for it: Fastify's own handler is the server's one 'request'
+  // listener, and goes behind the gate. Not behind a trusted proxy, where
+  // the sender's address is Fastify's to work out.
+  if (options.routes !== 'operations' && trustProxyOption(config.trustProxy) === false) {
+    const gate = inboundGate(inbound, metrics.httpRequestDuration, requestId)
+    const [fastifyHandler] = app.server.listeners('request') as RequestListener[]
+    if (fastifyHandler) {
+      app.server.removeAllListeners('request')
+      app.server.on('request', (req, res) => {
+        if (!gate(req, res)) fastifyHandler(req, res)
+      })
+    }
+  }
   const deps = {
     config,
     db: options.db,

@@ -12,7 +12,9 @@ const MAX_FOUND = 20_000
 const MAX_MISSING = 10_000
 
 /**
- * The public endpoint's view of handlers, by token hash. Hits cost nothing;
+ * The public endpoint's view of handlers, by token (the database has only
+ * their hashes: a token is hashed for a lookup, not for a hit, so a flood
+ * of refused calls costs no hashing). Hits cost nothing;
  * misses (unknown tokens included, so a flood of made-up tokens too) are
  * looked up many at a time in one query. Entries live `ttlMs`: changes made
  * through this process clear the cache at once, other processes see them
@@ -48,8 +50,7 @@ export class HandlerCache {
   find(token: string, mayLookUp: () => boolean): Promise<LoadedHandler | null | undefined>
   find(token: string): Promise<LoadedHandler | null>
   find(token: string, mayLookUp?: () => boolean): Promise<LoadedHandler | null | undefined> {
-    const hash = hashToken(token)
-    const key = hash.toString('hex')
+    const key = token
     const now = performance.now()
     const cached = this.#found.get(key)
     if (cached && cached.expires > now) return Promise.resolve(cached.handler)
@@ -59,7 +60,7 @@ export class HandlerCache {
     if (mayLookUp && !mayLookUp()) return Promise.resolve(undefined)
     const generation = this.#generation
     const lookup = this.#lookup
-      .push(hash)
+      .push(hashToken(token))
       .then((row) => {
         const handler = row ? loadHandler(row, this.#box) : null
         // A change made while the lookup ran may have cleared the cache; do not refill it with the old row.
@@ -71,6 +72,19 @@ export class HandlerCache {
       })
     this.#pending.set(key, lookup)
     return lookup
+  }
+
+  /**
+   * What the cache knows of a token without asking anything: its handler,
+   * null when it names none, undefined when that is not known here yet.
+   */
+  peek(token: string): LoadedHandler | null | undefined {
+    const key = token
+    const now = performance.now()
+    const cached = this.#found.get(key)
+    if (cached && cached.expires > now) return cached.handler
+    if ((this.#missing.get(key) ?? 0) > now) return null
+    return undefined
   }
 
   /** After any change to a handler: its token, state or config may differ now. */

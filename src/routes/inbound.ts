@@ -13,6 +13,7 @@ import type { Answer } from '../inbound/respond.js'
 import { errorResponses } from '../schemas/common.js'
 import { InboundBodies } from '../schemas/inbound.js'
 import type { RouteDeps } from './deps.js'
+import { gateAdmission } from './inbound-gate.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -80,7 +81,8 @@ const NOT_FOUND = {
  * The public endpoint `GET|POST /in/<token>`: no API key, the token is the
  * credential. Before the body is read: the token's shape, the source
  * address's rate, the handler (unknown and rotated-out tokens get one
- * uniform 404), the token's rate. Then the body is read with the handler's
+ * uniform 404), the token's rate; on a socket, what can be refused without a
+ * lookup is refused before Fastify sees the request (inbound-gate.ts). Then the body is read with the handler's
  * own size limit and deadline, and the call goes through `receiveCall`.
  */
 export const inboundRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
@@ -105,10 +107,18 @@ export const inboundRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
 
   const admit = async (request: FastifyRequest<Token>, reply: FastifyReply) => {
     request.inboundReceivedAt = new Date()
+    // The gate (inbound-gate.ts) made the first checks already, or all of them.
+    const admitted = gateAdmission(request.raw)
+    if (admitted?.handler) {
+      request.inboundHandler = admitted.handler
+      return
+    }
     const { token } = request.params
-    if (!TOKEN_PATTERN.test(token)) return reply.code(404).send(NOT_FOUND)
-    const addressWait = inbound.addressLimiter.take(request.ip)
-    if (addressWait > 0) return tooMany(reply, addressWait)
+    if (!admitted) {
+      if (!TOKEN_PATTERN.test(token)) return reply.code(404).send(NOT_FOUND)
+      const addressWait = inbound.addressLimiter.take(request.ip)
+      if (addressWait > 0) return tooMany(reply, addressWait)
+    }
     // A token not in the cache costs a database lookup: an address whose
     // recent lookups kept finding nothing waits before it may make more.
     // Each lookup is counted as it starts (so concurrent ones cannot all
