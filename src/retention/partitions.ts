@@ -28,11 +28,26 @@ export const daySuffix = (day: Date) => `_p${day.toISOString().slice(0, 10).repl
 /** The start of the UTC day holding `at`. */
 export const dayStart = (at: Date) => new Date(Math.floor(at.getTime() / DAY_MS) * DAY_MS)
 
-/** Creates the day partitions from today to `daysAhead` days on; answers how many it made. */
-export async function ensurePartitions(db: Db, daysAhead = PARTITION_DAYS_AHEAD): Promise<number> {
-  const { rows } = await sql<{ made: number }>`
-    select hookline_ensure_partitions(${daysAhead}::integer) as made`.execute(db)
-  return Number(rows[0]?.made ?? 0)
+/**
+ * Creates the day partitions from today to `daysAhead` days on; answers how
+ * many it made. Creating a partition locks its table for a moment: behind a
+ * long query that would queue every write to it, so it waits at most
+ * `lockTimeoutMs`, then fails with 55P03 (lock_not_available) and leaves the
+ * days to the next run (a week ahead leaves room for many).
+ */
+export async function ensurePartitions(
+  db: Db,
+  daysAhead = PARTITION_DAYS_AHEAD,
+  options: { lockTimeoutMs?: number } = {},
+): Promise<number> {
+  return db.transaction().execute(async (trx) => {
+    await sql`select set_config('lock_timeout', ${`${options.lockTimeoutMs ?? 5000}ms`}, true)`.execute(
+      trx,
+    )
+    const { rows } = await sql<{ made: number }>`
+      select hookline_ensure_partitions(${daysAhead}::integer) as made`.execute(trx)
+    return Number(rows[0]?.made ?? 0)
+  })
 }
 
 /** The day partitions of `table`, oldest first. */

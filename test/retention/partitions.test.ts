@@ -3,7 +3,13 @@ import t from 'tap'
 import { newId } from '../../src/ids.js'
 import { newCallId } from '../../src/inbound/call-ids.js'
 import { PARTITIONS_JOB } from '../../src/retention/partition-job.js'
-import { DAY_MS, dayStart, daySuffix } from '../../src/retention/partitions.js'
+import {
+  DAY_MS,
+  dayStart,
+  daySuffix,
+  dropExpiredPartitions,
+  ensurePartitions,
+} from '../../src/retention/partitions.js'
 import { purgeHistory } from '../../src/retention/purge-history.js'
 import { build, createWorkspace, operator, startWorkers } from '../helpers/app.js'
 import { createHandler } from '../helpers/inbound.js'
@@ -234,5 +240,36 @@ t.test(
     t.ok(next.partitions.dropped.includes(`events${daySuffix(dayOf(10))}`))
     t.notOk(await has('events', shortDays.get(10)!.eventId))
     t.ok(await has('events', longDays.get(20)!.eventId))
+  },
+)
+
+t.test(
+  'a day made or dropped behind a long query waits a moment, then is left to the next run',
+  async (t) => {
+    const { database } = await build(t)
+    const { pool } = database
+    for (const table of TABLES) await pool.query(`drop table ${table}${daySuffix(dayOf(7))}`)
+    await pool.query(
+      `select hookline_create_partition('events', (now() at time zone 'UTC')::date + 9)`,
+    )
+    // A long report reading events, in another session.
+    const reader = await pool.connect()
+    t.teardown(() => reader.release())
+    await reader.query('begin')
+    await reader.query('select count(*) from events')
+
+    await t.rejects(ensurePartitions(database.db, 7, { lockTimeoutMs: 200 }), { code: '55P03' })
+    const horizon = dayOf(11)
+    const held = await dropExpiredPartitions(database.db, horizon, { lockTimeoutMs: 200 })
+    t.ok(held.busy.includes(`events${daySuffix(dayOf(9))}`), 'the drop gave up')
+    t.ok(await exists(pool, `events${daySuffix(dayOf(9))}`))
+    t.ok(held.dropped.includes(`deliveries${daySuffix(dayOf(1))}`), 'other tables went on')
+
+    await reader.query('commit')
+    t.ok((await ensurePartitions(database.db, 7)) >= 4, 'the next run makes the missing days')
+    for (const table of TABLES) t.ok(await exists(pool, `${table}${daySuffix(dayOf(7))}`))
+    const later = await dropExpiredPartitions(database.db, horizon)
+    t.ok(later.dropped.includes(`events${daySuffix(dayOf(9))}`), 'and drops what waited')
+    t.notOk(await exists(pool, `events${daySuffix(dayOf(9))}`))
   },
 )
