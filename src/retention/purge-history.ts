@@ -78,6 +78,9 @@ export async function purgeWorkspaceHistory(
         select id from events
         where workspace_id = ${workspaceId} and ${range}
           and created_at < ${cutoff}
+          -- A delivery still open renders its request from its event (0020).
+          and not exists (select from deliveries d
+            where d.event_id = events.id and d.finished_at is null)
         order by id
         limit ${n}
         for update skip locked

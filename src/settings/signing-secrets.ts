@@ -28,7 +28,15 @@ export async function openSigningSecrets(
   rows: readonly Pick<SigningSecretRow, 'id' | 'secret'>[],
 ): Promise<string[]> {
   if (rows.length === 0) return [(await ensureCurrentSecret(db, box, workspaceId)).secret]
-  return rows.map((row) => box.open(row.secret, binding(row.id)))
+  return rows.map((row) => openSecretRow(box, row))
+}
+
+/** One stored secret, opened. A secret's id names its bytes for good: safe to cache by. */
+export function openSecretRow(
+  box: SecretBox,
+  row: Pick<SigningSecretRow, 'id' | 'secret'>,
+): string {
+  return box.open(row.secret, binding(row.id))
 }
 
 /**

@@ -23,7 +23,10 @@ t.test(
           url: `${receiver.url}/hooks/{{ lead.id }}?src=crm`,
           body_format: 'json',
           body_pairs: [{ key: 'name', value: '{{ lead.name }}' }],
-          headers: [{ name: 'X-Team', value: 'sales' }],
+          headers: [
+            { name: 'X-Team', value: 'sales' },
+            { name: 'X-Occurred', value: '{{ event.occurred_at }} {{ event.id }}' },
+          ],
         },
         auth: { type: 'bearer', token: 'tok-secret' },
       }),
@@ -43,6 +46,11 @@ t.test(
       t.equal(attempt?.request.body, got.body)
       t.equal(attempt?.request.headers.authorization, '[redacted]', 'credentials stay masked')
       t.equal(attempt?.request.headers['x-team'], 'sales')
+      t.equal(
+        attempt?.request.headers['x-occurred'],
+        got.headers['x-occurred'],
+        'the event as sent',
+      )
       for (const name of ['webhook-id', 'webhook-timestamp', 'webhook-signature']) {
         t.equal(attempt?.request.headers[name], got.headers[name], `${name} as sent`)
       }
@@ -88,3 +96,26 @@ t.test(
     t.equal(both[1]?.request.url, `${receiver.url}/other`)
   },
 )
+
+t.test('a delivery in flight shows delivering and cannot be cancelled', async (t) => {
+  const { app } = testApp
+  await startWorkers(t, testApp)
+  let release: (() => void) | undefined
+  const receiver = await startReceiver(t, (_req, res) => {
+    release = () => res.writeHead(200).end('ok')
+  })
+  const ws = await createWorkspace(app)
+  await createRule(app, ws, ruleBody(`${receiver.url}/slow`))
+  const { deliveries } = await postEvent(app, ws, 'lead.created', lead({ name: 'Bo' }, 'L-8'))
+  const id = deliveries[0] as string
+  await receiver.waitFor(1, 30_000)
+  t.equal((await getDelivery(app, ws, id)).status, 'delivering', 'its job holds it')
+  const cancel = await app.inject({
+    method: 'POST',
+    url: `/v1/deliveries/${id}/cancel`,
+    headers: ws.auth,
+  })
+  t.equal(cancel.statusCode, 409, cancel.body)
+  release?.()
+  t.equal((await settled(app, ws, id)).status, 'succeeded')
+})

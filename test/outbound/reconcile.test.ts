@@ -109,7 +109,11 @@ t.test('a delivery whose job the claim buried ends failed; healthy ones stay', a
   t.equal(closed.attempts, 1)
   t.match(closed.last_error, /process sending it stopped .* during each of 5 runs/)
   t.match(closed.attempt_history, [{ attempt: 1, error: closed.last_error }])
-  t.equal((await getDelivery(app, ws, leased)).status, 'queued', 'a leased one is left alone')
+  t.equal(
+    (await getDelivery(app, ws, leased)).status,
+    'delivering',
+    'a leased one is left alone: its job holds it',
+  )
   t.equal((await getDelivery(app, ws, later)).status, 'queued', 'a scheduled one is left alone')
   const notices = await database.pool.query<{ record: { type: string } }>(
     "select record from deliveries where workspace_id = $1 and kind = 'notice'",

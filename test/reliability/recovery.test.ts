@@ -172,7 +172,7 @@ t.test('a delivery whose job fails on its last run ends failed, saying why', asy
   const handler = deliveryJobHandler(engine)
 
   await t.rejects(handler(jobFor(id!, rows[0]!.job_id, 4)), 'an earlier run fails')
-  t.equal((await getDelivery(app, ws, id!)).status, 'delivering', 'and is retried')
+  t.equal((await getDelivery(app, ws, id!)).status, 'queued', 'and is retried')
   await t.rejects(handler(jobFor(id!, rows[0]!.job_id, 5)), 'the last run fails')
   const failed = await getDelivery(app, ws, id!)
   t.match(failed, { status: 'failed', attempts: 1, last_error: /^gave up/ })

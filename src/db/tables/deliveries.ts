@@ -13,7 +13,11 @@ export interface DeliveriesTable {
   entity_type: string | null
   entity_id: string | null
   status: DeliveryStatus
-  record: Json<unknown>
+  /**
+   * The record the request is rendered from (a batch: the list of them);
+   * null for a rule's delivery of one event, which reads its event's (0020).
+   */
+  record: ColumnType<unknown, string | null, string | null>
   previous: Json<Record<string, unknown> | null>
   attempts: Generated<number>
   max_attempts: number

@@ -3,6 +3,7 @@ import type { Db } from '../../db/database.js'
 import { prepared } from '../../db/prepared.js'
 import type { DeliveryRow } from '../../db/tables/deliveries.js'
 import type { AttemptRequest } from '../../db/tables/delivery-attempts.js'
+import { type EventRecordColumns, eventRecord } from '../events/event-record.js'
 
 /**
  * The sender's statements for many deliveries at once (see
@@ -14,24 +15,61 @@ import type { AttemptRequest } from '../../db/tables/delivery-attempts.js'
  */
 
 /**
- * Marks deliveries as in flight (and closes their batches), each only while
- * it is queued or delivering and still belongs to the given job: a stale or
- * cancelled one is simply not returned.
+ * The deliveries a job may send now: each only while it is open and still
+ * belongs to the job (a stale or cancelled one is simply not returned). A
+ * read, not a write: that the delivery is in flight is what its job's lease
+ * says (the API shows it `delivering` from it), so no row is updated for it.
+ * An open batch is the exception: it is closed (batch_open = false) under its
+ * row lock, so no record joins it once its sending starts. The record is read
+ * beside each (see `withRecord`).
  */
 export async function claimDeliveries(
   db: Db,
   claims: { id: string; jobId: string }[],
 ): Promise<DeliveryRow[]> {
   if (claims.length === 0) return []
-  const { rows } = await sql<DeliveryRow>`${prepared('claim_deliveries')}
-    update deliveries as d
-    set status = 'delivering', batch_open = false, updated_at = now()
-    from unnest(${claims.map((c) => c.id)}::text[], ${claims.map((c) => c.jobId)}::int8[])
-      as c(id, job_id)
-    where d.id = c.id and d.job_id = c.job_id and d.status in ('queued', 'delivering')
-    returning d.*`.execute(db)
-  return rows
+  const { rows } = await sql<
+    DeliveryRow & { claimed_event: ClaimedEvent | null }
+  >`${prepared('claim_deliveries')}
+    with c as (
+      select * from unnest(${claims.map((c) => c.id)}::text[], ${claims.map((c) => c.jobId)}::int8[])
+        as c(id, job_id)
+    ),
+    closed as (
+      update deliveries as d set batch_open = false, updated_at = now()
+      from c
+      where d.id = c.id and d.job_id = c.job_id and d.status in ('queued', 'delivering')
+        and d.batch_open
+      returning d.*
+    ),
+    open as (
+      select d.* from deliveries d join c on d.id = c.id and d.job_id = c.job_id
+      where d.status in ('queued', 'delivering') and not d.batch_open
+      union all
+      select * from closed
+    )
+    select open.*, case when open.record is null and open.event_id is not null then
+      (select jsonb_build_object('id', e.id, 'type', e.type, 'entity_type', e.entity_type,
+        'entity_id', e.entity_id, 'fields', e.fields, 'created_at', e.created_at)
+       from events e where e.id = open.event_id) end as claimed_event
+    from open`.execute(db)
+  return rows.map(withRecord)
 }
+
+/**
+ * A claimed delivery with its record: its own, or made from its event's row
+ * read beside it (migrations/0020). A delivery whose event is gone keeps a
+ * null record (the sender reads it again, and gives up if it is still gone).
+ */
+function withRecord(row: DeliveryRow & { claimed_event?: ClaimedEvent | null }): DeliveryRow {
+  const { claimed_event: event, ...delivery } = row
+  if (delivery.record == null && event) {
+    delivery.record = eventRecord({ ...event, created_at: new Date(event.created_at) })
+  }
+  return delivery
+}
+
+type ClaimedEvent = Omit<EventRecordColumns, 'created_at'> & { created_at: string }
 
 export interface Success {
   deliveryId: string

@@ -1,6 +1,27 @@
 import { sql } from 'kysely'
 import type { Db } from '../../db/database.js'
 import type { DeliveryRow } from '../../db/tables/deliveries.js'
+import { eventRecord } from '../events/event-record.js'
+import type { DeliveryRecord } from '../send/build-request.js'
+
+/**
+ * The records a delivery's request is rendered from: its own (a batch, a
+ * notice, an executed rule, a delivery older than migrations/0020), or its
+ * event's. Null when neither is there any more (the event was purged).
+ */
+export async function deliveryRecords(
+  db: Db,
+  row: Pick<DeliveryRow, 'record' | 'event_id'>,
+): Promise<DeliveryRecord | DeliveryRecord[] | null> {
+  if (row.record != null) return row.record as DeliveryRecord | DeliveryRecord[]
+  if (!row.event_id) return null
+  const event = await db
+    .selectFrom('events')
+    .select(['id', 'type', 'entity_type', 'entity_id', 'fields', 'created_at'])
+    .where('id', '=', row.event_id)
+    .executeTakeFirst()
+  return event ? eventRecord(event) : null
+}
 
 export async function findDelivery(
   db: Db,

@@ -5,9 +5,9 @@ import type { AttemptRequest, DeliveryAttemptRow } from '../../db/tables/deliver
 import { errors } from '../../errors.js'
 import { decodeCursor, toPage } from '../../http/pagination.js'
 import type { Delivery, DeliveryListQuery } from '../../schemas/deliveries.js'
-import type { DeliveryRecord } from '../send/build-request.js'
 import { NOTICE_MAX_ATTEMPTS } from '../send/notices.js'
 import { type HistoryDeps, renderSentRequest, UNKNOWN_REQUEST } from '../send/sent-request.js'
+import { deliveryRecords } from './delivery-repository.js'
 import { cancelSoleJob, rescheduleDelivery } from './schedule.js'
 
 const labels: Record<DeliveryRow['status'], string> = {
@@ -20,7 +20,22 @@ const labels: Record<DeliveryRow['status'], string> = {
 
 const DEFAULT_WINDOW_MS = 7 * 86_400_000
 
-export function toDelivery(row: DeliveryRow): Delivery {
+/**
+ * A delivery as the API shows it. A queued one whose job holds its lease is
+ * `delivering`: the sender does not write that into the row (the lease says
+ * it), so readers ask the job (`inFlight`).
+ */
+export function toDelivery(row: DeliveryRow & { in_flight?: boolean | null }): Delivery {
+  const status = row.status === 'queued' && row.in_flight ? 'delivering' : row.status
+  const { in_flight: _, ...plain } = row
+  return toDeliveryOf({ ...plain, status })
+}
+
+/** Whether a delivery's job is running now (its lease not run out), for `toDelivery`. */
+export const inFlight = sql<boolean>`exists (select from jobs j
+  where j.id = deliveries.job_id and j.locked_until > now())`.as('in_flight')
+
+function toDeliveryOf(row: DeliveryRow): Delivery {
   return {
     id: row.id,
     rule_id: row.rule_id,
@@ -66,6 +81,7 @@ export async function listDeliveries(db: Db, workspaceId: string, query: Deliver
   let q = db
     .selectFrom('deliveries')
     .selectAll()
+    .select(inFlight)
     .where('workspace_id', '=', workspaceId)
     .where('created_at', '>=', since)
     .where('created_at', '<=', until)
@@ -102,10 +118,11 @@ export async function getDeliveryRow(
   db: Db,
   workspaceId: string,
   id: string,
-): Promise<DeliveryRow> {
+): Promise<DeliveryRow & { in_flight: boolean }> {
   const row = await db
     .selectFrom('deliveries')
     .selectAll()
+    .select(inFlight)
     .where('workspace_id', '=', workspaceId)
     .where('id', '=', id)
     .executeTakeFirst()
@@ -166,14 +183,6 @@ export async function getDelivery(deps: HistoryDeps, workspaceId: string, id: st
   return { ...toDelivery(row), attempt_history: history }
 }
 
-/** The records a delivery's request is rendered from. */
-export async function deliveryRecords(
-  _db: Db,
-  row: DeliveryRow,
-): Promise<DeliveryRecord | DeliveryRecord[] | null> {
-  return (row.record as DeliveryRecord | DeliveryRecord[] | null) ?? null
-}
-
 /**
  * Moves a first attempt kept in a delivery's row into an attempt row, before
  * the delivery is sent again (its row then describes the later attempts).
@@ -198,13 +207,22 @@ async function moveFirstAttemptOut(db: Db, id: string): Promise<void> {
 
 /** Cancels a queued delivery; its job is removed when no worker holds it. */
 export async function cancelDelivery(db: Db, workspaceId: string, id: string) {
-  const row = await getDeliveryRow(db, workspaceId, id)
+  const row = toDelivery(await getDeliveryRow(db, workspaceId, id))
   if (row.status !== 'queued') {
     throw errors.conflict(
       `delivery ${id} is ${row.status}; only a queued delivery can be cancelled`,
     )
   }
   const updated = await db.transaction().execute(async (trx) => {
+    // The job's row, locked: a worker taking it meanwhile (its lease is an
+    // update of this row) either finished taking it, and the delivery is in
+    // flight, or waits for this cancel and then finds the delivery cancelled.
+    const { rows: jobs } = await sql<{ running: boolean }>`
+      select coalesce(j.locked_until > now(), false) as running
+      from jobs j join deliveries d on d.job_id = j.id
+      where d.id = ${id}
+      for update of j`.execute(trx)
+    if (jobs[0]?.running) return undefined
     const cancelled = await trx
       .updateTable('deliveries')
       .set({

@@ -15,6 +15,7 @@ import { type PlannedDelivery, scheduleDeliveries } from '../deliveries/schedule
 import { withUsableBatchWindow } from '../rules/rule-config.js'
 import { findTriggeredRules } from '../rules/rule-repository.js'
 import { refuseUncataloguedTypes } from './catalog-check.js'
+import { recordOf } from './event-record.js'
 import { type EventInsert, findKeyHolders, insertEvents } from './insert-events.js'
 import { eventRequestHash } from './request-hash.js'
 
@@ -109,7 +110,7 @@ export async function ingestEvents(
     for (const [index, input] of inputs.entries()) {
       const id = ids[index] as string
       const hash = hashes[index] ?? null
-      const recorded = await insertEvents(trx, [eventRow(workspaceId, input, id, hash, null)])
+      const recorded = await insertEvents(trx, [eventRow(workspaceId, input, id, hash, null, now)])
       // Not recorded: the key was taken, and we answer with the first answer.
       if (!recorded.has(id)) {
         results.push(...(await firstAnswers(trx, context, [{ index, input, hash }])))
@@ -267,6 +268,7 @@ async function ingestInBulk(
         ids[index] as string,
         hashes[index] ?? null,
         answers[index]?.result,
+        now,
       ),
     ),
   )
@@ -294,6 +296,7 @@ function eventRow(
   id: string,
   requestHash: string | null,
   answer: EventResult | undefined | null,
+  now: Date,
 ): EventInsert {
   return {
     id,
@@ -309,6 +312,8 @@ function eventRow(
     // key nothing reads it: this path's deliveries all name their event,
     // which is how GET /v1/events/{id} finds them.
     answer: input.idempotency_key ? (answer ?? null) : null,
+    // The moment its deliveries' records say it occurred (see event-record.ts).
+    created_at: now.toISOString(),
   }
 }
 
@@ -333,7 +338,9 @@ function plannedDelivery(
       event_type: input.type,
       entity_type: input.record.entity_type,
       entity_id: input.record.entity_id,
-      record: JSON.stringify(batching ? [record] : record),
+      // One event's delivery reads its event's record (migrations/0020); a
+      // batch keeps the list of its records.
+      record: batching ? JSON.stringify([record]) : null,
       previous: input.previous_fields ? JSON.stringify(input.previous_fields) : null,
       max_attempts: rule.execution.max_attempts,
       batch_open: batching,
@@ -341,23 +348,6 @@ function plannedDelivery(
     runAt: new Date(now.getTime() + delaySeconds * 1000),
     // A rate-limited rule's sends are spaced job by job; an open batch needs its own.
     shareJob: !batching && !rule.execution.rate_limit_per_second,
-  }
-}
-
-/** What a rendered request may name: the fields, plus `record.*` and `event.*`. */
-export function recordOf(
-  input: {
-    type: string
-    record: { entity_type: string; entity_id: string; fields: Record<string, unknown> }
-  },
-  eventId: string | null,
-  at: Date,
-) {
-  return {
-    entity_type: input.record.entity_type,
-    entity_id: input.record.entity_id,
-    fields: input.record.fields,
-    event: { id: eventId, type: input.type, occurred_at: at.toISOString() },
   }
 }
 
@@ -403,3 +393,5 @@ async function firstAnswers(
     }
   })
 }
+
+export { recordOf }

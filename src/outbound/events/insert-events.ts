@@ -13,6 +13,8 @@ export interface EventInsert {
   idempotency_key: string | null
   request_hash: string | null
   answer: unknown
+  /** ISO time: the moment its deliveries' records say it occurred (event-record.ts). */
+  created_at: string
 }
 
 /**
@@ -40,7 +42,8 @@ export async function insertEvents(
     with e as (
       select * from jsonb_to_recordset(${JSON.stringify(events)}::jsonb) as e(id text,
         workspace_id text, type text, entity_type text, entity_id text, fields jsonb,
-        previous jsonb, idempotency_key text, request_hash text, answer jsonb)
+        previous jsonb, idempotency_key text, request_hash text, answer jsonb,
+        created_at timestamptz)
     ),
     claimed as (
       insert into event_idempotency_keys as k (workspace_id, key, event_id)
@@ -53,9 +56,9 @@ export async function insertEvents(
       returning k.event_id
     )
     insert into events (id, workspace_id, type, entity_type, entity_id, fields, previous,
-      idempotency_key, request_hash, answer)
+      idempotency_key, request_hash, answer, created_at)
     select id, workspace_id, type, entity_type, entity_id, fields, previous, idempotency_key,
-      request_hash, answer
+      request_hash, answer, created_at
     from e
     where idempotency_key is null or id in (select event_id from claimed)
     returning id`.execute(trx)

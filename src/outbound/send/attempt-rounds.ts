@@ -2,8 +2,9 @@ import { sql } from 'kysely'
 import type { Db } from '../../db/database.js'
 import type { DeliveryRow } from '../../db/tables/deliveries.js'
 import type { RuleRow } from '../../db/tables/rules.js'
+import { LruCache } from '../../lru-cache.js'
 import type { SecretBox } from '../../security/secret-box.js'
-import { openSigningSecrets } from '../../settings/signing-secrets.js'
+import { openSecretRow, openSigningSecrets } from '../../settings/signing-secrets.js'
 import { claimDeliveries, recordSuccesses, type Success } from '../deliveries/delivery-batches.js'
 
 /**
@@ -12,7 +13,8 @@ import { claimDeliveries, recordSuccesses, type Success } from '../deliveries/de
  * per round for fifty deliveries rather than one per delivery, which is most
  * of what a delivery costs the database and this process. An idle worker's
  * lone attempt goes out on the next turn of the event loop, so it waits for
- * nothing. Each round reads fresh rows: nothing is cached between rounds.
+ * nothing. Each round reads fresh rows; what is opened from them (secrets) is kept by
+ * the ids that name it for good.
  */
 export interface AttemptRounds {
   /**
@@ -50,6 +52,17 @@ type ContextRow = { [K in keyof RuleRow]: RuleRow[K] | null } & {
 }
 
 export function createAttemptRounds(db: Db, box: SecretBox): AttemptRounds {
+  // Signing secrets, opened once per process: a secret's id names its bytes
+  // for good (a rotation makes a new one), so an entry is never stale.
+  const secretsOpened = new LruCache<string, string>(SECRETS_CACHED)
+  const opened = (row: { id: string; secret: Buffer }) => {
+    let secret = secretsOpened.get(row.id)
+    if (secret === undefined) {
+      secret = openSecretRow(box, row)
+      secretsOpened.set(row.id, secret)
+    }
+    return secret
+  }
   const byId = <T extends { id: string }>(rows: T[], ids: string[]) => {
     const found = new Map(rows.map((row) => [row.id, row]))
     return ids.map((id) => found.get(id))
@@ -99,7 +112,10 @@ export function createAttemptRounds(db: Db, box: SecretBox): AttemptRounds {
                 crm_callback_url: ctx_crm_callback_url,
               },
               rule: ruleId !== '' && rule.id !== null ? (rule as RuleRow) : undefined,
-              secrets: await openSigningSecrets(db, box, workspaceId, secretRows),
+              secrets:
+                secretRows.length > 0
+                  ? secretRows.map(opened)
+                  : await openSigningSecrets(db, box, workspaceId, secretRows),
             }
           }),
         )
@@ -124,6 +140,9 @@ export function createAttemptRounds(db: Db, box: SecretBox): AttemptRounds {
     }),
   }
 }
+
+/** Signing secrets a process keeps opened. */
+const SECRETS_CACHED = 1000
 
 // A round's statement stays a reasonable size even if very many calls pile up.
 const MAX_ROUND = 500

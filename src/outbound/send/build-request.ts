@@ -35,6 +35,12 @@ export interface OutboundRequest {
   body: string
   /** Headers the rule set that were left out (see net/reserved-headers.ts), for a warning. */
   droppedHeaders?: string[]
+  /**
+   * `url` parsed, when rendering had it: the sender's cap and the HTTP call
+   * read it rather than parse the URL again. Never mutated; not sent between
+   * threads (a render thread's request has none).
+   */
+  target?: URL
 }
 
 const contentTypes = {
@@ -129,7 +135,7 @@ function renderParts(
     if (isReservedRequestHeader(name)) dropped.push(name)
     else headers[name] = value
   }
-  const sent = { method: request.method, url: url.toString(), headers, body }
+  const sent = { method: request.method, url: url.toString(), headers, body, target: url }
   return dropped.length > 0 ? { ...sent, droppedHeaders: dropped } : sent
 }
 
@@ -227,7 +233,9 @@ export function signOutbound(
   secrets: string[],
   now = new Date(),
 ): OutboundRequest {
-  const body = carriesBody(request.method) ? request.body : requestTarget(request.url)
+  const body = carriesBody(request.method)
+    ? request.body
+    : requestTarget(request.target ?? request.url)
   const signature = signRequest({ msgId: deliveryId, timestamp: now, body, secrets })
   return { ...request, headers: { ...request.headers, ...signature } }
 }
@@ -235,8 +243,8 @@ export function signOutbound(
 const carriesBody = (method: string) => method !== 'GET' && method !== 'DELETE'
 
 /** The path and query as the sender writes them on the request line (see http-sender.ts). */
-export function requestTarget(url: string): string {
-  const parsed = new URL(url)
+export function requestTarget(url: string | URL): string {
+  const parsed = typeof url === 'string' ? new URL(url) : url
   return `${parsed.pathname}${parsed.search}`
 }
 

@@ -4,11 +4,10 @@ import type { RuleRow } from '../../db/tables/rules.js'
 import type { Job, JobHandler } from '../../queue/types.js'
 import type { RuleAuthInput } from '../../schemas/rules.js'
 import { TemplateError } from '../../templates/render.js'
-import { findNewerEventForRecord } from '../deliveries/delivery-repository.js'
+import { deliveryRecords, findNewerEventForRecord } from '../deliveries/delivery-repository.js'
 import { holdNotice } from '../deliveries/held-notices.js'
 import { holdClaimed } from '../deliveries/pause.js'
 import { nextRetryDelayMs } from '../retry-schedule.js'
-import { ruleCredentials } from '../rules/rule-service.js'
 import type { AttemptWorkspace } from './attempt-rounds.js'
 import {
   type DeliveryRecord,
@@ -246,7 +245,7 @@ export async function runAttempt(
   const slot = {
     rule: rule?.id ?? `notice:${delivery.workspace_id}`,
     workspace: delivery.workspace_id,
-    host: destinationHost(signed.url),
+    host: destinationHost(signed.target ?? signed.url),
   }
 
   // The caps count requests at the receiver, so the slot is taken just for the
@@ -320,10 +319,12 @@ async function claimAndRender(
         .executeTakeFirst()
   if (!claimed) return { delivery, request: null, result: null }
 
-  const credentials = rule ? ruleCredentials(engine.box, rule) : { type: 'none' as const }
+  const credentials = rule ? engine.credentialsOf(rule) : { type: 'none' as const }
   try {
+    // A job's claim read the record with the delivery; an inline send reads it here.
+    const records = rule ? await deliveryRecords(engine.db, claimed) : null
     const unsigned = rule
-      ? await renderRequest(rule, claimed.record as DeliveryRecord | DeliveryRecord[], credentials)
+      ? await renderRequest(rule, recordsOrThrow(records), credentials)
       : noticeRequest(workspace.crm_callback_url as string, claimed.record)
     return { claimed, unsigned, credentials }
   } catch (err) {
@@ -399,3 +400,9 @@ async function cancel(
 }
 
 export { nextRetryDelayMs }
+
+/** A rule delivery's records; one whose event was purged cannot be rendered, now or later. */
+function recordsOrThrow(records: DeliveryRecord | DeliveryRecord[] | null) {
+  if (records === null) throw new Error('the event it was made for is gone')
+  return records
+}

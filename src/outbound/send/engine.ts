@@ -2,14 +2,21 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from '../../config.js'
 import type { Db } from '../../db/database.js'
+import type { RuleRow } from '../../db/tables/rules.js'
+import { LruCache } from '../../lru-cache.js'
 import type { Metrics } from '../../metrics.js'
+import type { RuleAuthInput } from '../../schemas/rules.js'
 import type { SecretBox } from '../../security/secret-box.js'
 import { renderBudgetMs, setRenderBudgetMs } from '../../templates/render-budget.js'
+import { ruleCredentials } from '../rules/rule-service.js'
 import { type AttemptRounds, createAttemptRounds } from './attempt-rounds.js'
 import { FairnessLimiter } from './fairness.js'
 import { createHttpSender, type Sender } from './http-sender.js'
 import { RENDER_THREADS } from './render-pool.js'
 import { RenderShares } from './render-shares.js'
+
+/** Rule versions whose opened credentials a process keeps. */
+const CREDENTIALS_CACHED = 1000
 
 /**
  * What sending needs, built once per process. Its own module, below
@@ -30,6 +37,12 @@ export interface DeliveryEngine {
   ruleAutoDisableHours: number
   /** Counts attempts and finished deliveries; absent, nothing is counted. */
   metrics?: Metrics
+  /**
+   * A rule's credentials, opened once per rule version in this process: the
+   * version changes with the request or the auth (migrations/0019), so a
+   * cached entry is never stale, whichever process changed the rule.
+   */
+  credentialsOf: (rule: RuleRow) => RuleAuthInput
   /** Logs a warning the first time `key` is seen in this process (and not again). */
   warnOnce: (key: string, fields: Record<string, unknown>, message: string) => void
 }
@@ -52,11 +65,23 @@ export function createDeliveryEngine(options: {
   const warned = new Set<string>()
   // Every render in the process (deliveries, previews, tests, handlers' answers) draws on this budget.
   setRenderBudgetMs(config.templateRenderBudgetMs)
+  const credentials = new LruCache<string, RuleAuthInput>(CREDENTIALS_CACHED)
   return {
     db: options.db,
     box: options.box,
     log: options.log,
     rounds: createAttemptRounds(options.db, options.box),
+    credentialsOf(rule) {
+      // A rule stored before versions (none yet) is opened each time.
+      if (rule.version_id === null) return ruleCredentials(options.box, rule)
+      const key = `${rule.id}\n${rule.version_id}`
+      let opened = credentials.get(key)
+      if (!opened) {
+        opened = ruleCredentials(options.box, rule)
+        credentials.set(key, opened)
+      }
+      return opened
+    },
     sender: createHttpSender({
       allowList: config.outboundAllowList,
       responseBodyLimit: config.responseBodyLimitBytes,

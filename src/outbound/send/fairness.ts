@@ -303,8 +303,8 @@ export interface Slot {
  * hosts: two servers, each hanging or not on its own (and undici pools
  * connections by origin too).
  */
-export function destinationHost(url: string): string {
-  const { hostname, port, protocol } = new URL(url)
+export function destinationHost(url: string | URL): string {
+  const { hostname, port, protocol } = typeof url === 'string' ? new URL(url) : url
   return `${hostname}:${port || (protocol === 'https:' ? '443' : '80')}`
 }
 

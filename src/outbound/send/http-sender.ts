@@ -61,7 +61,7 @@ export function createHttpSender(options: {
     { timeoutMs }: { timeoutMs: number },
   ): Promise<SendResult> {
     const started = performance.now()
-    const url = new URL(req.url)
+    const url = req.target ?? new URL(req.url)
     const host = url.hostname.replace(/^\[|\]$/g, '')
     if (isIP(host) && forbiddenLiteral(host)) {
       return {

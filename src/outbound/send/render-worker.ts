@@ -32,7 +32,9 @@ port.on('message', (task: RenderTask) => {
         Atomics.store(part, 0, at),
       ),
     )
-    port.postMessage({ id: task.id, request })
+    // A URL object does not cross threads; the caller parses the string.
+    const { target: _, ...plain } = request
+    port.postMessage({ id: task.id, request: plain })
   } catch (err) {
     const code = err instanceof TemplateError ? err.code : 'template_render'
     port.postMessage({ id: task.id, error: { code, message: (err as Error).message } })
