@@ -20,7 +20,16 @@ const root = fileURLToPath(new URL('..', import.meta.url))
  */
 const JOURNEY = `
 import { createClient } from './client/client/index.js'
-import { createRule, getRule, listDeliveries, listEventTypes, listRules } from './client/sdk.gen.js'
+import {
+  createRule,
+  getRule,
+  listDeliveries,
+  listEventTypes,
+  listRules,
+  replaceRuleReferences,
+  sampleHandlerParameters,
+  updateRule,
+} from './client/sdk.gen.js'
 import type { ErrorResponse, Rule } from './client/types.gen.js'
 
 export async function journey(baseUrl: string, key: string): Promise<string[]> {
@@ -49,6 +58,22 @@ export async function journey(baseUrl: string, key: string): Promise<string[]> {
   seen.push(String(missing.response.status), String(problem?.code))
   // @ts-expect-error the status filter is an enum
   await listRules({ client, query: { status: 'sometimes' } })
+  // PATCH is a merge patch: a nested object may be partial, and the rest of it stays.
+  const patched = await updateRule({
+    client,
+    path: { ruleId: rule.id },
+    body: { request: { url: 'https://example.com/v2/hooks' }, execution: { max_attempts: null } },
+  })
+  seen.push(String(patched.data?.request.url), String(patched.data?.request.method))
+  // Inputs with a default may be left out (their own input schemas).
+  const references = await replaceRuleReferences({
+    client,
+    path: { ruleId: rule.id },
+    body: { references: [{ reference: 'automation-1' }] },
+  })
+  seen.push(String(references.data?.references[0]?.name === ''))
+  const sampled = await sampleHandlerParameters({ client, body: { sample: { email: 'a@x.io' } } })
+  seen.push(String(sampled.data?.parameters[0]?.name))
   return seen
 }
 `
@@ -94,5 +119,15 @@ t.test('a client from @hey-api/openapi-ts compiles and runs a journey', async (t
   }
   const [ruleId, ...rest] = await journey(baseUrl, key)
   t.match(ruleId, /^rul_/)
-  t.same(rest, ['1', '0', 'null', '404', 'not_found'])
+  t.same(rest, [
+    '1',
+    '0',
+    'null',
+    '404',
+    'not_found',
+    'https://example.com/v2/hooks',
+    'POST',
+    'true',
+    'email',
+  ])
 })

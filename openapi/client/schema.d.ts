@@ -1694,7 +1694,6 @@ export interface components {
             references: {
                 /** @description The host automation’s id. */
                 reference: string;
-                /** @default  */
                 name: string;
             }[];
             disabled_reason: string | null;
@@ -1948,7 +1947,7 @@ export interface components {
                 /** @description The host automation’s id. */
                 reference: string;
                 /** @default  */
-                name: string;
+                name?: string;
             }[];
         };
         /**
@@ -3236,7 +3235,7 @@ export interface components {
              * @default json
              * @enum {unknown}
              */
-            format: "json" | "form" | "xml";
+            format?: "json" | "form" | "xml";
             /** @description A JSON document as JSON, or the sample as text (JSON, form-urlencoded or XML). */
             sample: string | Record<string, never>;
         };

@@ -493,7 +493,7 @@ export const HandlerParams = Type.Object(
 
 export const SampleBody = Type.Object(
   {
-    format: Type.Enum(['json', 'form', 'xml'], { default: 'json' }),
+    format: Type.Optional(Type.Enum(['json', 'form', 'xml'], { default: 'json' })),
     sample: Type.Union([Type.String({ maxLength: 1024 * 1024 }), Type.Object({})], {
       description: 'A JSON document as JSON, or the sample as text (JSON, form-urlencoded or XML).',
     }),

@@ -210,7 +210,7 @@ export const RuleReference = Type.Object(
       maxLength: 200,
       description: 'The host automation’s id.',
     }),
-    name: Type.String({ maxLength: 200, default: '' }),
+    name: Type.String({ maxLength: 200 }),
   },
   { additionalProperties: false },
 )
@@ -434,7 +434,19 @@ export const RuleParams = Type.Object(
 )
 
 export const ReferencesBody = Type.Object(
-  { references: Type.Array(RuleReference, { maxItems: 500 }) },
+  {
+    references: Type.Array(
+      // Its own input shape: `name` may be left out (it is then ''), in every generator.
+      Type.Object(
+        {
+          reference: RuleReference.properties.reference,
+          name: Type.Optional(Type.String({ maxLength: 200, default: '' })),
+        },
+        { additionalProperties: false },
+      ),
+      { maxItems: 500 },
+    ),
+  },
   {
     $id: 'RuleReferences',
     additionalProperties: false,
