@@ -25,7 +25,7 @@
  *   --batch / SCALE_BATCH            events per POST /v1/events/batch (default 100)
  *   --concurrency / SCALE_CONCURRENCY  WORKER_CONCURRENCY per worker (default 100)
  *   --rounds / SCALE_ROUNDS          rounds over the configurations, medians (default 1)
- *   --quick                          2,000 events and 500 warm-up per worker
+ *   --quick                          2,000 events and 500 warm-up per worker, nothing written
  *
  * Everything shares the machine's cores: compare "cores busy" (all processes
  * together) with the core count. Where they are all busy, more processes add
@@ -449,6 +449,10 @@ async function report(runs: Run[]) {
     conditions,
     summary,
     runs,
+  }
+  if (quick) {
+    process.stdout.write(`--quick: nothing written\n${JSON.stringify(conditions)}\n`)
+    return
   }
   const dir = path.join(root, 'bench/results')
   await mkdir(dir, { recursive: true })
