@@ -13,8 +13,8 @@ export interface EventInsert {
   idempotency_key: string | null
   request_hash: string | null
   answer: unknown
-  /** ISO time: the moment its deliveries' records say it occurred (event-record.ts). */
-  created_at: string
+  /** ISO time: the moment its deliveries' records say it occurred (event-record.ts); default now. */
+  created_at?: string
 }
 
 /**
@@ -58,7 +58,7 @@ export async function insertEvents(
     insert into events (id, workspace_id, type, entity_type, entity_id, fields, previous,
       idempotency_key, request_hash, answer, created_at)
     select id, workspace_id, type, entity_type, entity_id, fields, previous, idempotency_key,
-      request_hash, answer, created_at
+      request_hash, answer, coalesce(created_at, now())
     from e
     where idempotency_key is null or id in (select event_id from claimed)
     returning id`.execute(trx)
