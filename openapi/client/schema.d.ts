@@ -1669,6 +1669,7 @@ export interface components {
          *       },
          *       "notify_on_failure": true,
          *       "references": [],
+         *       "disabled_code": null,
          *       "disabled_reason": null,
          *       "created_at": "2026-11-24T09:30:00.000Z",
          *       "updated_at": "2026-11-24T09:30:00.000Z"
@@ -1696,6 +1697,7 @@ export interface components {
                 reference: string;
                 name: string;
             }[];
+            disabled_code: ("receiver_gone" | "over_render_budget" | "failing_too_long") | null;
             disabled_reason: string | null;
             /**
              * Format: date-time

@@ -245,6 +245,7 @@ const ruleExample = {
   response: { format: 'json', mapping: [{ path: 'data.id', field: 'lead.dialer_id' }] },
   notify_on_failure: true,
   references: [],
+  disabled_code: null,
   disabled_reason: null,
   created_at: '2026-11-24T09:30:00.000Z',
   updated_at: '2026-11-24T09:30:00.000Z',
@@ -265,7 +266,17 @@ export const Rule = Type.Object(
     response: Type.Ref('RuleResponse'),
     notify_on_failure: Type.Boolean(),
     references: Type.Array(RuleReference),
-    disabled_reason: Nullable(Type.String({ description: 'Why Hookline disabled it, if it did.' })),
+    disabled_code: Nullable(
+      Type.Enum(['receiver_gone', 'over_render_budget', 'failing_too_long'], {
+        description:
+          'Why Hookline disabled it, if it did: the receiver answered 410, its templates went over the ' +
+          'render budget on deliveries in a row, or every delivery failed for RULE_AUTO_DISABLE_HOURS. ' +
+          'Translate this in the CRM.',
+      }),
+    ),
+    disabled_reason: Nullable(
+      Type.String({ description: 'The same in English, with figures, for logs and support.' }),
+    ),
     created_at: Timestamp,
     updated_at: Timestamp,
   },
@@ -371,6 +382,7 @@ export interface RuleView {
   response: RuleResponse
   notify_on_failure: boolean
   references: { reference: string; name: string }[]
+  disabled_code: 'receiver_gone' | 'over_render_budget' | 'failing_too_long' | null
   disabled_reason: string | null
   created_at: string
   updated_at: string

@@ -128,6 +128,7 @@ t.test('410 Gone disables the rule with a reason and pushes rule.disabled', asyn
   const after = (await app.inject({ url: `/v1/rules/${rule.id}`, headers: ws.auth })).json()
   t.equal(after.enabled, false)
   t.match(after.disabled_reason, /410/)
+  t.equal(after.disabled_code, 'receiver_gone', 'a code the CRM translates')
 
   await crm.waitFor(1)
   const notice = JSON.parse(crm.received[0]!.body) as Notice
@@ -144,6 +145,7 @@ t.test('410 Gone disables the rule with a reason and pushes rule.disabled', asyn
     headers: ws.auth,
   })
   t.equal(enabled.json().disabled_reason, null, 'enabling clears the reason')
+  t.equal(enabled.json().disabled_code, null)
 })
 
 t.test('a rule failing for longer than the limit is disabled', async (t) => {
@@ -173,6 +175,7 @@ t.test('a rule failing for longer than the limit is disabled', async (t) => {
   const after = (await app.inject({ url: `/v1/rules/${rule.id}`, headers: ws.auth })).json()
   t.equal(after.enabled, false)
   t.match(after.disabled_reason, /failed for 1 hour/)
+  t.equal(after.disabled_code, 'failing_too_long')
   await crm.waitFor(1)
   t.equal(JSON.parse(crm.received[0]!.body).type, 'rule.disabled')
 })

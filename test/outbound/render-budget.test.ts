@@ -181,6 +181,7 @@ t.test(
       t.equal(now.enabled, i !== 2, i === 2 ? 'the third in a row disables it' : 'not yet')
     }
     const after = (await app.inject({ url: `/v1/rules/${rule.id}`, headers: ws.auth })).json()
+    t.equal(after.disabled_code, 'over_render_budget')
     t.equal(
       after.disabled_reason,
       'the body template exceeded its render budget of 80 ms on 3 deliveries in a row',

@@ -20,6 +20,7 @@ export interface RulesTable {
   response: Json<RuleResponse>
   notify_on_failure: Generated<boolean>
   disabled_reason: string | null
+  disabled_code: RuleDisabledCode | null
   failing_since: Date | null
   /** The rule_versions row of its request and auth as they are now; set by a trigger (0019). */
   version_id: ColumnType<number | null, never, never>
@@ -29,3 +30,6 @@ export interface RulesTable {
 export type RuleRow = Selectable<RulesTable>
 export type NewRuleRow = Insertable<RulesTable>
 export type RuleUpdate = Updateable<RulesTable>
+
+/** Why Hookline disabled a rule (migration 0027). */
+export type RuleDisabledCode = 'receiver_gone' | 'over_render_budget' | 'failing_too_long'

@@ -43,6 +43,7 @@ export function toRule(row: RuleRow, references: { reference: string; name: stri
     response: row.response,
     notify_on_failure: row.notify_on_failure,
     references,
+    disabled_code: row.disabled_code,
     disabled_reason: row.disabled_reason,
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
@@ -171,7 +172,7 @@ export async function updateRule(
     ...(input.enabled !== undefined && { enabled: input.enabled }),
     ...(input.created_by !== undefined && { created_by: JSON.stringify(input.created_by) }),
     ...(input.notify_on_failure !== undefined && { notify_on_failure: input.notify_on_failure }),
-    ...(enabling && { disabled_reason: null, failing_since: null }),
+    ...(enabling && { disabled_reason: null, disabled_code: null, failing_since: null }),
     event_types: rule.event_types,
     conditions: JSON.stringify(rule.conditions),
     request: JSON.stringify(rule.request),
@@ -190,7 +191,7 @@ export async function setRuleEnabled(
 ): Promise<RuleView> {
   const row = await repo.updateRule(ctx.db, ctx.workspaceId, id, {
     enabled,
-    ...(enabled && { disabled_reason: null, failing_since: null }),
+    ...(enabled && { disabled_reason: null, disabled_code: null, failing_since: null }),
   })
   if (!row) throw errors.notFound('rule', id)
   return toRule(row, await repo.listReferences(ctx.db, [id]))

@@ -1,7 +1,7 @@
 import { sql, type Transaction } from 'kysely'
 import type { Database } from '../../db/database.js'
 import type { DeliveryRow } from '../../db/tables/deliveries.js'
-import type { RuleRow } from '../../db/tables/rules.js'
+import type { RuleDisabledCode, RuleRow } from '../../db/tables/rules.js'
 import { rescheduleDelivery } from '../deliveries/schedule.js'
 import { nextRetryDelayMs } from '../retry-schedule.js'
 import type { redactRequest } from './build-request.js'
@@ -225,22 +225,26 @@ export async function recordOutcome(
     const failingHours = failing?.failing_since
       ? (now.getTime() - failing.failing_since.getTime()) / 3_600_000
       : 0
-    const reason = gone
-      ? 'the receiver answered 410 Gone'
+    const [code, reason]: [RuleDisabledCode, string] | [null, null] = gone
+      ? ['receiver_gone', 'the receiver answered 410 Gone']
       : options.overBudget && (await overBudgetBefore(trx, delivery))
-        ? `${options.overBudget} on ${OVER_BUDGET_IN_A_ROW} deliveries in a row`
+        ? [
+            'over_render_budget',
+            `${options.overBudget} on ${OVER_BUDGET_IN_A_ROW} deliveries in a row`,
+          ]
         : failingHours >= engine.ruleAutoDisableHours
-          ? `every delivery failed for ${engine.ruleAutoDisableHours} hours`
-          : null
+          ? ['failing_too_long', `every delivery failed for ${engine.ruleAutoDisableHours} hours`]
+          : [null, null]
     if (reason && rule.enabled) {
       await trx
         .updateTable('rules')
-        .set({ enabled: false, disabled_reason: reason, updated_at: now })
+        .set({ enabled: false, disabled_reason: reason, disabled_code: code, updated_at: now })
         .where('id', '=', rule.id)
         .execute()
       await enqueueNotice(trx, delivery.workspace_id, 'rule.disabled', {
         rule_id: rule.id,
         rule_title: rule.title,
+        code,
         reason,
       })
       engine.log.warn({ rule: rule.id, reason }, 'rule disabled')
