@@ -2914,6 +2914,8 @@ export interface components {
         /**
          * @description Calls received in the window, by outcome.
          * @example {
+         *       "since": "2026-11-17T09:30:00.000Z",
+         *       "until": "2026-11-24T09:30:00.000Z",
          *       "from": "2026-11-17T09:30:00.000Z",
          *       "to": "2026-11-24T09:30:00.000Z",
          *       "total": 1250,
@@ -2929,14 +2931,24 @@ export interface components {
         CallCounts: {
             /**
              * Format: date-time
-             * @description ISO 8601, UTC.
-             * @example 2026-11-24T09:30:00.000Z
+             * @description Start of the window (`calls_since`).
+             */
+            since: string;
+            /**
+             * Format: date-time
+             * @description End of the window (`calls_until`).
+             */
+            until: string;
+            /**
+             * Format: date-time
+             * @deprecated
+             * @description Deprecated alias of `since` (kept until 2027-12-06 at least).
              */
             from: string;
             /**
              * Format: date-time
-             * @description ISO 8601, UTC.
-             * @example 2026-11-24T09:30:00.000Z
+             * @deprecated
+             * @description Deprecated alias of `until` (kept until 2027-12-06 at least).
              */
             to: string;
             total: number;

@@ -59,5 +59,7 @@ const NO_CALLS = {
 }
 
 export function toCallCounts(counts: OutcomeCounts | undefined, from: Date, to: Date): CallCounts {
-  return { from: from.toISOString(), to: to.toISOString(), ...NO_CALLS, ...counts }
+  const since = from.toISOString()
+  const until = to.toISOString()
+  return { since, until, from: since, to: until, ...NO_CALLS, ...counts }
 }

@@ -254,8 +254,21 @@ export const Handler = Type.Object(handlerProperties, {
 
 export const CallCounts = Type.Object(
   {
-    from: Timestamp,
-    to: Timestamp,
+    since: Type.String({
+      format: 'date-time',
+      description: 'Start of the window (`calls_since`).',
+    }),
+    until: Type.String({ format: 'date-time', description: 'End of the window (`calls_until`).' }),
+    from: Type.String({
+      format: 'date-time',
+      deprecated: true,
+      description: 'Deprecated alias of `since` (kept until 2027-12-06 at least).',
+    }),
+    to: Type.String({
+      format: 'date-time',
+      deprecated: true,
+      description: 'Deprecated alias of `until` (kept until 2027-12-06 at least).',
+    }),
     total: Type.Integer(),
     accepted: Type.Integer(),
     duplicate: Type.Integer(),
@@ -271,6 +284,8 @@ export const CallCounts = Type.Object(
     description: 'Calls received in the window, by outcome.',
     examples: [
       {
+        since: '2026-11-17T09:30:00.000Z',
+        until: '2026-11-24T09:30:00.000Z',
         from: '2026-11-17T09:30:00.000Z',
         to: '2026-11-24T09:30:00.000Z',
         total: 1250,

@@ -138,6 +138,10 @@ t.test(
       })
     ).json()
     t.match(renamedWide.data[0].calls, { total: 5, accepted: 1 }, 'calls_since as calls_from')
+    const window = renamedWide.data[0].calls
+    t.equal(window.since, new Date(from).toISOString(), 'the window says since/until')
+    t.equal(window.from, window.since, 'and still from/to, deprecated')
+    t.equal(window.to, window.until)
 
     const detail = (await app.inject({ url: `/v1/calls/${ids[3]}`, headers: ws.auth })).json()
     t.match(detail, {
