@@ -67,7 +67,7 @@ export async function dayPartitions(db: Db, table: string): Promise<{ name: stri
 export interface DroppedPartitions {
   /** Partition names dropped. */
   dropped: string[]
-  /** Delivery days kept past the horizon: a delivery in them is still open. */
+  /** Days kept past the horizon: a delivery in them (or of an event in them) is still open. */
   keptOpen: string[]
   /** Days whose drop waited too long for a lock; the next run tries again. */
   busy: string[]
@@ -100,6 +100,17 @@ export async function dropExpiredPartitions(
           await sql`select set_config('lock_timeout', ${`${options.lockTimeoutMs ?? 5000}ms`}, true)`.execute(
             trx,
           )
+          if (spec.table === 'events') {
+            // An open delivery without a record of its own renders its request
+            // from its event (0020): the event's day stays with it.
+            const { rows } = await sql`
+              select 1 from deliveries
+              where event_id >= hookline_id_bound('evt', ${day})
+                and event_id < hookline_id_bound('evt', ${new Date(day.getTime() + DAY_MS)})
+                and finished_at is null and record is null
+              limit 1`.execute(trx)
+            if (rows.length > 0) return false
+          }
           if (spec.table === 'deliveries') {
             const { rows } = await sql`
               select 1 from ${sql.table(name)} where finished_at is null limit 1`.execute(trx)

@@ -78,9 +78,10 @@ export async function purgeWorkspaceHistory(
         select id from events
         where workspace_id = ${workspaceId} and ${range}
           and created_at < ${cutoff}
-          -- A delivery still open renders its request from its event (0020).
+          -- An open delivery without a record of its own renders its
+          -- request from its event (0020).
           and not exists (select from deliveries d
-            where d.event_id = events.id and d.finished_at is null)
+            where d.event_id = events.id and d.finished_at is null and d.record is null)
         order by id
         limit ${n}
         for update skip locked

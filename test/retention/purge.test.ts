@@ -196,13 +196,12 @@ t.test(
 
     // A batch of 3 makes every table take several statements.
     const purged = await purgeExpiredHistory(database.db, { batchSize: 3 })
-    // The unfinished delivery's event stays with it: its request is rendered from it.
-    t.same(purged, { deliveries: 7, events: 7, massPosts: 2, calls: 8 })
+    t.same(purged, { deliveries: 7, events: 8, massPosts: 2, calls: 8 })
 
     t.same(
       await counts(pool, short.id),
-      { events: 4, deliveries: 4, attempts: 2, calls: 2 },
-      'the 29-day-old rows, today’s and the unfinished delivery with its event stay; attempts went with their deliveries',
+      { events: 3, deliveries: 4, attempts: 2, calls: 2 },
+      'the 29-day-old rows, today’s and the unfinished delivery stay; attempts went with their deliveries',
     )
     t.same(await counts(pool, long.id), before, 'a year’s retention keeps everything')
     t.same(
@@ -229,6 +228,38 @@ t.test(
     )
   },
 )
+
+t.test('an open delivery that renders from its event keeps the event', async (t) => {
+  const { app, database } = await build(t)
+  const { pool } = database
+  const ws = await createWorkspace(app)
+  const at = daysAgo(40)
+  const seed = async (record: string | null) => {
+    const eventId = newId('evt', at.getTime())
+    await pool.query(
+      `insert into events (id, workspace_id, type, entity_type, entity_id, fields, created_at)
+       values ($1, $2, 'lead.created', 'lead', 'L-1', '{}', $3)`,
+      [eventId, ws.id, at],
+    )
+    await pool.query(
+      `insert into deliveries (id, workspace_id, kind, event_id, status, record, max_attempts,
+         created_at, updated_at)
+       values ($1, $2, 'rule', $3, 'queued', $4, 3, $5, $5)`,
+      [newId('dlv', at.getTime()), ws.id, eventId, record, at],
+    )
+    return eventId
+  }
+  const reads = await seed(null)
+  const own = await seed('{}')
+  await purgeExpiredHistory(database.db)
+  const left = await pool.query('select id from events where workspace_id = $1', [ws.id])
+  t.same(
+    left.rows.map((r) => r.id),
+    [reads],
+    'the event a retrying delivery renders from stays; one whose delivery has its own record goes',
+  )
+  t.ok(own)
+})
 
 t.test('workers run the purge as a recurring job, queued once however many start', async (t) => {
   const testApp = await build(t)
