@@ -14,7 +14,7 @@ const overview = `Hookline sends your CRM's events to other systems (**outbound 
 const gettingStarted = `## Getting started
 
 1. **Get a key.** The first start of Hookline prints a workspace API key (\`hl_…\`) once. An operator can issue more: \`POST /operator/workspaces/{workspaceId}/api-keys\` with the \`OPERATOR_TOKEN\`.
-2. **Try it.** Click **Authentication** in any operation's "Test Request", paste the key as the bearer token, then send \`GET /v1/workspace\`: it answers your workspace. From a shell:
+2. **Try it.** Paste the key as the **Bearer Token** under Authentication (top right; it is kept for every operation), open *The workspace this API key belongs to* (\`GET /v1/workspace\`), click **Test Request**, then **Send**: it answers your workspace. From a shell:
 
    \`\`\`sh
    curl -H "Authorization: Bearer $HOOKLINE_KEY" http://127.0.0.1:3000/v1/workspace
