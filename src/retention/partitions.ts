@@ -67,7 +67,10 @@ export async function dayPartitions(db: Db, table: string): Promise<{ name: stri
 export interface DroppedPartitions {
   /** Partition names dropped. */
   dropped: string[]
-  /** Days kept past the horizon: a delivery in them (or of an event in them) is still open. */
+  /**
+   * Days kept past the horizon: a delivery in a deliveries day is still open,
+   * or an open delivery renders from an event of an events day.
+   */
   keptOpen: string[]
   /** Days whose drop waited too long for a lock; the next run tries again. */
   busy: string[]
@@ -78,8 +81,9 @@ export interface DroppedPartitions {
  * retention of any workspace): all its rows are past every workspace's
  * horizon. A deliveries day goes with its attempts and batch records, and
  * stays while any delivery in it is still open (a paused or retrying
- * delivery keeps its row, as the row purge does). `_before` and `_default`
- * are never dropped; their rows go one by one.
+ * delivery keeps its row, as the row purge does); an events day stays while
+ * an open delivery names one of its events (it renders from it, 0020).
+ * `_before` and `_default` are never dropped; their rows go one by one.
  *
  * Dropping a partition locks its parent for a moment; behind a long query it
  * would queue every write to the table, so it gives up after `lockTimeoutMs`.
@@ -100,13 +104,14 @@ export async function dropExpiredPartitions(
           await sql`select set_config('lock_timeout', ${`${options.lockTimeoutMs ?? 5000}ms`}, true)`.execute(
             trx,
           )
+          const next = new Date(day.getTime() + DAY_MS)
           if (spec.table === 'events') {
             // An open delivery without a record of its own renders its request
             // from its event (0020): the event's day stays with it.
             const { rows } = await sql`
               select 1 from deliveries
               where event_id >= hookline_id_bound('evt', ${day})
-                and event_id < hookline_id_bound('evt', ${new Date(day.getTime() + DAY_MS)})
+                and event_id < hookline_id_bound('evt', ${next})
                 and finished_at is null and record is null
               limit 1`.execute(trx)
             if (rows.length > 0) return false
@@ -118,9 +123,7 @@ export async function dropExpiredPartitions(
             await sql`
               delete from delivery_batch_records
               where delivery_id >= hookline_id_bound('dlv', ${day})
-                and delivery_id < hookline_id_bound('dlv', ${new Date(day.getTime() + DAY_MS)})`.execute(
-              trx,
-            )
+                and delivery_id < hookline_id_bound('dlv', ${next})`.execute(trx)
           }
           for (const table of [name, ...companions]) {
             await sql`drop table if exists ${sql.table(table)}`.execute(trx)

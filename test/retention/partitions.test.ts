@@ -174,6 +174,8 @@ t.test(
     // Still retrying on day 3: that day stays whole for deliveries.
     const handler = await createHandler(app, long.auth, handlerBody)
     const open = await seedDay(pool, long.id, handler.id, noon(3), { open: true })
+    // A rule's delivery of one event: no record of its own, it renders from the event (0020).
+    await pool.query('update deliveries set record = null where id = $1', [open.deliveryId])
 
     const now = new Date(dayOf(40).getTime() + DAY_MS / 4) // day 40, 06:00
     // Longest horizon: day 10, 06:00. Days 1..9 go whole; day 10 is spared.
@@ -187,13 +189,15 @@ t.test(
       }
       t.ok(await exists(pool, `${table}${daySuffix(dayOf(10))}`), `${table} +10 stays`)
     }
-    for (const table of ['events', 'inbound_calls']) {
-      t.notOk(await exists(pool, `${table}${daySuffix(dayOf(3))}`), `${table} +3 dropped`)
-    }
-    for (const table of ['deliveries', 'delivery_attempts']) {
+    t.notOk(await exists(pool, `inbound_calls${daySuffix(dayOf(3))}`), 'inbound_calls +3 dropped')
+    for (const table of ['events', 'deliveries', 'delivery_attempts']) {
       t.ok(await exists(pool, `${table}${daySuffix(dayOf(3))}`), `${table} +3 kept: one is open`)
     }
-    t.same(partitions.keptOpen, [`deliveries${daySuffix(dayOf(3))}`])
+    t.same(
+      partitions.keptOpen,
+      [`events${daySuffix(dayOf(3))}`, `deliveries${daySuffix(dayOf(3))}`],
+      'the open delivery keeps its day, and its event’s',
+    )
     t.same(partitions.busy, [])
 
     const has = async (table: string, id: string) =>
@@ -211,6 +215,7 @@ t.test(
     t.notOk(await has('deliveries', longDays.get(3)!.deliveryId))
     t.notOk(await has('delivery_attempts', longDays.get(3)!.deliveryId))
     t.ok(await has('deliveries', open.deliveryId), 'the open delivery stays')
+    t.ok(await has('events', open.eventId), 'with the event it renders from')
     t.notOk(await has('events', longDays.get(9)!.eventId), 'day 9 went with its partition')
 
     // The five-day workspace (horizon day 35): days 20 and 33 deleted as rows,
@@ -226,7 +231,7 @@ t.test(
     t.ok(await has('events', shortDays.get(10)!.eventId), '5 days: day 10 waits for the drop')
     t.ok(await has('events', shortDays.get(38)!.eventId), '5 days: day 38 kept')
     t.ok(await has('inbound_calls', shortDays.get(38)!.callId), '5 days: call of 38 kept')
-    t.match(rows, { events: 2, calls: 2, deliveries: 4 })
+    t.match(rows, { events: 4, calls: 2, deliveries: 4 })
 
     // Batch records went with their deliveries, by drop and by delete.
     const { rows: orphans } = await pool.query(
