@@ -8,7 +8,7 @@ import { applyMapping } from './mapping.js'
 import { coerceParameters } from './parameters.js'
 import { parseInboundBody } from './parse-body.js'
 import type { ReceivedBody } from './read-body.js'
-import { type Answer, errorAnswer, renderResponse } from './respond.js'
+import { type Answer, answerFor, errorAnswer, type PendingAnswer } from './respond.js'
 import { verifyInbound } from './verify.js'
 
 /** One request to a handler, as received. */
@@ -39,7 +39,7 @@ export type Decision =
       reason: string | null
       params: Record<string, unknown> | null
       record: Record<string, unknown> | null
-      answer: Answer
+      answer: Answer | PendingAnswer
     }
   | {
       step: 'forward'
@@ -49,7 +49,7 @@ export type Decision =
       replayKey: string | null
       /** `d:<sha256>` of the chosen parameters, when a protection period is set. */
       dedupeKey: string | null
-      answer: Answer
+      answer: Answer | PendingAnswer
     }
   | {
       step: 'lookup'
@@ -60,7 +60,7 @@ export type Decision =
 const final = (
   outcome: FinalOutcome,
   reason: string | null,
-  answer: Answer,
+  answer: Answer | PendingAnswer,
   params: Record<string, unknown> | null = null,
   record: Record<string, unknown> | null = null,
 ): Decision => ({ step: 'final', outcome, reason, params, record, answer })
@@ -89,16 +89,19 @@ export function decide(
   try {
     return steps(handler, call, limits)
   } catch (err) {
-    if (err instanceof TemplateError) {
-      const reason = `the handler's response template failed: ${err.message}`
-      return final('error', reason, errorAnswer(500, 'response_failed', reason))
-    }
+    if (err instanceof TemplateError) return templateFailed(err)
     return final(
       'error',
       `internal error: ${(err as Error).message}`,
       errorAnswer(500, 'internal_error', 'internal error; the call was recorded'),
     )
   }
+}
+
+/** A response template that failed: the call is an error, answered 500 with the reason. */
+export function templateFailed(err: TemplateError): Decision {
+  const reason = `the handler's response template failed: ${err.message}`
+  return final('error', reason, errorAnswer(500, 'response_failed', reason))
 }
 
 function steps(handler: LoadedHandler, call: IncomingCall, limits: InboundLimits): Decision {
@@ -175,7 +178,7 @@ function steps(handler: LoadedHandler, call: IncomingCall, limits: InboundLimits
     return final(
       'filtered',
       'the conditions did not match',
-      renderResponse(handler.response, { params, callId: call.id, method: call.method }),
+      answerFor(handler.response, { params, callId: call.id, method: call.method }),
       params,
     )
   }
@@ -188,7 +191,7 @@ function steps(handler: LoadedHandler, call: IncomingCall, limits: InboundLimits
     replayKey,
     dedupeKey:
       handler.protectionSeconds > 0 ? `d:${dedupeKey(params, handler.protectionParameters)}` : null,
-    answer: renderResponse(handler.response, { params, callId: call.id, method: call.method }),
+    answer: answerFor(handler.response, { params, callId: call.id, method: call.method }),
   }
 }
 

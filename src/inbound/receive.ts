@@ -2,13 +2,13 @@ import type { NewInboundCallRow } from '../db/tables/inbound-calls.js'
 import type { CallOutcome } from '../schemas/calls.js'
 import { TemplateError } from '../templates/render.js'
 import type { CallWriter } from './call-writer.js'
-import { type Decision, decide, type IncomingCall } from './decide.js'
+import { type Decision, decide, type IncomingCall, templateFailed } from './decide.js'
 import { jsonb, safeText } from './json-safe.js'
 import type { InboundLimits } from './limits.js'
 import type { LoadedHandler } from './loaded-handler.js'
 import { type LookupDeps, lookupRecord } from './lookup.js'
 import { redactHeaders, redactQuery } from './redact.js'
-import { type Answer, errorAnswer, renderResponse } from './respond.js'
+import { type Answer, errorAnswer, renderAnswer } from './respond.js'
 
 export interface ReceiveDeps {
   writer: CallWriter
@@ -45,7 +45,7 @@ export async function receiveCall(
   handler: LoadedHandler,
   call: IncomingCall,
 ): Promise<Received> {
-  const decision = decide(handler, call, deps.limits)
+  const decision = await rendered(handler, decide(handler, call, deps.limits))
   const row = callRow(deps, handler, call, decision)
   if (decision.step === 'forward') return forward(deps, handler, call, decision, row)
   const stored = await deps.writer.record(row)
@@ -56,11 +56,31 @@ export async function receiveCall(
   return lookup(deps, handler, call, decision)
 }
 
+/**
+ * The decision with its answer rendered, when that was left to a render
+ * thread (respond.ts): before anything is recorded or forwarded, so a
+ * template that fails makes the call an error, as one that fails at once does.
+ */
+async function rendered(handler: LoadedHandler, decision: Decision): Promise<Ready> {
+  if (decision.step === 'lookup' || decision.answer.kind !== 'pending') return decision as Ready
+  const { response, data } = decision.answer
+  try {
+    return { ...decision, answer: await renderAnswer(response, data, handler.workspaceId) }
+  } catch (err) {
+    if (err instanceof TemplateError) return templateFailed(err) as Ready
+    throw err
+  }
+}
+
+/** A decision whose answer is rendered. */
+type Ready = WithAnswer<Decision>
+type WithAnswer<D> = D extends { answer: unknown } ? Omit<D, 'answer'> & { answer: Answer } : D
+
 async function forward(
   deps: ReceiveDeps,
   handler: LoadedHandler,
   call: IncomingCall,
-  decision: Extract<Decision, { step: 'forward' }>,
+  decision: Extract<Ready, { step: 'forward' }>,
   row: NewInboundCallRow,
 ): Promise<Received> {
   const settled = await deps.writer.settle({
@@ -97,7 +117,7 @@ async function lookup(
   deps: ReceiveDeps,
   handler: LoadedHandler,
   call: IncomingCall,
-  decision: Extract<Decision, { step: 'lookup' }>,
+  decision: Extract<Ready, { step: 'lookup' }>,
 ): Promise<Received> {
   const found = await lookupRecord(deps.lookup, {
     workspaceId: handler.workspaceId,
@@ -120,12 +140,11 @@ async function lookup(
   }
   let answer: Answer
   try {
-    answer = renderResponse(handler.response, {
-      params: decision.params,
-      record: found.record,
-      callId: call.id,
-      method: call.method,
-    })
+    answer = await renderAnswer(
+      handler.response,
+      { params: decision.params, record: found.record, callId: call.id, method: call.method },
+      handler.workspaceId,
+    )
   } catch (err) {
     const reason =
       err instanceof TemplateError

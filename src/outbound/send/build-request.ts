@@ -72,6 +72,26 @@ export type RequestPart = 0 | 1 | 2
  * draws on one render budget (render-budget.ts); `onPart` hears which part
  * is rendering (the render pool reads it when it stops a thread).
  */
+/** A rule's request as a render thread renders it (templates/render-pool.ts): plain data in and out. */
+export function renderRuleTask(
+  input: {
+    request: RuleRow['request']
+    records: DeliveryRecord | DeliveryRecord[]
+    credentials: RuleAuthInput
+  },
+  notePart: (part: number) => void,
+): OutboundRequest {
+  const request = renderRuleRequest(
+    { request: input.request },
+    input.records,
+    input.credentials,
+    notePart,
+  )
+  // A URL object does not cross threads; the caller parses the string.
+  const { target: _, ...plain } = request
+  return plain
+}
+
 export function renderRuleRequest(
   rule: Pick<RuleRow, 'request'>,
   records: DeliveryRecord | DeliveryRecord[],

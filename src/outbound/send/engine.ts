@@ -8,11 +8,11 @@ import type { Metrics } from '../../metrics.js'
 import type { RuleAuthInput } from '../../schemas/rules.js'
 import type { SecretBox } from '../../security/secret-box.js'
 import { renderBudgetMs, setRenderBudgetMs } from '../../templates/render-budget.js'
+import { RENDER_THREADS } from '../../templates/render-pool.js'
 import { ruleCredentials } from '../rules/rule-service.js'
 import { type AttemptRounds, createAttemptRounds } from './attempt-rounds.js'
 import { FairnessLimiter } from './fairness.js'
 import { createHttpSender, type Sender } from './http-sender.js'
-import { RENDER_THREADS } from './render-pool.js'
 import { RenderShares } from './render-shares.js'
 
 /** Rule versions whose opened credentials a process keeps. */

@@ -2,8 +2,13 @@ import type { RuleRow } from '../../db/tables/rules.js'
 import type { RuleAuthInput } from '../../schemas/rules.js'
 import { isPlainTemplate } from '../../templates/render.js'
 import { renderBudgetMs } from '../../templates/render-budget.js'
-import { type DeliveryRecord, type OutboundRequest, renderRuleRequest } from './build-request.js'
-import { renderOffThread } from './render-pool.js'
+import { renderOnThread } from '../../templates/render-pool.js'
+import {
+  type DeliveryRecord,
+  type OutboundRequest,
+  REQUEST_PARTS,
+  renderRuleRequest,
+} from './build-request.js'
 
 /**
  * A rule's request for a delivery, a preview or a test, within the render
@@ -17,8 +22,23 @@ export async function renderRequest(
   credentials: RuleAuthInput,
 ): Promise<OutboundRequest> {
   if (isPlainRequest(rule.request)) return renderRuleRequest(rule, records, credentials)
-  return renderOffThread(rule.request, records, credentials, renderBudgetMs(), rule.workspace_id)
+  return renderOnThread<OutboundRequest>(
+    {
+      module: BUILD_REQUEST,
+      name: 'renderRuleTask',
+      input: { request: rule.request, records, credentials },
+      budgetMs: renderBudgetMs(),
+      parts: REQUEST_PARTS,
+    },
+    rule.workspace_id,
+  )
 }
+
+// What a render thread loads: the compiled module, or under tsx its source.
+const BUILD_REQUEST = new URL(
+  `./build-request.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`,
+  import.meta.url,
+).href
 
 /** Whether every template of a rule's request is plain: it renders at once, off the render threads. */
 export function isPlainRequest(request: RuleRow['request']): boolean {

@@ -1,16 +1,16 @@
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
-import type { RuleRow } from '../../db/tables/rules.js'
-import type { RuleAuthInput } from '../../schemas/rules.js'
-import { overBudget } from '../../templates/render-budget.js'
-import { TemplateError, type TemplateErrorCode } from '../../templates/template-error.js'
-import { type DeliveryRecord, type OutboundRequest, REQUEST_PARTS } from './build-request.js'
+import { overBudget } from './render-budget.js'
 import type { RenderTask } from './render-worker.js'
+import { TemplateError, type TemplateErrorCode } from './template-error.js'
 
 /**
- * Where templates that may cost more than their record (loops, ranges,
- * filters over arrays: see templates/template-shape.ts) render: worker
- * threads, so no template holds the event loop. Liquid checks the budget
+ * Where templates that may cost more than their data (loops, ranges,
+ * filters over arrays: see template-shape.ts) render: worker threads, so no
+ * template holds the event loop. What a thread runs is named by the caller
+ * (`RenderJob`: a module and one of its exports, taking plain data), so a
+ * rule's request (outbound) and a handler's answer (inbound) share the
+ * threads without this module knowing either. Liquid checks the budget
  * between nodes and loop iterations; a single filter over a huge array is
  * not interrupted that way, so a render still running at twice its budget
  * (and a grace) has its thread stopped (`terminate`) and replaced, and fails
@@ -29,16 +29,27 @@ export const RENDER_THREADS = Math.max(1, Math.floor(availableParallelism() / 2)
 // replacement would cost more than the wait).
 const STOP_GRACE_MS = 250
 
+/** What to render on a thread: `name`, exported by `module` (a file URL), called with `input`. */
+export interface RenderJob {
+  module: string
+  name: string
+  input: unknown
+  budgetMs: number
+  /** What each part the function notes it is rendering is called, for a stopped render's reason. */
+  parts: readonly string[]
+}
+
 interface Pending {
   task: RenderTask
+  parts: readonly string[]
   /** Whose turn it takes: renders are taken one of each key in turn. */
   key: string
-  resolve: (request: OutboundRequest) => void
+  resolve: (result: unknown) => void
   reject: (err: Error) => void
 }
 
 type Answer =
-  | { id: number; request: OutboundRequest }
+  | { id: number; result: unknown }
   | { id: number; error: { code: TemplateErrorCode; message: string } }
 
 class RenderThread {
@@ -47,16 +58,21 @@ class RenderThread {
   ready = false
   current: Pending | undefined
   timer: NodeJS.Timeout | undefined
+  /** Modules this thread has loaded: loading one is not part of any render's time. */
+  readonly loaded = new Set<string>()
 
   constructor(readonly pool: RenderPool) {
     this.worker = startWorker(this.part.buffer as SharedArrayBuffer)
-    this.worker.on('message', (message: Answer | { ready: true }) => {
+    this.worker.on('message', (message: Answer | { ready: true } | { loaded: string }) => {
       if ('ready' in message) {
         this.ready = true
         pool.dispatch()
-        return
+      } else if ('loaded' in message) {
+        this.loaded.add(message.loaded)
+        if (this.current) this.start(this.current)
+      } else {
+        this.settle(message)
       }
-      this.settle(message)
     })
     // A thread that died on its own (out of memory, a bug): its render fails, another takes its place.
     this.worker.on('error', (err) => this.lost(err))
@@ -65,6 +81,15 @@ class RenderThread {
 
   run(pending: Pending) {
     this.current = pending
+    // A module not loaded yet is loaded first (a failure to load answers the task's id).
+    if (!this.loaded.has(pending.task.module)) {
+      this.worker.postMessage({ load: pending.task.module, id: pending.task.id })
+      return
+    }
+    this.start(pending)
+  }
+
+  start(pending: Pending) {
     const { budgetMs } = pending.task
     this.timer = setTimeout(() => this.stop(), budgetMs * 2 + STOP_GRACE_MS)
     this.worker.postMessage(pending.task)
@@ -75,7 +100,7 @@ class RenderThread {
     if (!pending || pending.task.id !== answer.id) return
     clearTimeout(this.timer)
     this.current = undefined
-    if ('request' in answer) pending.resolve(answer.request)
+    if ('result' in answer) pending.resolve(answer.result)
     else pending.reject(new TemplateError(answer.error.code, answer.error.message))
     this.pool.dispatch()
   }
@@ -85,7 +110,7 @@ class RenderThread {
     const pending = this.current
     if (!pending) return
     this.current = undefined
-    const part = REQUEST_PARTS[Atomics.load(this.part, 0)] ?? 'the template'
+    const part = pending.parts[Atomics.load(this.part, 0)] ?? 'the template'
     pending.reject(overBudget(pending.task.budgetMs, part))
     this.pool.replace(this)
   }
@@ -115,11 +140,12 @@ class RenderPool {
   #queues = new Map<string, Pending[]>()
   #nextId = 1
 
-  render(task: Omit<RenderTask, 'id'>, key: string): Promise<OutboundRequest> {
+  render(job: RenderJob, key: string): Promise<unknown> {
     while (this.#threads.length < RENDER_THREADS) this.#threads.push(new RenderThread(this))
     return new Promise((resolve, reject) => {
       const queue = this.#queues.get(key)
-      const pending = { task: { ...task, id: this.#nextId++ }, key, resolve, reject }
+      const { parts, ...task } = job
+      const pending = { task: { ...task, id: this.#nextId++ }, parts, key, resolve, reject }
       if (queue) queue.push(pending)
       else this.#queues.set(key, [pending])
       this.dispatch()
@@ -167,16 +193,10 @@ class RenderPool {
 let pool: RenderPool | undefined
 
 /**
- * Renders a rule's request, unsigned, on a render thread, within `budgetMs`,
- * in its turn among the waiting renders of other keys (workspaces).
+ * Runs a render job on a render thread, within its budget, in its turn
+ * among the waiting renders of other keys (workspaces). Throws TemplateError.
  */
-export function renderOffThread(
-  request: RuleRow['request'],
-  records: DeliveryRecord | DeliveryRecord[],
-  credentials: RuleAuthInput,
-  budgetMs: number,
-  key: string,
-): Promise<OutboundRequest> {
+export function renderOnThread<T>(job: RenderJob, key: string): Promise<T> {
   pool ??= new RenderPool()
-  return pool.render({ request, records, credentials, budgetMs }, key)
+  return pool.render(job, key) as Promise<T>
 }
