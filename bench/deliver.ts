@@ -11,8 +11,8 @@
  * `--rounds=N` takes medians of N rounds instead of the mode's own number;
  * `--tsx` runs Hookline's source under tsx instead (as `npm run dev` does);
  * `--cpu-prof=DIR` writes a CPU profile of each Hookline process into DIR;
- * `--statements` (with single) prints the statements one untimed single-event
- * round ran, per event, from pg_stat_statements.
+ * `--statements` (with single) prints the statements an untimed round of each
+ * kind ran, per event, from pg_stat_statements.
  */
 import { writeFile } from 'node:fs/promises'
 import { cpus, loadavg, totalmem } from 'node:os'
@@ -470,7 +470,10 @@ async function singleEvents(pg: BenchPostgres, receiver: Receiver) {
     // Untimed: connections opened, code compiled.
     await oneByOne(-n)
     await pg.settle(name)
-    if (statements) await statementsPerEvent(pg, name, n, () => measure(oneByOne))
+    if (statements) {
+      await statementsPerEvent(pg, name, n, 'single', () => measure(oneByOne))
+      await statementsPerEvent(pg, name, n, 'batch', () => measure(inBulk))
+    }
     for (let r = 0; r < size.rounds; r++) {
       const a = await measure(oneByOne)
       single.push(a)
@@ -513,6 +516,7 @@ async function statementsPerEvent(
   pg: BenchPostgres,
   name: string,
   n: number,
+  label: string,
   send: () => Promise<unknown>,
 ) {
   await pg.query(name, 'create extension if not exists pg_stat_statements')
@@ -527,7 +531,7 @@ async function statementsPerEvent(
      order by total_exec_time desc limit 20`,
     [n],
   )
-  log('statements per event (one untimed round; execution time only):')
+  log(`statements per event, ${label} (one untimed round; execution time only):`)
   for (const row of rows) {
     log(`  ${row.calls_per_event} calls, ${row.exec_us_per_event} µs: ${row.statement}`)
   }
