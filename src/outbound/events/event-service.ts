@@ -1,7 +1,6 @@
-import { sql, type Transaction } from 'kysely'
+import type { Transaction } from 'kysely'
 import { evaluate } from '../../conditions/evaluate.js'
 import type { Database, Db } from '../../db/database.js'
-import { prepared } from '../../db/prepared.js'
 import type { RuleRow } from '../../db/tables/rules.js'
 import { errors } from '../../errors.js'
 import { newId } from '../../ids.js'
@@ -12,10 +11,9 @@ import {
   lockOpenBatch,
 } from '../deliveries/delivery-repository.js'
 import { type PlannedDelivery, scheduleDeliveries } from '../deliveries/schedule.js'
-import { withUsableBatchWindow } from '../rules/rule-config.js'
-import { findTriggeredRules } from '../rules/rule-repository.js'
 import { refuseUncataloguedTypes } from './catalog-check.js'
 import { recordOf } from './event-record.js'
+import { readIngestView } from './ingest-view.js'
 import { type EventInsert, findKeyHolders, insertEvents } from './insert-events.js'
 import { eventRequestHash } from './request-hash.js'
 
@@ -66,11 +64,11 @@ export async function ingestEvents(
 ): Promise<Ingested> {
   return db.transaction().execute(async (trx) => {
     const types = inputs.map((input) => input.type)
-    const workspace = await readWorkspace(trx, workspaceId, types)
-    if (!workspace) throw errors.notFound('workspace', workspaceId)
-    refuseUncataloguedTypes(types, workspace.catalog, options.batch ?? false)
+    const view = await readIngestView(trx, workspaceId, types)
+    if (!view) throw errors.notFound('workspace', workspaceId)
+    refuseUncataloguedTypes(types, view.catalog, options.batch ?? false)
 
-    const rulesByType = new Map<string, RuleRow[]>()
+    const { rulesByType } = view
     const results: EventResult[] = []
     const planned: PlannedDelivery[] = []
     const inline: string[] = []
@@ -78,7 +76,7 @@ export async function ingestEvents(
     const inlineRules = new Set<string>()
     const context: IngestContext = {
       workspaceId,
-      webhooksEnabled: workspace.webhooks_enabled,
+      webhooksEnabled: view.webhooksEnabled,
       now,
       batch: options.batch ?? false,
       inlineRules,
@@ -88,10 +86,9 @@ export async function ingestEvents(
     // which "a newer event for the record" (src/outbound/send/deliver.ts) relies on.
     const ids = inputs.map(() => newId('evt')).sort()
     const hashes = inputs.map((input) => (input.idempotency_key ? eventRequestHash(input) : null))
-    for (const type of new Set(inputs.map((input) => input.type))) {
-      const rules = (await findTriggeredRules(trx, workspaceId, type)).map(withUsableBatchWindow)
-      rulesByType.set(type, rules)
-      if (options.inline) for (const rule of rules) if (isInline(rule)) inlineRules.add(rule.id)
+    if (options.inline) {
+      for (const rule of [...rulesByType.values()].flat())
+        if (isInline(rule)) inlineRules.add(rule.id)
     }
     // Without a batching window no event depends on another (on the batch an
     // earlier one opened), so one INSERT records them all: a round trip per
@@ -122,7 +119,7 @@ export async function ingestEvents(
         id,
         type: input.type,
         duplicate: false,
-        webhooks_enabled: workspace.webhooks_enabled,
+        webhooks_enabled: view.webhooksEnabled,
         matched_rules: [],
         deliveries: [],
       }
@@ -134,7 +131,7 @@ export async function ingestEvents(
         if (!matched) continue
         result.matched_rules.push(rule.id)
         // Switched off: the event is recorded and matched, nothing is sent.
-        if (!workspace.webhooks_enabled) continue
+        if (!view.webhooksEnabled) continue
         const record = recordOf(input, id, now)
         if (rule.execution.batch_window_seconds > 0) {
           const open = await lockOpenBatch(trx, rule.id)
@@ -164,29 +161,6 @@ export async function ingestEvents(
     inline.push(...(await queue(trx, context, planned)))
     return { results, inline }
   })
-}
-
-/**
- * The workspace's switch and what its catalog says of the call's types, in
- * the one round trip the call made before catalogs were checked.
- */
-async function readWorkspace(trx: Transaction<Database>, workspaceId: string, types: string[]) {
-  const { rows } = await sql<{
-    webhooks_enabled: boolean
-    defined: boolean
-    types: Record<string, boolean> | null
-  }>`${prepared('ingest_workspace')}
-    select w.webhooks_enabled,
-      exists (select from event_types c where c.workspace_id = w.id) as defined,
-      (select jsonb_object_agg(c.name, c.archived) from event_types c
-        where c.workspace_id = w.id and c.name = any(${[...new Set(types)]}::text[])) as types
-    from workspaces w where w.id = ${workspaceId}`.execute(trx)
-  const row = rows[0]
-  if (!row) return undefined
-  return {
-    webhooks_enabled: row.webhooks_enabled,
-    catalog: { defined: row.defined, types: row.types ?? {} },
-  }
 }
 
 /** Queues planned deliveries: with their jobs, or job-less for the caller to send inline. */

@@ -39,8 +39,18 @@ export async function insertEvents(
   events: EventInsert[],
 ): Promise<Set<string>> {
   const { rows } = await sql<{ id: string }>`${prepared('insert_events')}
-    with e as (
-      select * from jsonb_to_recordset(${JSON.stringify(events)}::jsonb) as e(id text,
+    with ${recordEvents(JSON.stringify(events))}
+    select id from recorded`.execute(trx)
+  return new Set(rows.map((row) => row.id))
+}
+
+/**
+ * `insertEvents` as CTEs, for a statement that writes more beside: `recorded`
+ * yields the id of each event recorded.
+ */
+export const recordEvents = (document: string) => sql`
+    e as (
+      select * from jsonb_to_recordset(${document}::jsonb) as e(id text,
         workspace_id text, type text, entity_type text, entity_id text, fields jsonb,
         previous jsonb, idempotency_key text, request_hash text, answer jsonb,
         created_at timestamptz)
@@ -54,16 +64,16 @@ export async function insertEvents(
         set event_id = excluded.event_id, created_at = now()
         where k.created_at < now() - interval '24 hours'
       returning k.event_id
-    )
-    insert into events (id, workspace_id, type, entity_type, entity_id, fields, previous,
-      idempotency_key, request_hash, answer, created_at)
-    select id, workspace_id, type, entity_type, entity_id, fields, previous, idempotency_key,
-      request_hash, answer, coalesce(created_at, now())
-    from e
-    where idempotency_key is null or id in (select event_id from claimed)
-    returning id`.execute(trx)
-  return new Set(rows.map((row) => row.id))
-}
+    ),
+    recorded as (
+      insert into events (id, workspace_id, type, entity_type, entity_id, fields, previous,
+        idempotency_key, request_hash, answer, created_at)
+      select id, workspace_id, type, entity_type, entity_id, fields, previous, idempotency_key,
+        request_hash, answer, coalesce(created_at, now())
+      from e
+      where idempotency_key is null or id in (select event_id from claimed)
+      returning id
+    )`
 
 export interface KeyHolder {
   id: string

@@ -42,18 +42,6 @@ export async function deleteRule(db: Db, workspaceId: string, id: string): Promi
     .execute()
 }
 
-/** Enabled rules of the workspace triggered by this event type (GIN index on event_types). */
-export async function findTriggeredRules(db: Db, workspaceId: string, eventType: string) {
-  return db
-    .selectFrom('rules')
-    .selectAll()
-    .where('workspace_id', '=', workspaceId)
-    .where('enabled', '=', true)
-    .where('event_types', '@>', sql<string[]>`array[${eventType}]::text[]`)
-    .orderBy('id')
-    .execute()
-}
-
 export type RuleSortKey = 'created' | 'title' | 'enabled' | 'trigger' | 'url'
 
 // Each sort key as an SQL expression; lists page on (expression, id).
