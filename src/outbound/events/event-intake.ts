@@ -2,6 +2,7 @@ import { Batcher } from '../../db/batcher.js'
 import type { Db } from '../../db/database.js'
 import type { EventInput, EventResult } from '../../schemas/events.js'
 import { ingestEvents } from './event-service.js'
+import { HELD, ingestTogether } from './ingest-together.js'
 
 interface Item {
   workspaceId: string
@@ -22,13 +23,17 @@ const MAX_CONCURRENT = 2
  * Group commit for POST /v1/events. Most CRMs send one event per call, many
  * calls at once; each call on its own costs a transaction, a job and a
  * NOTIFY. Calls that arrive while a write is under way wait and go together:
- * one transaction per workspace for the whole group, its deliveries sharing
- * jobs and one NOTIFY, each caller answered once its own event is committed.
- * A lone call waits only for the current turn of the event loop.
+ * one read and one write statement per workspace for the whole group (see
+ * ingestTogether), its deliveries sharing jobs and one NOTIFY, each caller
+ * answered once its own event is committed. A lone call waits only for the
+ * current turn of the event loop.
  *
- * When a group fails (one event's idempotency key conflicts, say), its events
- * are taken again one by one, so each caller gets its own answer or error,
- * exactly as if it had come alone.
+ * An event whose idempotency key was held is taken again alone, through the
+ * transaction of `ingestEvents`, which answers the first answer or the
+ * conflict. A group whose rules need that transaction (inline mode, a
+ * batching window) goes through it whole; when that fails (one event's key
+ * conflicts, say), its events are taken again one by one. Either way each
+ * caller gets its own answer or error, exactly as if it had come alone.
  */
 export class EventIntake {
   readonly #db: Db
@@ -82,7 +87,22 @@ export class EventIntake {
     }
   }
 
-  async #take(workspaceId: string, inputs: EventInput[]): Promise<IntakeResult[]> {
+  async #take(workspaceId: string, inputs: EventInput[]): Promise<(IntakeResult | Error)[]> {
+    const together = await ingestTogether(this.#db, workspaceId, inputs)
+    if (!together) return this.#inTransaction(workspaceId, inputs)
+    return Promise.all(
+      together.map((outcome, i) => {
+        if (outcome instanceof Error) return outcome
+        if (outcome !== HELD) return { result: outcome, inline: [] }
+        return this.#inTransaction(workspaceId, [inputs[i] as EventInput]).then(
+          (results) => results[0] as IntakeResult,
+          (err: Error) => err,
+        )
+      }),
+    )
+  }
+
+  async #inTransaction(workspaceId: string, inputs: EventInput[]): Promise<IntakeResult[]> {
     const { results, inline } = await ingestEvents(this.#db, workspaceId, inputs, { inline: true })
     const sendNow = new Set(inline)
     return results.map((result) => ({

@@ -39,7 +39,7 @@ export interface Ingested {
  * with a delay or a batching window (both mean later, by definition), and not
  * for batches: a thousand events would hold the caller for a thousand sends.
  */
-function isInline(rule: RuleRow): boolean {
+export function isInline(rule: RuleRow): boolean {
   return (
     rule.execution.mode === 'inline' &&
     rule.execution.delay_seconds === 0 &&
@@ -207,32 +207,7 @@ async function ingestInBulk(
   rulesByType: Map<string, RuleRow[]>,
 ): Promise<Ingested> {
   const { workspaceId, now } = context
-  const answers = inputs.map((input, index) => {
-    const id = ids[index] as string
-    const result: EventResult = {
-      id,
-      type: input.type,
-      duplicate: false,
-      webhooks_enabled: context.webhooksEnabled,
-      matched_rules: [],
-      deliveries: [],
-    }
-    const planned: PlannedDelivery[] = []
-    for (const rule of rulesByType.get(input.type) ?? []) {
-      const matched = evaluate(rule.conditions ?? undefined, {
-        fields: input.record.fields,
-        previous: input.previous_fields,
-      })
-      if (!matched) continue
-      result.matched_rules.push(rule.id)
-      // Switched off: the event is recorded and matched, nothing is sent.
-      if (!context.webhooksEnabled) continue
-      const delivery = plannedDelivery(workspaceId, rule, input, id, now)
-      planned.push(delivery)
-      result.deliveries.push(delivery.row.id)
-    }
-    return { result, planned }
-  })
+  const answers = planAnswers(context, inputs, ids, rulesByType)
   const recorded = await insertEvents(
     trx,
     inputs.map((input, index) =>
@@ -264,7 +239,46 @@ async function ingestInBulk(
   return { results, inline: await queue(trx, context, planned) }
 }
 
-function eventRow(
+/**
+ * Each event's answer, worked out before anything is written, with the
+ * deliveries its matched rules plan (none while webhooks are switched off).
+ */
+export function planAnswers(
+  context: Pick<IngestContext, 'workspaceId' | 'webhooksEnabled' | 'now'>,
+  inputs: EventInput[],
+  ids: string[],
+  rulesByType: Map<string, RuleRow[]>,
+): { result: EventResult; planned: PlannedDelivery[] }[] {
+  const { workspaceId, now } = context
+  return inputs.map((input, index) => {
+    const id = ids[index] as string
+    const result: EventResult = {
+      id,
+      type: input.type,
+      duplicate: false,
+      webhooks_enabled: context.webhooksEnabled,
+      matched_rules: [],
+      deliveries: [],
+    }
+    const planned: PlannedDelivery[] = []
+    for (const rule of rulesByType.get(input.type) ?? []) {
+      const matched = evaluate(rule.conditions ?? undefined, {
+        fields: input.record.fields,
+        previous: input.previous_fields,
+      })
+      if (!matched) continue
+      result.matched_rules.push(rule.id)
+      // Switched off: the event is recorded and matched, nothing is sent.
+      if (!context.webhooksEnabled) continue
+      const delivery = plannedDelivery(workspaceId, rule, input, id, now)
+      planned.push(delivery)
+      result.deliveries.push(delivery.row.id)
+    }
+    return { result, planned }
+  })
+}
+
+export function eventRow(
   workspaceId: string,
   input: EventInput,
   id: string,

@@ -1,0 +1,92 @@
+import { sql } from 'kysely'
+import type { Db } from '../../db/database.js'
+import { prepared } from '../../db/prepared.js'
+import { errors } from '../../errors.js'
+import { newId } from '../../ids.js'
+import { notifyWorkers } from '../../queue/enqueue.js'
+import type { EventInput, EventResult } from '../../schemas/events.js'
+import { jobGroups, PLANNED_COLUMNS, plannedJson, queuePlanned } from '../deliveries/schedule.js'
+import { refuseUncataloguedTypes } from './catalog-check.js'
+import { eventRow, isInline, planAnswers } from './event-service.js'
+import { readIngestView } from './ingest-view.js'
+import { recordEvents } from './insert-events.js'
+import { eventRequestHash } from './request-hash.js'
+
+/** An event whose idempotency key was held: nothing of it was written. */
+export const HELD = Symbol('held')
+
+/**
+ * The group commit's write (see EventIntake): the events of concurrent
+ * single calls, with their deliveries and jobs and one NOTIFY, in one
+ * statement, which is atomic without BEGIN and COMMIT. A group costs two
+ * round trips (the workspace's view, then the write) where a transaction
+ * took six, and each event is answered on its own: its result, an Error for
+ * a type the catalog refuses, or HELD for an event whose idempotency key was
+ * held (the caller takes it again alone through `ingestEvents`, which
+ * answers the first answer or a conflict). Undefined when a rule of the
+ * group's types is in inline mode or has a batching window: those need
+ * `ingestEvents`' transaction.
+ */
+export async function ingestTogether(
+  db: Db,
+  workspaceId: string,
+  inputs: EventInput[],
+): Promise<(EventResult | Error | typeof HELD)[] | undefined> {
+  const view = await readIngestView(
+    db,
+    workspaceId,
+    inputs.map((input) => input.type),
+  )
+  if (!view) throw errors.notFound('workspace', workspaceId)
+  const rules = [...view.rulesByType.values()].flat()
+  if (rules.some((rule) => isInline(rule) || rule.execution.batch_window_seconds > 0)) {
+    return undefined
+  }
+
+  const outcomes = new Array<EventResult | Error | typeof HELD>(inputs.length)
+  const taken: number[] = []
+  for (const [index, input] of inputs.entries()) {
+    try {
+      refuseUncataloguedTypes([input.type], view.catalog, false)
+      taken.push(index)
+    } catch (error) {
+      outcomes[index] = error as Error
+    }
+  }
+  if (taken.length === 0) return outcomes
+  const events = taken.map((index) => inputs[index] as EventInput)
+  // Sorted, as ingestEvents' are: ids follow the order the calls were taken in.
+  const ids = events.map(() => newId('evt')).sort()
+  const context = { workspaceId, webhooksEnabled: view.webhooksEnabled, now: new Date() }
+  const answers = planAnswers(context, events, ids, view.rulesByType)
+  const rows = events.map((input, k) =>
+    eventRow(
+      workspaceId,
+      input,
+      ids[k] as string,
+      input.idempotency_key ? eventRequestHash(input) : null,
+      answers[k]?.result,
+      context.now,
+    ),
+  )
+  const planned = answers.flatMap((answer) => answer.planned)
+  const groups = jobGroups(planned)
+  const document = `[${planned.map((p, n) => plannedJson(p, n, groups[n] as number)).join(',')}]`
+  // An event not recorded (its key was held) takes its planned deliveries
+  // with it; their job groups are only labels, so the others' stay whole.
+  const { rows: written } = await sql<{ recorded: string[] }>`${prepared('ingest_together')}
+    with ${recordEvents(JSON.stringify(rows))},
+    planned as (
+      select p.* from jsonb_to_recordset(${document}::jsonb) as p(${PLANNED_COLUMNS})
+      where p.event_id in (select id from recorded)
+    ),
+    ${queuePlanned}
+    select array(select id from recorded) as recorded,
+      (select ${notifyWorkers} from jobs having count(*) > 0) as notified`.execute(db)
+  const recorded = new Set(written[0]?.recorded ?? [])
+  for (const [k, index] of taken.entries()) {
+    const answer = answers[k]?.result as EventResult
+    outcomes[index] = recorded.has(answer.id) ? answer : HELD
+  }
+  return outcomes
+}
