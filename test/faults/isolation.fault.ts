@@ -241,6 +241,16 @@ t.test('one workspace attacking with templates and bodies leaves another whole',
     disabled.disabled_reason,
     /the body template exceeded its render budget of 50 ms on 3 deliveries in a row/,
   )
+  // A delivery put off while A's renders held all its shares of the render
+  // threads comes back later, to find the rule disabled.
+  const openOfA = async () =>
+    (
+      await database.pool.query(
+        "select 1 from deliveries where rule_id = $1 and status in ('queued', 'delivering')",
+        [runaway.id],
+      )
+    ).rowCount === 0
+  await eventually(openOfA, 120_000)
   const { rows } = await database.pool.query<{ status: string; last_error: string | null }>(
     'select status, last_error from deliveries where rule_id = $1',
     [runaway.id],
