@@ -61,7 +61,7 @@ function load(spec: LoadSpec): Promise<LoadResult> {
     })
     child.on('exit', (code) => {
       if (!result) return reject(new Error(`load generator exited with ${code}`))
-      if (spec.target !== 'bare') answered200 += result.statuses['200'] ?? 0
+      if (spec.target === 'lead') answered200 += result.statuses['200'] ?? 0
       resolve(result)
     })
   })
@@ -137,6 +137,11 @@ async function main() {
   const origin = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
   const bare = Fastify({ logger: false })
   bare.get('/', async () => ({ ok: true }))
+  // The floor for durable calls: the same JSON POST, parsed and answered.
+  bare.post('/json', async (request) => ({
+    ok: true,
+    fields: Object.keys(request.body as object).length,
+  }))
   await bare.listen({ port: 0, host: '127.0.0.1' })
   const bareOrigin = `http://127.0.0.1:${(bare.server.address() as { port: number }).port}`
 
@@ -231,8 +236,10 @@ async function main() {
   )
   const hooklineRates: number[] = []
   const bareRates: number[] = []
+  const bareJsonRates: number[] = []
   const hooklineCpu: CallCpu[] = []
   const bareCpu: CallCpu[] = []
+  const bareJsonCpu: CallCpu[] = []
   const closedLoop = {
     mode: 'closed',
     connections: CONNECTIONS,
@@ -245,6 +252,12 @@ async function main() {
     )
     bareRates.push((b.result.statuses['200'] ?? 0) / b.result.seconds)
     bareCpu.push(b.cpu)
+    const j = await measuredLoad(
+      { ...closedLoop, origin: bareOrigin, target: 'bare-json', path: '/json' },
+      dataDir,
+    )
+    bareJsonRates.push((j.result.statuses['200'] ?? 0) / j.result.seconds)
+    bareJsonCpu.push(j.cpu)
     const h = await measuredLoad(
       { ...closedLoop, origin, target: 'lead', path: handlerPath },
       dataDir,
@@ -254,6 +267,7 @@ async function main() {
 
     log(
       `round ${round_}: bare fastify ${round(bareRates.at(-1)!)} req/s (${cpuLine(b.cpu)}); ` +
+        `bare fastify JSON POST ${round(bareJsonRates.at(-1)!)} req/s (${cpuLine(j.cpu)}); ` +
         `hookline ${round(hooklineRates.at(-1)!)} accepted/s (p50 ${round(h.result.p50, 1)} ms, ` +
         `p99 ${round(h.result.p99, 1)} ms, statuses ${JSON.stringify(h.result.statuses)}, ` +
         `errors ${h.result.errors}; ${cpuLine(h.cpu)})`,
@@ -261,8 +275,10 @@ async function main() {
   }
   const accepted = median(hooklineRates)
   const bareRps = median(bareRates)
+  const bareJsonRps = median(bareJsonRates)
   log(
-    `median: hookline ${round(accepted)} accepted/s, bare ${round(bareRps)} req/s = ${round((accepted / bareRps) * 100, 1)} %`,
+    `median: hookline ${round(accepted)} accepted/s, bare ${round(bareRps)} req/s = ${round((accepted / bareRps) * 100, 1)} %, ` +
+      `bare JSON POST ${round(bareJsonRps)} req/s = ${round((accepted / bareJsonRps) * 100, 1)} % (target ≥ 15 %)`,
   )
   const cpuMedian = (runs: CallCpu[]): CallCpu => ({
     server: median(runs.map((c) => c.server)),
@@ -271,6 +287,7 @@ async function main() {
   })
   const hooklineCall = cpuMedian(hooklineCpu)
   const bareCall = cpuMedian(bareCpu)
+  const bareJsonCall = cpuMedian(bareJsonCpu)
   // What the cores allow: every party of a call shares them, so no rate can
   // exceed cores ÷ (CPU per call), however the work is scheduled.
   const ceiling = (cpu: CallCpu) =>
@@ -279,7 +296,11 @@ async function main() {
     `median ${cpuLine(hooklineCall)}: at most ${ceiling(hooklineCall)} calls/s on ${cpus().length} cores; ` +
       `without the load generator's share ${round((cpus().length * 1e6) / (hooklineCall.server + hooklineCall.postgres))}/s`,
   )
-  log(`bare route: median ${cpuLine(bareCall)}: at most ${ceiling(bareCall)} req/s\n`)
+  log(`bare route: median ${cpuLine(bareCall)}: at most ${ceiling(bareCall)} req/s`)
+  log(
+    `bare JSON POST: median ${cpuLine(bareJsonCall)}: at most ${ceiling(bareJsonCall)} req/s; ` +
+      `hookline server + PostgreSQL ÷ bare JSON server ${round((hooklineCall.server + hooklineCall.postgres) / Math.max(1, bareJsonCall.server), 2)}× (target ≤ 5)\n`,
+  )
 
   const half = Math.max(1, Math.round(accepted / 2))
   log(`## 2. Latency at half the peak rate (${half} calls/s, open loop, ${LATENCY_SECONDS} s)`)
@@ -426,6 +447,14 @@ async function main() {
     cpu_us_per_call_load: hooklineCall.load,
     bare_cpu_us_per_call_server: bareCall.server,
     bare_cpu_us_per_call_load: bareCall.load,
+    // Issue 21's floor for durable calls: the same JSON POST to a bare Fastify route.
+    bare_fastify_json_rps: round(bareJsonRps),
+    bare_json_cpu_us_per_call_server: bareJsonCall.server,
+    accepted_to_bare_json_rps_ratio: round(accepted / bareJsonRps, 3),
+    durable_cpu_to_bare_json_ratio: round(
+      (hooklineCall.server + hooklineCall.postgres) / Math.max(1, bareJsonCall.server),
+      2,
+    ),
   }
   await mkdir(new URL('./results/', import.meta.url), { recursive: true })
   await writeFile(

@@ -18,8 +18,11 @@ export interface LoadSpec {
   rate?: number
   /** Open loop: requests past this many in flight are not sent (counted as skipped), so a flood cannot queue without bound in the generator. */
   maxInFlight?: number
-  /** `lead`: a JSON lead to `path`, unique per request. `unknown`: a well-formed made-up token. `bare`: GET `path`. */
-  target: 'lead' | 'unknown' | 'bare'
+  /**
+   * `lead`: a JSON lead to `path`, unique per request. `unknown`: a well-formed made-up token.
+   * `bare`: GET `path`. `bare-json`: the same JSON lead as `lead`, POSTed to `path`.
+   */
+  target: 'lead' | 'unknown' | 'bare' | 'bare-json'
   path: string
   /** The source address to send from (any of 127.0.0.0/8 on loopback), so two senders differ by address. */
   localAddress?: string
@@ -76,6 +79,7 @@ function requestOptions() {
     }
   }
   const n = sequence++
+  // bare-json: the lead's own body and headers, so the bare floor parses what Hookline parses.
   return {
     method: 'POST' as const,
     path: spec.path,
