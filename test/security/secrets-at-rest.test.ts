@@ -215,8 +215,10 @@ t.test('the database holds no secret and no API key in the clear', async (t) => 
   }
   t.comment(`inbound handlers ${handlersExist ? 'present: their secrets checked' : 'absent'}`)
 
-  // The control: what is stored in the clear on purpose is found, in text, json and bytea alike.
+  // The control: what is stored in the clear on purpose is found, in text, json and bytea alike
+  // (a rule's public auth part, and its copy in the rule version history renders from).
   t.same(await findAnywhere(database, needle('a basic username', 'rule-user')), [
+    'rule_versions.auth_public',
     'rules.auth_public',
   ])
   t.ok(
