@@ -55,18 +55,8 @@ export async function putOffAtRate(
   minMs: number,
 ): Promise<void> {
   const perSecond = rule.execution.rate_limit_per_second
-  const from = perSecond ? engine.limiter.rateSpacingFrom(rule.id) : null
-  if (perSecond && from) {
-    // Worth having, not needed: on failure the backlog is deferred job by job as before.
-    await spaceRuleBacklog(engine.db, rule.id, { from, perSecond }).then(
-      (moved) => {
-        engine.limiter.noteSpaced(rule.id, from, moved, perSecond)
-        if (moved > 0)
-          engine.log.info({ rule: rule.id, moved, perSecond }, 'backlog spaced at its rate')
-      },
-      (err: unknown) => engine.log.warn({ err, rule: rule.id }, 'spacing a backlog failed'),
-    )
-  }
+  if (perSecond)
+    await spaceBacklogOnce(engine, rule.id, rule.id, perSecond, 'backlog spaced at its rate')
   await deferDelivery(
     engine.db,
     delivery,
@@ -91,24 +81,39 @@ export async function putOffAtRenderShare(
   minMs: number,
 ): Promise<void> {
   // Its own key in the limiter's spacing record: the rule's rate limit has another.
-  const key = `render:${rule.id}`
-  const from = engine.limiter.rateSpacingFrom(key)
-  if (from) {
-    const perSecond = engine.renders.perSecond(delivery.workspace_id)
-    // Worth having, not needed: on failure the backlog is put off job by job.
-    await spaceRuleBacklog(engine.db, rule.id, { from, perSecond }).then(
-      (moved) => {
-        engine.limiter.noteSpaced(key, from, moved, perSecond)
-        if (moved > 0)
-          engine.log.info(
-            { rule: rule.id, moved, perSecond: Math.round(perSecond) },
-            'backlog spaced at the pace of its workspace renders',
-          )
-      },
-      (err: unknown) => engine.log.warn({ err, rule: rule.id }, 'spacing a backlog failed'),
-    )
-  }
+  await spaceBacklogOnce(
+    engine,
+    `render:${rule.id}`,
+    rule.id,
+    () => engine.renders.perSecond(delivery.workspace_id),
+    'backlog spaced at the pace of its workspace renders',
+  )
   await deferDelivery(engine.db, delivery, jobId, new Date(Date.now() + jitter(minMs)))
+}
+
+/**
+ * At most once a second per `key` (the limiter's spacing record), spaces the
+ * rule's other due jobs at `perSecond` in one statement. Worth having, not
+ * needed: on failure the backlog is put off job by job.
+ */
+async function spaceBacklogOnce(
+  engine: DeliveryEngine,
+  key: string,
+  ruleId: string,
+  rate: number | (() => number),
+  message: string,
+): Promise<void> {
+  const from = engine.limiter.rateSpacingFrom(key)
+  if (!from) return
+  const perSecond = typeof rate === 'number' ? rate : rate()
+  await spaceRuleBacklog(engine.db, ruleId, { from, perSecond }).then(
+    (moved) => {
+      engine.limiter.noteSpaced(key, from, moved, perSecond)
+      if (moved > 0)
+        engine.log.info({ rule: ruleId, moved, perSecond: Math.round(perSecond) }, message)
+    },
+    (err: unknown) => engine.log.warn({ err, rule: ruleId }, 'spacing a backlog failed'),
+  )
 }
 
 const jitter = (ms: number) => ms + Math.floor(Math.random() * ms)
