@@ -10,7 +10,6 @@ import { registerDeprecation } from './http/deprecation.js'
 import { clientErrorHandler, registerErrorHandler } from './http/error-handler.js'
 import { registerIdempotency } from './http/idempotency.js'
 import { registerJsonParser } from './http/json-body.js'
-import { registerOpenApi } from './http/openapi.js'
 import { registerRequestMetrics } from './http/request-metrics.js'
 import { trustProxyOption } from './http/trust-proxy.js'
 import { buildValidatorCompiler } from './http/validation.js'
@@ -102,7 +101,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     })
   registerRequestMetrics(app, metrics)
 
-  await registerOpenApi(app)
+  // The document and /docs are the API's. A worker does not even load them:
+  // Scalar's page script is two strings of 8.6 MB (the module's source and
+  // the script in it), held for the life of the process, and V8 lets the old
+  // generation grow to about four times what it holds before a full
+  // collection, so they cost a draining worker some 70 MB at its peak
+  // (bench/RESULTS.md, "Drain RSS").
+  if (options.routes !== 'operations') {
+    const { registerOpenApi } = await import('./http/openapi.js')
+    await registerOpenApi(app)
+  }
   const engine = createDeliveryEngine({
     db: options.db,
     box: options.box,

@@ -3,16 +3,10 @@ import swagger from '@fastify/swagger'
 import apiReference from '@scalar/fastify-api-reference'
 import type { FastifyInstance } from 'fastify'
 import { guides } from '../docs/guides.js'
+import { BODY_OPTIONAL } from './body-optional.js'
 import { completeOperations, deprecationHeaders, rateLimitHeaders } from './openapi-operations.js'
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string }
-
-/**
- * Marks a route's documented body as optional (@fastify/swagger makes every
- * body it documents required); an `x-` key, so it reaches the operation and
- * `transformObject` below can act on it and drop it.
- */
-export const BODY_OPTIONAL = 'x-hookline-body-optional'
 
 /** Scalar's look with the system fonts (its own come from a CDN). */
 const DOCS_CSS = `.scalar-app { --scalar-font: system-ui, sans-serif; --scalar-font-code: ui-monospace, monospace; }`

@@ -149,4 +149,7 @@ t.test('a worker process serves probes and metrics, not the API', async (t) => {
   t.equal((await app.inject({ url: '/v1/workspace' })).statusCode, 404)
   t.equal((await app.inject({ url: '/operator/workspaces', headers: operator })).statusCode, 404)
   t.equal((await app.inject({ method: 'POST', url: '/in/abc' })).statusCode, 404)
+  // The API document and its reference page are the API's too.
+  t.equal((await app.inject({ url: '/openapi.json' })).statusCode, 404)
+  t.equal((await app.inject({ url: '/docs' })).statusCode, 404)
 })
