@@ -3,13 +3,14 @@ import type pg from 'pg'
 import { leadEvent } from './deliver-workload.js'
 
 /**
- * Queues `total` deliveries of one rule straight in SQL, shaped as
- * `scheduleDeliveries` (src/outbound/deliveries/schedule.ts) writes them: a
- * `delivery.send` job per ten deliveries (payload `{deliveryIds}`, weight
- * 10, max 5 runs, the rule as queue key) and a queued delivery row pointing
- * at its job. Chunks of
- * `chunk`, each one statement; no NOTIFY (the worker starts afterwards and
- * sweeps).
+ * Queues `total` deliveries of one rule straight in SQL, shaped as event
+ * intake and `scheduleDeliveries` (src/outbound/deliveries/schedule.ts) write
+ * them: an event row per delivery (the record is the event's: the delivery's
+ * own `record` is null, migrations/0020, so the worker's claim reads the
+ * event beside it), a `delivery.send` job per ten deliveries (payload
+ * `{deliveryIds}`, weight 10, max 5 runs, the rule as queue key) and a queued
+ * delivery row pointing at its job. Chunks of `chunk`, each one statement; no
+ * NOTIFY (the worker starts afterwards and sweeps).
  */
 export async function queueDeliveries(
   query: (text: string, values?: unknown[]) => Promise<pg.QueryResult>,
@@ -34,19 +35,19 @@ export async function queueDeliveries(
        job as (
          select inserted.id, m.delivery_id
          from inserted cross join lateral jsonb_array_elements_text(inserted.delivery_ids) as m(delivery_id)
+       ),
+       events as (
+         insert into events (id, workspace_id, type, entity_type, entity_id, fields, created_at)
+         select 'evt_bench' || lpad(i::text, 10, '0'), $3::text, $5::text, 'lead', 'L-' || i,
+           jsonb_build_object('lead',
+             $6::jsonb || jsonb_build_object('id', 'L-' || i, 'email', 'ada.' || i || '@example.com')),
+           now()
+         from planned
        )
        insert into deliveries (id, workspace_id, rule_id, kind, event_id, event_type,
          entity_type, entity_id, status, record, max_attempts, job_id, next_attempt_at)
        select job.delivery_id, $3::text, $4::text, 'rule', 'evt_bench' || lpad(p.i::text, 10, '0'),
-         $5::text, 'lead', 'L-' || p.i, 'queued',
-         jsonb_build_object(
-           'entity_type', 'lead',
-           'entity_id', 'L-' || p.i,
-           'fields', jsonb_build_object('lead',
-             $6::jsonb || jsonb_build_object('id', 'L-' || p.i, 'email', 'ada.' || p.i || '@example.com')),
-           'event', jsonb_build_object('id', 'evt_bench' || lpad(p.i::text, 10, '0'),
-             'type', $5::text, 'occurred_at', now())),
-         3, job.id, now()
+         $5::text, 'lead', 'L-' || p.i, 'queued', null, 3, job.id, now()
        from job join planned p using (delivery_id)`,
       [
         from,
