@@ -1,5 +1,12 @@
 import { createHash } from 'node:crypto'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type {
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  onSendHookHandler,
+  preHandlerHookHandler,
+  RouteOptions,
+} from 'fastify'
 import { sql } from 'kysely'
 import type { Db } from '../db/database.js'
 import { errors } from '../errors.js'
@@ -60,12 +67,15 @@ function hashOf(request: FastifyRequest): string {
     .digest('hex')
 }
 
+/**
+ * The hooks go on the routes of IDEMPOTENT_ROUTES only (added as each route
+ * is), so every other request runs neither: no route check, no promise.
+ */
 export function registerIdempotency(app: FastifyInstance, db: Db): void {
   app.decorateRequest('idempotency', null)
 
   // After validation and auth: a refused request keeps no key.
-  app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!IDEMPOTENT_ROUTES.has(routeOf(request))) return
+  const claim = async (request: FastifyRequest, reply: FastifyReply) => {
     const key = headerKey(request)
     if (key === undefined) return
     const scope = request.workspaceId ?? 'operator'
@@ -99,10 +109,10 @@ export function registerIdempotency(app: FastifyInstance, db: Db): void {
       .header('idempotent-replayed', 'true')
       .serializer((body: unknown) => body as string)
       .send(row.body)
-  })
+  }
 
   // The answer is kept as sent; a 5xx frees the key, so a retry may succeed.
-  app.addHook('onSend', async (request, reply, payload) => {
+  const keep = async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
     const held = request.idempotency
     if (!held) return payload
     request.idempotency = null
@@ -116,6 +126,14 @@ export function registerIdempotency(app: FastifyInstance, db: Db): void {
         where scope = ${held.scope} and key = ${held.key}`.execute(db)
     }
     return payload
+  }
+
+  app.addHook('onRoute', (route: RouteOptions) => {
+    const methods = [route.method].flat()
+    if (!methods.some((method) => IDEMPOTENT_ROUTES.has(`${method} ${route.url}`))) return
+    // First, as the app-wide hooks they were ran before a route's own.
+    route.preHandler = [claim as preHandlerHookHandler, ...[route.preHandler ?? []].flat()]
+    route.onSend = [keep as onSendHookHandler, ...[route.onSend ?? []].flat()]
   })
 }
 
