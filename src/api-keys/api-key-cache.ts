@@ -1,6 +1,6 @@
 import type { Db } from '../db/database.js'
 import { LruCache } from '../lru-cache.js'
-import { authenticateApiKey, hashApiKey } from './api-key-service.js'
+import { authenticateApiKey, hashApiKeyHex } from './api-key-service.js'
 
 // Live keys only: an unknown key is never remembered, so made-up keys cannot
 // fill the cache (they cost a look-up each, as before).
@@ -25,10 +25,21 @@ export class ApiKeyCache {
     this.#ttlMs = ttlMs
   }
 
+  /**
+   * The workspace the key opens, when this process remembers it: answered
+   * without a promise, so the common request (a key seen within `ttlMs`)
+   * costs one hash and a map look-up. Undefined means "ask `authenticate`".
+   */
+  remembered(key: string): string | undefined {
+    if (this.#ttlMs === 0) return undefined
+    const cached = this.#found.get(hashApiKeyHex(key))
+    return cached && cached.expires > performance.now() ? cached.workspaceId : undefined
+  }
+
   /** The workspace the key opens, or undefined for unknown and revoked keys. */
   authenticate(key: string): Promise<string | undefined> {
     if (this.#ttlMs === 0) return authenticateApiKey(this.#db, key)
-    const hash = hashApiKey(key).toString('hex')
+    const hash = hashApiKeyHex(key)
     const cached = this.#found.get(hash)
     if (cached && cached.expires > performance.now()) return Promise.resolve(cached.workspaceId)
     const pending = this.#pending.get(hash)

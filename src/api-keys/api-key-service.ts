@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash, hash } from 'node:crypto'
 import type { Db } from '../db/database.js'
 import type { ApiKeyRow } from '../db/tables/api-keys.js'
 import { errors } from '../errors.js'
@@ -14,6 +14,11 @@ const TOUCH_INTERVAL_MS = 60_000
 
 export function hashApiKey(key: string): Buffer {
   return createHash('sha256').update(key).digest()
+}
+
+/** The same hash as hex, in one call (no Hash object): the per-request cache's key. */
+export function hashApiKeyHex(key: string): string {
+  return hash('sha256', key, 'hex')
 }
 
 export function toApiKey(row: ApiKeyRow): ApiKey {

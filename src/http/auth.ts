@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import type { ApiKeyCache } from '../api-keys/api-key-cache.js'
 import { errors } from '../errors.js'
 
@@ -17,15 +17,32 @@ function bearer(request: FastifyRequest): string | undefined {
   return match?.[1]
 }
 
-/** onRequest hook for /v1: a live API key sets `request.workspaceId`, anything else is 401. */
+const KEY_SHAPE = /^hl_[0-9a-z]{8}_[\w-]{32}$/
+
+/**
+ * onRequest hook for /v1: a live API key sets `request.workspaceId`, anything
+ * else is 401. A callback hook, not an async one: a key this process
+ * remembers (nearly every request) is answered synchronously, with no
+ * promise; only a look-up waits.
+ */
 export function workspaceAuth(apiKeys: ApiKeyCache) {
-  return async (request: FastifyRequest, _reply: FastifyReply) => {
+  return (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
     const key = bearer(request)
     // Cheap shape check first, so garbage never costs a query.
-    if (!key || !/^hl_[0-9a-z]{8}_[\w-]{32}$/.test(key)) throw errors.unauthorized()
-    const workspaceId = await apiKeys.authenticate(key)
-    if (!workspaceId) throw errors.unauthorized()
-    request.workspaceId = workspaceId
+    if (!key || !KEY_SHAPE.test(key)) return done(errors.unauthorized())
+    const remembered = apiKeys.remembered(key)
+    if (remembered) {
+      request.workspaceId = remembered
+      return done()
+    }
+    apiKeys.authenticate(key).then(
+      (workspaceId) => {
+        if (!workspaceId) return done(errors.unauthorized())
+        request.workspaceId = workspaceId
+        done()
+      },
+      (error: Error) => done(error),
+    )
   }
 }
 

@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { errors } from '../errors.js'
 
 interface Window {
@@ -47,16 +47,17 @@ export class WorkspaceRateLimit {
     return { allowed: true, remaining: this.quota - window.count, reset }
   }
 
-  /** onRequest hook, after the API key set `request.workspaceId`. */
+  /** onRequest hook, after the API key set `request.workspaceId`; a callback one: no promise per request. */
   hook() {
-    return async (request: FastifyRequest, reply: FastifyReply) => {
+    return (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
       const { allowed, remaining, reset } = this.take(request.workspaceId)
       reply.header('ratelimit-policy', this.#policy)
       reply.header('ratelimit', `"workspace";r=${remaining};t=${reset}`)
       if (!allowed) {
         reply.header('retry-after', String(reset))
-        throw errors.rateLimited(this.quota, this.windowSeconds)
+        return done(errors.rateLimited(this.quota, this.windowSeconds))
       }
+      done()
     }
   }
 
