@@ -39,7 +39,7 @@ export function registerJsonParser(app: FastifyInstance): void {
         )
       }
       if (err) return done(err, undefined)
-      const refused = checkBody(value)
+      const refused = mayRefuse(text, value) ? checkBody(value) : null
       if (refused) return done(refused, undefined)
       done(null, value)
     })
@@ -47,6 +47,34 @@ export function registerJsonParser(app: FastifyInstance): void {
 }
 
 export const MAX_JSON_DEPTH = 64
+
+// Valid UTF-8 cannot spell U+0000 inside a JSON string (JSON.parse refuses
+// raw control characters) nor a surrogate: only these escapes can.
+const UNSTORABLE_ESCAPE = /\\u(?:0000|[dD][89a-fA-F])/
+
+/**
+ * Whether `checkBody` could refuse the body: only when the text holds an
+ * escape that spells unstorable text, or the value nests MAX_JSON_DEPTH
+ * deep. Both found without building a frame per value, so a plain body (all
+ * but the odd one) is never walked twice; `checkBody` then finds the path.
+ */
+function mayRefuse(text: string, value: unknown): boolean {
+  return UNSTORABLE_ESCAPE.test(text) || nestsTooDeep(value, 0)
+}
+
+// Recursion stops at MAX_JSON_DEPTH, so no body can overflow the stack here.
+function nestsTooDeep(value: unknown, depth: number): boolean {
+  if (value === null || typeof value !== 'object') return false
+  if (depth >= MAX_JSON_DEPTH) return true
+  if (Array.isArray(value)) {
+    for (const item of value) if (nestsTooDeep(item, depth + 1)) return true
+    return false
+  }
+  for (const key in value) {
+    if (nestsTooDeep((value as Record<string, unknown>)[key], depth + 1)) return true
+  }
+  return false
+}
 
 interface Frame {
   value: unknown
