@@ -10,6 +10,7 @@ import { registerDeprecation } from './http/deprecation.js'
 import { clientErrorHandler, registerErrorHandler } from './http/error-handler.js'
 import { registerIdempotency } from './http/idempotency.js'
 import { registerJsonParser } from './http/json-body.js'
+import { requestLoggerFactory } from './http/request-logger.js'
 import { registerRequestMetrics } from './http/request-metrics.js'
 import { trustProxyOption } from './http/trust-proxy.js'
 import { buildValidatorCompiler } from './http/validation.js'
@@ -56,7 +57,9 @@ const requestId = (req: IncomingMessage): string => {
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config } = options
   const app = Fastify({
-    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    ...(options.logger
+      ? { loggerInstance: options.logger, childLoggerFactory: requestLoggerFactory }
+      : { logger: false }),
     bodyLimit: config.bodyLimitBytes,
     requestTimeout: config.requestTimeoutMs,
     // Node looks for overdue headers and bodies only every 30 s by default, so a
