@@ -88,7 +88,12 @@ async function main() {
   const began = Date.now()
   if (!fromSource) buildHookline()
   const pg = await startBenchPostgres(
-    statements ? { shared_preload_libraries: 'pg_stat_statements' } : {},
+    statements
+      ? {
+          shared_preload_libraries: 'pg_stat_statements',
+          'pg_stat_statements.track_planning': 'on',
+        }
+      : {},
   )
   const receiver = await startReceiver()
   try {
@@ -534,14 +539,19 @@ async function statementsPerEvent(
     name,
     `select round(calls::numeric / $1, 3) as calls_per_event,
        round(total_exec_time::numeric * 1000 / $1, 1) as exec_us_per_event,
+       round(total_plan_time::numeric * 1000 / $1, 1) as plan_us_per_event,
+       round(plans::numeric / $1, 3) as plans_per_event,
        left(regexp_replace(query, '\\s+', ' ', 'g'), 100) as statement
      from pg_stat_statements where query not like '%pg_stat_statements%'
-     order by total_exec_time desc limit 20`,
+     order by total_exec_time + total_plan_time desc limit 20`,
     [n],
   )
-  log(`statements per event, ${label} (one untimed round; execution time only):`)
+  log(`statements per event, ${label} (one untimed round; execution and planning time):`)
   for (const row of rows) {
-    log(`  ${row.calls_per_event} calls, ${row.exec_us_per_event} µs: ${row.statement}`)
+    log(
+      `  ${row.calls_per_event} calls, ${row.exec_us_per_event} µs; ${row.plans_per_event} plans, ` +
+        `${row.plan_us_per_event} µs: ${row.statement}`,
+    )
   }
 }
 
