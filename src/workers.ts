@@ -12,6 +12,7 @@ import { massPostDispatchHandler } from './outbound/mass-posts/dispatch-job.js'
 import { MASS_POST_JOB } from './outbound/mass-posts/mass-post-service.js'
 import { deliveryJobHandler } from './outbound/send/deliver.js'
 import { createDeliveryEngine } from './outbound/send/engine.js'
+import { idleDeliveryClaim } from './outbound/send/idle-claim.js'
 import { createWorker } from './queue/index.js'
 import type { QueueLogger } from './queue/types.js'
 import {
@@ -65,6 +66,8 @@ export function createWorkers(options: {
       [PARTITIONS_JOB]: partitionJobHandler(options.db, options.log),
     },
     logger: options.log,
+    // An idle worker reads a notification's deliveries and their context in the claim.
+    idleClaim: idleDeliveryClaim,
   })
   return {
     worker,

@@ -16,6 +16,7 @@ export class JobRun implements Job {
   readonly maxAttempts: number
   readonly queueKey: string | null
   readonly weight: number
+  readonly claimRead: unknown
   /** Slots still held: the weight less the pieces done. */
   held: number
   readonly #onPieceDone: () => void
@@ -32,6 +33,7 @@ export class JobRun implements Job {
     this.maxAttempts = row.max_attempts
     this.queueKey = row.queue_key
     this.weight = row.weight
+    this.claimRead = row.claim_read
     this.held = row.weight
     this.#onPieceDone = onPieceDone
   }

@@ -42,6 +42,11 @@ export interface Job {
   pieceDone(): void
   /** Aborted when the worker's stop deadline passes or the worker lost the lease. */
   signal: AbortSignal
+  /**
+   * What the worker's idle claim read beside this job (WorkerOptions.idleClaim);
+   * undefined when the job was claimed by the plain statement.
+   */
+  claimRead?: unknown
 }
 
 /**
@@ -88,6 +93,22 @@ export interface WorkerOptions {
   logger?: QueueLogger
   /** How often to log worker and queue figures at debug level; default 60 s, 0 = never. */
   statsLogIntervalMs?: number
+  /**
+   * The statement to claim with when a notification finds the worker idle
+   * (nothing running, buffered or being claimed) and announces at most a few
+   * jobs: it must return the rows of `claim_jobs($1, $2, $3, $4)`, each with a
+   * `claim_read` column its handler finds in `job.claimRead`. The handler's
+   * first reads then ride on the claim's round trip instead of following it.
+   * A busy worker claims with the plain statement: its handlers' reads are
+   * batched across jobs instead.
+   */
+  idleClaim?: IdleClaim
+}
+
+/** A named statement (prepared once per connection); see WorkerOptions.idleClaim. */
+export interface IdleClaim {
+  name: string
+  text: string
 }
 
 export interface KindCounters {

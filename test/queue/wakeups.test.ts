@@ -98,3 +98,35 @@ t.test('the listener reconnects after pg_terminate_backend and looks once', asyn
   })
   t.same(ran, [missed, heard])
 })
+
+t.test("an idle worker's claim reads beside the job; a busy one's does not", async (t) => {
+  const database = await testDatabase(t)
+  let release = () => {}
+  const blocked = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  t.teardown(() => release())
+  const reads = new Map<string, unknown>()
+  await startWorker(t, database, {
+    concurrency: 4,
+    idleClaim: {
+      name: 'test_idle_claim',
+      text: `with claimed as materialized (select * from claim_jobs($1, $2, $3, $4))
+        select c.*, jsonb_build_object('read', c.payload -> 'n') as claim_read from claimed c`,
+    },
+    handlers: {
+      ping: async (job) => {
+        reads.set((job.payload as { n: string }).n, job.claimRead)
+        await blocked
+      },
+    },
+  })
+  await sleep(300)
+  await enqueue(database.db, [{ kind: 'ping', payload: { n: 'first' } }])
+  await eventually(() => reads.has('first'), { what: 'the first job to start' })
+  // The first job still runs: the worker is busy, its next claim is plain.
+  await enqueue(database.db, [{ kind: 'ping', payload: { n: 'second' } }])
+  await eventually(() => reads.has('second'), { what: 'the second job to start' })
+  t.strictSame(reads.get('first'), { read: 'first' }, 'read in the idle claim')
+  t.equal(reads.get('second'), undefined, 'nothing read beside a busy claim')
+})

@@ -19,6 +19,7 @@ import { observeDelivery } from './delivery-metrics.js'
 import type { DeliveryEngine } from './engine.js'
 import { destinationHost } from './fairness.js'
 import type { SendResult } from './http-sender.js'
+import { claimReadOf } from './idle-claim.js'
 import { noticeRequest } from './notices.js'
 import { putOffAtCap, putOffAtRate, putOffAtRenderShare } from './put-off.js'
 import { recordOutcome } from './record-outcome.js'
@@ -47,13 +48,17 @@ export function deliveryJobHandler(engine: DeliveryEngine): JobHandler {
   return async (job: Job) => {
     // What the attempts read besides their deliveries is the same for all of
     // them (one rule, one workspace, named by the job's own columns), read
-    // beside the first claims: one round trip, not one per delivery.
-    const context = job.workspaceId
-      ? readContext(engine, job.workspaceId, job.queueKey)
-      : Promise.resolve(undefined)
+    // beside the first claims: one round trip, not one per delivery. An idle
+    // worker's claim read both already (see idle-claim.ts).
+    const read = claimReadOf(engine, job)
+    const context = read?.context
+      ? Promise.resolve(read.context)
+      : job.workspaceId
+        ? readContext(engine, job.workspaceId, job.queueKey)
+        : Promise.resolve(undefined)
     const settled = await Promise.allSettled(
       deliveryIdsOf(job.payload).map((id) =>
-        sendOne(engine, job, id, context).finally(() => job.pieceDone()),
+        sendOne(engine, job, id, context, read?.deliveries.get(id)).finally(() => job.pieceDone()),
       ),
     )
     const failed = settled.find((outcome) => outcome.status === 'rejected')
@@ -72,10 +77,16 @@ async function sendOne(
   job: Job,
   deliveryId: string,
   context: Promise<AttemptContext | undefined>,
+  claimed: DeliveryRow | undefined,
 ) {
   // The delivery is marked in flight for this job as it is read (a stale
-  // job, or a delivery finished or cancelled meanwhile, finds nothing).
-  const [delivery, given] = await Promise.all([engine.rounds.claim(deliveryId, job.id), context])
+  // job, or a delivery finished or cancelled meanwhile, finds nothing); an
+  // idle claim may have read it already. One it did not read (its batch was
+  // open, or it was not open for this job) goes through the rounds' claim.
+  const [delivery, given] = await Promise.all([
+    claimed ? Promise.resolve(claimed) : engine.rounds.claim(deliveryId, job.id),
+    context,
+  ])
   if (!delivery) return
   try {
     await runAttempt(engine, delivery, { jobId: job.id, context: given })

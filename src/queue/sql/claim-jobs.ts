@@ -1,4 +1,5 @@
 import type pg from 'pg'
+import type { IdleClaim } from '../types.js'
 
 export interface ClaimedRow {
   id: string
@@ -9,6 +10,8 @@ export interface ClaimedRow {
   max_attempts: number
   weight: number
   queue_key: string | null
+  /** What an idle claim read beside the job (WorkerOptions.idleClaim). */
+  claim_read?: unknown
 }
 
 /**
@@ -42,11 +45,16 @@ export interface ClaimedRow {
 export async function claimJobs(
   pool: pg.Pool,
   args: { workerId: string; leaseMs: number; limit: number; kinds: string[] },
+  statement: IdleClaim = PLAIN_CLAIM,
 ): Promise<ClaimedRow[]> {
   const { rows } = await pool.query<ClaimedRow>({
-    name: 'hookline_claim_jobs_fn',
-    text: 'select * from claim_jobs($1, $2, $3, $4)',
+    ...statement,
     values: [args.workerId, args.leaseMs, args.limit, args.kinds],
   })
   return rows
+}
+
+const PLAIN_CLAIM: IdleClaim = {
+  name: 'hookline_claim_jobs_fn',
+  text: 'select * from claim_jobs($1, $2, $3, $4)',
 }
