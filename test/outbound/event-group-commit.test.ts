@@ -75,3 +75,70 @@ t.test('one bad call among concurrent ones fails alone', async (t) => {
   const { rows } = await database.pool.query('select count(*)::int as n from events')
   t.equal(rows[0].n, 11, 'the first event and the ten good ones are recorded, the conflict not')
 })
+
+// Single events remember the workspace's rules and catalog between calls
+// (IngestViewCache); a change made anywhere (another API process, or SQL) is
+// seen by the very next call.
+t.test('the next single event sees every change to rules, catalog and switch', async (t) => {
+  const { app, database } = await build(t)
+  const ws = await createWorkspace(app)
+  const first = await createRule(app, ws, ruleBody(RECEIVER, { title: 'First' }))
+  const matched = async (i: number) => {
+    const answer = await post(app, ws, event(i))
+    t.equal(answer.statusCode, 202, answer.body)
+    return answer.json().matched_rules
+  }
+  t.same(await matched(1), [first.id])
+
+  const second = await createRule(app, ws, ruleBody(RECEIVER, { title: 'Second' }))
+  t.same(await matched(2), [first.id, second.id], 'a new rule matches at once')
+
+  const off = await app.inject({
+    method: 'POST',
+    url: `/v1/rules/${first.id}/disable`,
+    headers: ws.auth,
+  })
+  t.equal(off.statusCode, 200, off.body)
+  t.same(await matched(3), [second.id], 'a disabled rule no longer does')
+
+  // Behind the API's back, as another process's write would be.
+  await database.pool.query(`update rules set event_types = '{lead.deleted}' where id = $1`, [
+    second.id,
+  ])
+  t.same(await matched(4), [], 'a rule moved to another type no longer does')
+  await database.pool.query(`update rules set event_types = '{lead.created}' where id = $1`, [
+    second.id,
+  ])
+  t.same(await matched(5), [second.id])
+
+  await database.pool.query('update workspaces set webhooks_enabled = false where id = $1', [ws.id])
+  const paused = await post(app, ws, event(6))
+  t.equal(paused.json().webhooks_enabled, false, 'webhooks switched off')
+  t.same(paused.json().deliveries, [])
+  await database.pool.query('update workspaces set webhooks_enabled = true where id = $1', [ws.id])
+
+  const archived = await app.inject({
+    method: 'PUT',
+    url: '/v1/event-types/lead.created',
+    headers: ws.auth,
+    payload: { archived: true },
+  })
+  t.ok(archived.statusCode < 300, archived.body)
+  const refused = await post(app, ws, event(7))
+  t.equal(refused.statusCode, 400, 'an archived type is refused at once')
+  t.match(refused.json().message, /archived/)
+  const restored = await app.inject({
+    method: 'PUT',
+    url: '/v1/event-types/lead.created',
+    headers: ws.auth,
+    payload: { archived: false },
+  })
+  t.ok(restored.statusCode < 300, restored.body)
+  t.same(await matched(8), [second.id], 'and taken again once restored')
+
+  const { rows } = await database.pool.query<{ n: number }>(
+    `select count(*)::int as n from events where workspace_id = $1`,
+    [ws.id],
+  )
+  t.equal(rows[0]?.n, 7, 'every event taken recorded once, the refused one not at all')
+})

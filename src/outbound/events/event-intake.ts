@@ -3,6 +3,7 @@ import type { Db } from '../../db/database.js'
 import type { EventInput, EventResult } from '../../schemas/events.js'
 import { ingestEvents } from './event-service.js'
 import { HELD, ingestTogether } from './ingest-together.js'
+import { IngestViewCache } from './ingest-view.js'
 
 interface Item {
   workspaceId: string
@@ -38,6 +39,7 @@ const MAX_CONCURRENT = 2
 export class EventIntake {
   readonly #db: Db
   readonly #batcher: Batcher<Item, IntakeResult | Error>
+  readonly #views = new IngestViewCache()
 
   constructor(db: Db) {
     this.#db = db
@@ -88,7 +90,7 @@ export class EventIntake {
   }
 
   async #take(workspaceId: string, inputs: EventInput[]): Promise<(IntakeResult | Error)[]> {
-    const together = await ingestTogether(this.#db, workspaceId, inputs)
+    const together = await ingestTogether(this.#db, workspaceId, inputs, this.#views)
     if (!together) return this.#inTransaction(workspaceId, inputs)
     return Promise.all(
       together.map((outcome, i) => {

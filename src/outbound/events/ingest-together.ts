@@ -8,7 +8,7 @@ import type { EventInput, EventResult } from '../../schemas/events.js'
 import { jobGroups, PLANNED_COLUMNS, plannedJson, queuePlanned } from '../deliveries/schedule.js'
 import { refuseUncataloguedTypes } from './catalog-check.js'
 import { eventRow, isInline, planAnswers } from './event-service.js'
-import { readIngestView } from './ingest-view.js'
+import { IngestViewCache, readIngestView, viewFingerprint } from './ingest-view.js'
 import { recordEvents } from './insert-events.js'
 import { eventRequestHash } from './request-hash.js'
 
@@ -18,9 +18,11 @@ export const HELD = Symbol('held')
 /**
  * The group commit's write (see EventIntake): the events of concurrent
  * single calls, with their deliveries and jobs and one NOTIFY, in one
- * statement, which is atomic without BEGIN and COMMIT. A group costs two
- * round trips (the workspace's view, then the write) where a transaction
- * took six, and each event is answered on its own: its result, an Error for
+ * statement, which is atomic without BEGIN and COMMIT. A group costs one
+ * round trip when `views` remembers the workspace's view for its types (the
+ * write checks it still holds; see IngestViewCache), two otherwise (the
+ * view, then the write), where a transaction took six; each event is
+ * answered on its own: its result, an Error for
  * a type the catalog refuses, or HELD for an event whose idempotency key was
  * held (the caller takes it again alone through `ingestEvents`, which
  * answers the first answer or a conflict). Undefined when a rule of the
@@ -31,13 +33,14 @@ export async function ingestTogether(
   db: Db,
   workspaceId: string,
   inputs: EventInput[],
+  views?: IngestViewCache,
 ): Promise<(EventResult | Error | typeof HELD)[] | undefined> {
-  const view = await readIngestView(
-    db,
-    workspaceId,
-    inputs.map((input) => input.type),
-  )
+  const types = [...new Set(inputs.map((input) => input.type))]
+  const key = IngestViewCache.key(workspaceId, types)
+  const cached = views?.get(key)
+  const view = cached ?? (await readIngestView(db, workspaceId, types))
   if (!view) throw errors.notFound('workspace', workspaceId)
+  if (!cached) views?.set(key, view)
   const rules = [...view.rulesByType.values()].flat()
   if (rules.some((rule) => isInline(rule) || rule.execution.batch_window_seconds > 0)) {
     return undefined
@@ -52,6 +55,11 @@ export async function ingestTogether(
     } catch (error) {
       outcomes[index] = error as Error
     }
+  }
+  if (cached && taken.length < inputs.length) {
+    // Refused by a remembered catalog: only a fresh read may refuse.
+    views?.delete(key)
+    return ingestTogether(db, workspaceId, inputs, views)
   }
   if (taken.length === 0) return outcomes
   const events = taken.map((index) => inputs[index] as EventInput)
@@ -74,15 +82,30 @@ export async function ingestTogether(
   const document = `[${planned.map((p, n) => plannedJson(p, n, groups[n] as number)).join(',')}]`
   // An event not recorded (its key was held) takes its planned deliveries
   // with it; their job groups are only labels, so the others' stay whole.
-  const { rows: written } = await sql<{ recorded: string[] }>`${prepared('ingest_together')}
-    with ${recordEvents(JSON.stringify(rows))},
+  // A view from the cache is checked in the statement; a fresh one is as
+  // fresh as a separate read and write ever were.
+  const expected = cached ? view.fingerprint : null
+  const { rows: written } = await sql<{
+    recorded: string[]
+    stale: boolean
+  }>`${prepared('ingest_together')}
+    with fresh as (
+      select ${expected}::text is null
+        or ${viewFingerprint(workspaceId, types)} is not distinct from ${expected}::text as ok
+    ),
+    ${recordEvents(JSON.stringify(rows), sql<boolean>`(select ok from fresh)`)},
     planned as (
       select p.* from jsonb_to_recordset(${document}::jsonb) as p(${PLANNED_COLUMNS})
       where p.event_id in (select id from recorded)
     ),
     ${queuePlanned}
-    select array(select id from recorded) as recorded,
+    select array(select id from recorded) as recorded, (select not ok from fresh) as stale,
       (select ${notifyWorkers} from jobs having count(*) > 0) as notified`.execute(db)
+  if (written[0]?.stale) {
+    // A rule, the catalog or the workspace changed since: nothing was written.
+    views?.delete(key)
+    return ingestTogether(db, workspaceId, inputs, views)
+  }
   const recorded = new Set(written[0]?.recorded ?? [])
   for (const [k, index] of taken.entries()) {
     const answer = answers[k]?.result as EventResult

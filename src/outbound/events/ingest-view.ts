@@ -1,7 +1,8 @@
-import { sql } from 'kysely'
+import { type RawBuilder, sql } from 'kysely'
 import type { Db } from '../../db/database.js'
 import { prepared } from '../../db/prepared.js'
 import type { RuleRow } from '../../db/tables/rules.js'
+import { LruCache } from '../../lru-cache.js'
 import { withUsableBatchWindow } from '../rules/rule-config.js'
 import type { CatalogView } from './catalog-check.js'
 
@@ -11,9 +12,32 @@ export interface IngestView {
   catalog: CatalogView
   /** Each of the call's types → its enabled rules, in id order. */
   rulesByType: Map<string, RuleRow[]>
+  /** `viewFingerprint` when this was read: the same later means the view still holds. */
+  fingerprint: string
 }
 
+/**
+ * What the view was read from, as text that changes whenever the view could:
+ * the row version (`xmin`) of the workspace, of each of the call's types in
+ * its catalog (and whether it has one), and of each enabled rule the types
+ * trigger. A row updated, added or removed changes it (a new row version
+ * has a new xmin); so may an unrelated change to the workspace's row, which
+ * costs only a read. Null when the workspace does not exist.
+ */
+export const viewFingerprint = (
+  workspaceId: string,
+  types: readonly string[],
+): RawBuilder<string> =>
+  sql<string>`(select concat_ws('/', w.xmin::text,
+      exists (select from event_types c where c.workspace_id = w.id),
+      (select string_agg(c.name || '@' || c.xmin::text, ',' order by c.name) from event_types c
+        where c.workspace_id = w.id and c.name = any(${types}::text[])),
+      (select string_agg(r.id || '@' || r.xmin::text, ',' order by r.id) from rules r
+        where r.workspace_id = w.id and r.enabled and r.event_types && ${types}::text[]))
+    from workspaces w where w.id = ${workspaceId})`
+
 type Row = Partial<RuleRow> & {
+  ws_fingerprint: string
   ws_webhooks_enabled: boolean
   ws_catalog_defined: boolean
   ws_catalog_types: Record<string, boolean> | null
@@ -35,12 +59,13 @@ export async function readIngestView(
   const { rows } = await sql<Row>`${prepared('ingest_view')}
     with w as (
       select w.id, w.webhooks_enabled as ws_webhooks_enabled,
+        ${viewFingerprint(workspaceId, distinct)} as ws_fingerprint,
         exists (select from event_types c where c.workspace_id = w.id) as ws_catalog_defined,
         (select jsonb_object_agg(c.name, c.archived) from event_types c
           where c.workspace_id = w.id and c.name = any(${distinct}::text[])) as ws_catalog_types
       from workspaces w where w.id = ${workspaceId}
     )
-    select w.ws_webhooks_enabled, w.ws_catalog_defined, w.ws_catalog_types, r.*
+    select w.ws_fingerprint, w.ws_webhooks_enabled, w.ws_catalog_defined, w.ws_catalog_types, r.*
     from w left join rules r
       on r.workspace_id = w.id and r.enabled and r.event_types && ${distinct}::text[]
     order by r.id`.execute(db)
@@ -48,6 +73,7 @@ export async function readIngestView(
   if (!first) return undefined
   const rules = rows.filter((row) => row.id != null).map((row) => ruleOf(row))
   return {
+    fingerprint: first.ws_fingerprint,
     webhooksEnabled: first.ws_webhooks_enabled,
     catalog: { defined: first.ws_catalog_defined, types: first.ws_catalog_types ?? {} },
     rulesByType: new Map(
@@ -57,6 +83,44 @@ export async function readIngestView(
 }
 
 function ruleOf(row: Row): RuleRow {
-  const { ws_webhooks_enabled: _a, ws_catalog_defined: _b, ws_catalog_types: _c, ...rule } = row
+  const {
+    ws_fingerprint: _f,
+    ws_webhooks_enabled: _a,
+    ws_catalog_defined: _b,
+    ws_catalog_types: _c,
+    ...rule
+  } = row
   return withUsableBatchWindow(rule as RuleRow)
+}
+
+const MAX_VIEWS = 1_000
+
+/**
+ * The views single events were last taken with, per workspace and set of
+ * types, so a group of POST /v1/events calls costs one statement, not a read
+ * and a write: the write checks the view's fingerprint (see
+ * `viewFingerprint`) in the same statement and writes nothing when it
+ * changed, and the group is taken again with a fresh read. Nothing goes
+ * stale unseen, whichever process changed a rule.
+ */
+export class IngestViewCache {
+  /** A workspace and a set of types, whatever their order. */
+  static key(workspaceId: string, types: readonly string[]): string {
+    // Ids and type names never hold a line break.
+    return [workspaceId, ...[...new Set(types)].sort()].join('\n')
+  }
+
+  readonly #views = new LruCache<string, IngestView>(MAX_VIEWS)
+
+  get(key: string): IngestView | undefined {
+    return this.#views.get(key)
+  }
+
+  set(key: string, view: IngestView): void {
+    this.#views.set(key, view)
+  }
+
+  delete(key: string): void {
+    this.#views.delete(key)
+  }
 }

@@ -1,4 +1,4 @@
-import { sql, type Transaction } from 'kysely'
+import { type RawBuilder, sql, type Transaction } from 'kysely'
 import type { Database } from '../../db/database.js'
 import { prepared } from '../../db/prepared.js'
 
@@ -46,14 +46,15 @@ export async function insertEvents(
 
 /**
  * `insertEvents` as CTEs, for a statement that writes more beside: `recorded`
- * yields the id of each event recorded.
+ * yields the id of each event recorded. With `onlyIf` (a boolean
+ * expression), nothing is recorded unless it holds.
  */
-export const recordEvents = (document: string) => sql`
+export const recordEvents = (document: string, onlyIf?: RawBuilder<boolean>) => sql`
     e as (
       select * from jsonb_to_recordset(${document}::jsonb) as e(id text,
         workspace_id text, type text, entity_type text, entity_id text, fields jsonb,
         previous jsonb, idempotency_key text, request_hash text, answer jsonb,
-        created_at timestamptz)
+        created_at timestamptz)${onlyIf ? sql` where ${onlyIf}` : sql``}
     ),
     claimed as (
       insert into event_idempotency_keys as k (workspace_id, key, event_id)
