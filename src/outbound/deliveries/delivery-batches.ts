@@ -3,7 +3,7 @@ import type { Db } from '../../db/database.js'
 import { prepared } from '../../db/prepared.js'
 import type { DeliveryRow } from '../../db/tables/deliveries.js'
 import type { AttemptRequest } from '../../db/tables/delivery-attempts.js'
-import { type EventRecordColumns, eventRecord } from '../events/event-record.js'
+import { eventRecord } from '../events/event-record.js'
 
 /**
  * The sender's statements for many deliveries at once (see
@@ -15,45 +15,51 @@ import { type EventRecordColumns, eventRecord } from '../events/event-record.js'
  */
 
 /**
- * The deliveries a job may send now: each only while it is open and still
- * belongs to the job (a stale or cancelled one is simply not returned). A
- * read, not a write: that the delivery is in flight is what its job's lease
- * says (the API shows it `delivering` from it), so no row is updated for it.
- * An open batch is the exception: it is closed (batch_open = false) under its
- * row lock, so no record joins it once its sending starts. The record is read
- * beside each (see `withRecord`).
+ * The deliveries a job may send now: each only while it is open (a finished
+ * or cancelled one is simply not returned; the caller checks that each still
+ * names its job). A read, not a write: that the delivery is in flight is what
+ * its job's lease says (the API shows it `delivering` from it), so no row is
+ * updated for it. The record of a delivery that keeps none comes from its
+ * event (see `withRecord`), read in the same statement by the event ids the
+ * deliveries name: each events partition is searched once for all of them,
+ * not once per delivery. An open batch is the exception: it is closed
+ * (batch_open = false) under its row lock by a second statement, so no record
+ * joins it once its sending starts.
  */
 export async function claimDeliveries(
   db: Db,
   claims: { id: string; jobId: string }[],
 ): Promise<DeliveryRow[]> {
   if (claims.length === 0) return []
-  const { rows } = await sql<
-    DeliveryRow & { claimed_event: ClaimedEvent | null }
-  >`${prepared('claim_deliveries')}
-    with c as (
-      select * from unnest(${claims.map((c) => c.id)}::text[], ${claims.map((c) => c.jobId)}::int8[])
-        as c(id, job_id)
+  const { rows } = await sql<DeliveryRow & ClaimedEvent>`${prepared('claim_deliveries')}
+    with d as materialized (
+      select * from deliveries where id = any(${claims.map((c) => c.id)}::text[])
+        and status in ('queued', 'delivering')
     ),
-    closed as (
-      update deliveries as d set batch_open = false, updated_at = now()
-      from c
-      where d.id = c.id and d.job_id = c.job_id and d.status in ('queued', 'delivering')
-        and d.batch_open
-      returning d.*
-    ),
-    open as (
-      select d.* from deliveries d join c on d.id = c.id and d.job_id = c.job_id
-      where d.status in ('queued', 'delivering') and not d.batch_open
-      union all
-      select * from closed
+    e as (
+      select id, type, entity_type, entity_id, fields, created_at from events
+      where id = any(array(select event_id from d where record is null and event_id is not null))
     )
-    select open.*, case when open.record is null and open.event_id is not null then
-      (select jsonb_build_object('id', e.id, 'type', e.type, 'entity_type', e.entity_type,
-        'entity_id', e.entity_id, 'fields', e.fields, 'created_at', e.created_at)
-       from events e where e.id = open.event_id) end as claimed_event
-    from open`.execute(db)
-  return rows.map(withRecord)
+    select d.*, e.type as ev_type, e.entity_type as ev_entity_type, e.entity_id as ev_entity_id,
+      e.fields as ev_fields, e.created_at as ev_created_at
+    from d left join e on e.id = d.event_id`.execute(db)
+  const jobOf = new Map(claims.map((c) => [c.id, c.jobId]))
+  const open: (DeliveryRow & Partial<ClaimedEvent>)[] = rows.filter((row) => !row.batch_open)
+  const batches = rows.filter((row) => row.batch_open && String(row.job_id) === jobOf.get(row.id))
+  if (batches.length > 0) open.push(...(await closeBatches(db, batches)))
+  return open.map(withRecord)
+}
+
+/** Closes open batches for the job that names them; answers the ones it closed, as they now are. */
+async function closeBatches(db: Db, batches: DeliveryRow[]): Promise<DeliveryRow[]> {
+  const { rows } = await sql<DeliveryRow>`
+    update deliveries as d set batch_open = false, updated_at = now()
+    from unnest(${batches.map((b) => b.id)}::text[], ${batches.map((b) => b.job_id)}::int8[])
+      as c(id, job_id)
+    where d.id = c.id and d.job_id = c.job_id and d.status in ('queued', 'delivering')
+      and d.batch_open
+    returning d.*`.execute(db)
+  return rows
 }
 
 /**
@@ -61,15 +67,29 @@ export async function claimDeliveries(
  * read beside it (migrations/0020). A delivery whose event is gone keeps a
  * null record (the sender reads it again, and gives up if it is still gone).
  */
-function withRecord(row: DeliveryRow & { claimed_event?: ClaimedEvent | null }): DeliveryRow {
-  const { claimed_event: event, ...delivery } = row
-  if (delivery.record == null && event) {
-    delivery.record = eventRecord({ ...event, created_at: new Date(event.created_at) })
+function withRecord(row: DeliveryRow & Partial<ClaimedEvent>): DeliveryRow {
+  const { ev_type, ev_entity_type, ev_entity_id, ev_fields, ev_created_at, ...delivery } = row
+  if (delivery.record == null && delivery.event_id !== null && ev_type != null) {
+    delivery.record = eventRecord({
+      id: delivery.event_id,
+      type: ev_type,
+      entity_type: ev_entity_type as string,
+      entity_id: ev_entity_id as string,
+      fields: ev_fields as Record<string, unknown>,
+      created_at: ev_created_at as Date,
+    })
   }
   return delivery
 }
 
-type ClaimedEvent = Omit<EventRecordColumns, 'created_at'> & { created_at: string }
+/** The event columns a claim reads beside a delivery (null when it keeps its own record). */
+interface ClaimedEvent {
+  ev_type: string | null
+  ev_entity_type: string | null
+  ev_entity_id: string | null
+  ev_fields: Record<string, unknown> | null
+  ev_created_at: Date | null
+}
 
 export interface Success {
   deliveryId: string
@@ -87,55 +107,79 @@ export interface Success {
 }
 
 /**
- * An attempt that succeeded with nothing more to do (no mapped fields to push,
- * no rule to clear): its attempt row and the delivery's final state, for many
- * deliveries in one statement. The same columns as recordOutcome writes.
+ * Attempts that succeeded with nothing more to do (no mapped fields to push,
+ * no rule to clear): the deliveries' final state, for many deliveries in one
+ * statement, the same columns as recordOutcome writes. A first attempt is
+ * kept in its delivery's row (the common case: one statement that only
+ * updates); a later one also appends its attempt row, in a statement of its
+ * own, so the common one does not carry an insert into the attempts table.
  * Answers the ids of the deliveries it found (a deleted one is not there).
  */
 export async function recordSuccesses(db: Db, items: Success[]): Promise<Set<string>> {
-  if (items.length === 0) return new Set()
-  // One JSON document for the round: PostgreSQL takes it apart, where an
-  // array per column would have every request escaped again, element by element.
-  const done = items.map((item) => ({
-    delivery_id: item.deliveryId,
-    workspace_id: item.workspaceId,
-    attempt: item.attempt,
-    request: item.request,
-    response_status: item.status,
-    response_headers: item.headers,
-    response_body: item.body,
-    duration_ms: item.durationMs,
-    at: item.at.toISOString(),
-    sent_at: item.inRow?.sentAt.toISOString() ?? null,
-    rule_version_id: item.inRow?.ruleVersionId ?? null,
-  }))
+  const inRow = items.filter((item) => item.inRow !== null)
+  const withAttempt = items.filter((item) => item.inRow === null)
+  const found = await Promise.all([
+    inRow.length > 0 ? successesInRow(db, inRow) : [],
+    withAttempt.length > 0 ? successesWithAttempt(db, withAttempt) : [],
+  ])
+  return new Set(found.flat())
+}
+
+// One JSON document for a round: PostgreSQL takes it apart, where an array
+// per column would have every header object escaped again, element by element.
+const doneJson = (items: Success[]) =>
+  JSON.stringify(
+    items.map((item) => ({
+      delivery_id: item.deliveryId,
+      workspace_id: item.workspaceId,
+      attempt: item.attempt,
+      request: item.request,
+      response_status: item.status,
+      response_headers: item.headers,
+      response_body: item.body,
+      duration_ms: item.durationMs,
+      at: item.at.toISOString(),
+      sent_at: item.inRow?.sentAt.toISOString() ?? null,
+      rule_version_id: item.inRow?.ruleVersionId ?? null,
+    })),
+  )
+
+async function successesInRow(db: Db, items: Success[]): Promise<string[]> {
+  const { rows } = await sql<{ id: string }>`${prepared('record_successes_in_row')}
+    update deliveries as d
+    set attempts = t.attempt, status = 'succeeded', response_status = t.response_status,
+      response_mapped = null, last_error = null, finished_at = t.at, next_attempt_at = null,
+      updated_at = t.at, sent_at = t.sent_at, duration_ms = t.duration_ms,
+      rule_version_id = t.rule_version_id, response_headers = t.response_headers,
+      response_body = t.response_body
+    from jsonb_to_recordset(${doneJson(items)}::jsonb) as t(delivery_id text, attempt int,
+      response_status int, response_headers jsonb, response_body text, duration_ms int,
+      at timestamptz, sent_at timestamptz, rule_version_id int8)
+    where d.id = t.delivery_id
+    returning d.id`.execute(db)
+  return rows.map((row) => row.id)
+}
+
+async function successesWithAttempt(db: Db, items: Success[]): Promise<string[]> {
   const { rows } = await sql<{ id: string }>`${prepared('record_successes')}
     with done as (
-      select * from jsonb_to_recordset(${JSON.stringify(done)}::jsonb) as t(delivery_id text,
+      select * from jsonb_to_recordset(${doneJson(items)}::jsonb) as t(delivery_id text,
         workspace_id text, attempt int, request jsonb, response_status int, response_headers jsonb,
-        response_body text, duration_ms int, at timestamptz, sent_at timestamptz,
-        rule_version_id int8)
+        response_body text, duration_ms int, at timestamptz)
     ),
     attempts as (
       insert into delivery_attempts (delivery_id, workspace_id, attempt, request,
         response_status, response_headers, response_body, duration_ms, error)
       select delivery_id, workspace_id, attempt, request, response_status, response_headers,
         response_body, duration_ms, null
-      from done where sent_at is null
+      from done
     )
     update deliveries as d
     set attempts = done.attempt, status = 'succeeded', response_status = done.response_status,
       response_mapped = null, last_error = null, finished_at = done.at, next_attempt_at = null,
-      updated_at = done.at,
-      sent_at = coalesce(done.sent_at, d.sent_at),
-      duration_ms = case when done.sent_at is null then d.duration_ms else done.duration_ms end,
-      rule_version_id = coalesce(done.rule_version_id, d.rule_version_id),
-      response_headers = case when done.sent_at is null then d.response_headers
-        else done.response_headers end,
-      response_body = case when done.sent_at is null then d.response_body
-        else done.response_body end
+      updated_at = done.at
     from done
     where d.id = done.delivery_id
     returning d.id`.execute(db)
-  return new Set(rows.map((row) => row.id))
+  return rows.map((row) => row.id)
 }
