@@ -17,3 +17,19 @@ export class RetryJobError extends Error {
 export class PermanentJobError extends Error {
   override name = 'PermanentJobError'
 }
+
+/**
+ * Thrown by a handler that did part of its job and wants the rest run again
+ * later (its work waited for a cap that stayed full): the job goes back to
+ * the queue, due in `delayMs`, and this run does not count as an attempt.
+ * The job keeps its id, so nothing that names it has to change.
+ */
+export class PutOffJobError extends Error {
+  override name = 'PutOffJobError'
+  readonly delayMs: number
+
+  constructor(delayMs: number) {
+    super(`put off for ${delayMs} ms`)
+    this.delayMs = delayMs
+  }
+}

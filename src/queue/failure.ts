@@ -1,5 +1,5 @@
 import { type BackoffOptions, retryDelayMs } from './backoff.js'
-import { PermanentJobError, RetryJobError } from './errors.js'
+import { PermanentJobError, PutOffJobError, RetryJobError } from './errors.js'
 import type { Failure } from './sql/fail-jobs.js'
 
 // Enough to diagnose; a dead job's error should not outweigh its payload.
@@ -18,6 +18,8 @@ export function failureFor(
   const error = errorText(err)
   if (options.cut) return { id: job.id, error, delayMs: 0, dead: false }
   if (err instanceof PermanentJobError) return { id: job.id, error, delayMs: 0, dead: true }
+  if (err instanceof PutOffJobError)
+    return { id: job.id, error, delayMs: Math.max(0, err.delayMs), dead: false, uncounted: true }
   const delayMs =
     err instanceof RetryJobError && err.delayMs !== undefined
       ? Math.max(0, err.delayMs)

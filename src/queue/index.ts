@@ -1,7 +1,7 @@
 // The job queue: the engine under every delivery, retry, delay, forward and purge.
 export { type BackoffOptions, defaultBackoff, retryDelayMs } from './backoff.js'
 export { cancelJobs, cancelJobsByQueueKey, enqueue } from './enqueue.js'
-export { PermanentJobError, RetryJobError } from './errors.js'
+export { PermanentJobError, PutOffJobError, RetryJobError } from './errors.js'
 export { JOBS_CHANNEL } from './notification.js'
 export {
   type KindQueueStats,

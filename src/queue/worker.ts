@@ -3,6 +3,7 @@ import { hostname } from 'node:os'
 import { defaultBackoff } from './backoff.js'
 import { claimSize } from './claim-size.js'
 import { createCounters } from './counters.js'
+import { PutOffJobError } from './errors.js'
 import { failureFor } from './failure.js'
 import { JobRun } from './job-run.js'
 import { createListener } from './listener.js'
@@ -267,6 +268,10 @@ export function createWorker(options: WorkerOptions): Worker {
     if (ok) {
       counters.count(run.kind, 'succeeded')
       outcomes.complete(run.id)
+    } else if (err instanceof PutOffJobError && !run.cut) {
+      // It did what it could now; the rest runs again later, no attempt counted.
+      counters.count(run.kind, 'succeeded')
+      outcomes.fail(failureFor(run, err, { backoff }))
     } else {
       counters.count(run.kind, 'failed')
       const failure = failureFor(run, err, { backoff, cut: run.cut })

@@ -1,5 +1,11 @@
 import t from 'tap'
-import { enqueue, type Job, PermanentJobError, RetryJobError } from '../../src/queue/index.js'
+import {
+  enqueue,
+  type Job,
+  PermanentJobError,
+  PutOffJobError,
+  RetryJobError,
+} from '../../src/queue/index.js'
 import { testDatabase } from '../helpers/database.js'
 import { eventually, jobRows, startWorker } from './helpers.js'
 
@@ -74,6 +80,35 @@ t.test('RetryJobError sets the delay (Retry-After); PermanentJobError ends the j
   t.not(row!.id, limited)
   t.match(row, { id: gone, attempts: 1, last_error: 'PermanentJobError: 410 Gone' })
   t.ok(row!.dead_at, 'dead after one attempt of ten')
+})
+
+t.test('PutOffJobError runs the job again later without spending an attempt', async (t) => {
+  const database = await testDatabase(t)
+  const runs: { job: Job; at: number }[] = []
+  await startWorker(t, database, {
+    backoff: { baseMs: 600_000, maxMs: 600_000 },
+    handlers: {
+      // Its one attempt is put off twice, then it runs: a put-off is not a failure.
+      waits: async (job) => {
+        runs.push({ job, at: Date.now() })
+        if (runs.length < 3) throw new PutOffJobError(300)
+      },
+    },
+  })
+  const [id] = await enqueue(database.db, [{ kind: 'waits', payload: null, maxAttempts: 1 }])
+  await eventually(() => runs.length === 3, { what: 'the third run' })
+  t.same(
+    runs.map((run) => run.job.attempt),
+    [1, 1, 1],
+    'every run is the first attempt',
+  )
+  t.same(
+    runs.map((run) => run.job.id),
+    [id, id, id],
+    'the same job each time',
+  )
+  t.ok(runs[1]!.at - runs[0]!.at >= 300, 'not before the delay')
+  await eventually(async () => (await jobRows(database)).length === 0, { what: 'completion' })
 })
 
 t.test('a dead job is never claimed again', async (t) => {

@@ -1,6 +1,7 @@
 import { evaluate } from '../../conditions/evaluate.js'
 import type { DeliveryRow } from '../../db/tables/deliveries.js'
 import type { RuleRow } from '../../db/tables/rules.js'
+import { PutOffJobError } from '../../queue/errors.js'
 import type { Job, JobHandler } from '../../queue/types.js'
 import type { RuleAuthInput } from '../../schemas/rules.js'
 import { TemplateError } from '../../templates/render.js'
@@ -21,7 +22,7 @@ import { destinationHost } from './fairness.js'
 import type { SendResult } from './http-sender.js'
 import { claimReadOf } from './idle-claim.js'
 import { noticeRequest } from './notices.js'
-import { putOffAtCap, putOffAtRate, putOffAtRenderShare } from './put-off.js'
+import { jitter, putOffAtCap, putOffAtRate, putOffAtRenderShare } from './put-off.js'
 import { recordOutcome } from './record-outcome.js'
 import { isPlainRequest, renderRequest } from './render-request.js'
 import type { RenderShare } from './render-shares.js'
@@ -63,6 +64,11 @@ export function deliveryJobHandler(engine: DeliveryEngine): JobHandler {
     )
     const failed = settled.find((outcome) => outcome.status === 'rejected')
     if (failed) throw failed.reason
+    // Deliveries that found a cap full wait for this same job to run again:
+    // one write for the job, not a new job and a write for each of them.
+    const putOff = settled.map((outcome) => (outcome.status === 'fulfilled' ? outcome.value : 0))
+    const delayMs = Math.max(0, ...putOff)
+    if (delayMs > 0) throw new PutOffJobError(jitter(delayMs))
   }
 }
 
@@ -72,13 +78,14 @@ function deliveryIdsOf(payload: unknown): string[] {
   return deliveryIds ?? (deliveryId ? [deliveryId] : [])
 }
 
+/** Sends one of a job's deliveries; answers how long it was put off for (0: it was not). */
 async function sendOne(
   engine: DeliveryEngine,
   job: Job,
   deliveryId: string,
   context: Promise<AttemptContext | undefined>,
   claimed: DeliveryRow | undefined,
-) {
+): Promise<number> {
   // The delivery is marked in flight for this job as it is read (a stale
   // job, or a delivery finished or cancelled meanwhile, finds nothing); an
   // idle claim may have read it already. One it did not read (its batch was
@@ -87,9 +94,10 @@ async function sendOne(
     claimed ? Promise.resolve(claimed) : engine.rounds.claim(deliveryId, job.id),
     context,
   ])
-  if (!delivery) return
+  if (!delivery) return 0
   try {
-    await runAttempt(engine, delivery, { jobId: job.id, context: given })
+    const outcome = await runAttempt(engine, delivery, { jobId: job.id, context: given })
+    return outcome.putOffMs ?? 0
   } catch (err) {
     // Its last run: the job dies, and the delivery must not stay `delivering` for good.
     if (job.attempt >= job.maxAttempts) {
@@ -160,6 +168,8 @@ export interface AttemptOutcome {
   delivery: DeliveryRow
   request: ReturnType<typeof redactRequest> | null
   result: SendResult | null
+  /** Not sent: a cap was full; its job runs again in this many ms. */
+  putOffMs?: number
 }
 
 /** What an attempt reads besides its delivery. */
@@ -265,9 +275,9 @@ export async function runAttempt(
     // A person is waiting on an inline send: it goes now, but counts against the caps.
     engine.limiter.acquire(slot)
   } else if (!(await engine.limiter.acquireSoon(slot, DEFER_MS))) {
-    // Back to queued for later; a cap held for long takes its due backlog along.
-    await putOffAtCap(engine, delivery, options.jobId, slot, DEFER_MS)
-    return { delivery, request: null, result: null }
+    // Its job runs again later; a cap held for long takes its due backlog along.
+    const putOffMs = await putOffAtCap(engine, delivery, slot, DEFER_MS)
+    return { delivery, request: null, result: null, putOffMs }
   }
   let result: SendResult
   try {

@@ -6,18 +6,18 @@ import type { DeliveryEngine } from './engine.js'
 import type { Slot } from './fairness.js'
 
 /**
- * A job's send found its rule, host or workspace at its cap: the delivery
- * goes back to queued with a new job for later (it can still be cancelled
- * meanwhile). When the cap's slots are held for long
- * (`FairnessLimiter.putOff`), the rest of the cap's backlog (a host's: the
- * rule's) due within the delay is put off with it, in one statement, so the
- * queue reaches other rules' and workspaces' jobs instead of taking this
- * backlog job by job only to defer each. Answers the delay.
+ * A job's send found its rule, host or workspace at its cap: it waits for
+ * its job to run again (the job handler puts the whole job off, see
+ * deliver.ts), so nothing is written for the delivery itself. When the cap's
+ * slots are held for long (`FairnessLimiter.putOff`), the rest of the cap's
+ * backlog (a host's: the rule's) due within the delay is put off with it, in
+ * one statement, so the queue reaches other rules' and workspaces' jobs
+ * instead of taking this backlog job by job only to put each off. Answers
+ * the delay.
  */
 export async function putOffAtCap(
   engine: DeliveryEngine,
   delivery: DeliveryRow,
-  jobId: string,
   slot: Slot,
   minMs: number,
 ): Promise<number> {
@@ -30,13 +30,12 @@ export async function putOffAtCap(
         : null
       : backlog
   if (target) {
-    // Worth having, not needed: on failure the backlog is deferred job by job as before.
+    // Worth having, not needed: on failure the backlog is put off job by job as before.
     await postponeBacklog(engine.db, target, delayMs).then(
       (moved) => engine.log.info({ ...target, moved, delayMs }, 'backlog put off at its cap'),
       (err: unknown) => engine.log.warn({ err, ...target }, 'putting a backlog off failed'),
     )
   }
-  await deferDelivery(engine.db, delivery, jobId, new Date(Date.now() + jitter(delayMs)))
   return delayMs
 }
 
@@ -116,4 +115,5 @@ async function spaceBacklogOnce(
   )
 }
 
-const jitter = (ms: number) => ms + Math.floor(Math.random() * ms)
+/** A delay between `ms` and twice that, so put-off work does not all come back at once. */
+export const jitter = (ms: number) => ms + Math.floor(Math.random() * ms)
