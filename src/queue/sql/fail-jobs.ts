@@ -28,7 +28,7 @@ set last_error = case when f.uncounted then jobs.last_error else f.error end,
   locked_until = null
 from unnest($2::bigint[], $3::text[], $4::float8[], $5::boolean[], $6::boolean[])
   as f(id, error, delay_ms, dead, uncounted)
-where jobs.id = f.id and jobs.locked_by = $1`
+where jobs.id = any($2::bigint[]) and jobs.id = f.id and jobs.locked_by = $1`
 
 export async function failJobs(pool: pg.Pool, workerId: string, failures: Failure[]) {
   await pool.query({
