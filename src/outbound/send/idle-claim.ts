@@ -25,6 +25,10 @@ import type { DeliveryEngine } from './engine.js'
  * attempts read in shared rounds. A delivery whose batch is still open is
  * not read here: closing it is a write, left to the rounds' claim.
  *
+ * The deliveries are looked up by id (`id = any(array(...))`, their primary
+ * keys, pruned to their partitions), whatever the planner guesses for the
+ * claimed jobs: a join on job_id could hash the whole table.
+ *
  * JSON carries the rows (a claim returns one row per job); the dates and
  * bytes in them are restored by `fromJson`.
  */
@@ -41,9 +45,10 @@ listed as (
 ),
 open as (
   select l.claimed_id, d.*
-  from listed l
-  join deliveries d on d.id = l.delivery_id and d.job_id = l.claimed_id::bigint
-  where d.status in ('queued', 'delivering') and not d.batch_open
+  from deliveries d
+  join listed l on l.delivery_id = d.id and d.job_id = l.claimed_id::bigint
+  where d.id = any(array(select delivery_id from listed))
+    and d.status in ('queued', 'delivering') and not d.batch_open
   for share of d
 )
 select c.*, case when c.kind = '${DELIVERY_JOB}' then jsonb_build_object(
