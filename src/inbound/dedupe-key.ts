@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import { readField } from '../fields/field-path.js'
 
 /**
@@ -20,7 +20,7 @@ export function dedupeKey(
           [...new Set(chosenParams)].sort().map((path) => [path, readField(params, path) ?? null]),
         )
       : params
-  return createHash('sha256').update(canonicalJson(subject)).digest('hex')
+  return hash('sha256', canonicalJson(subject), 'hex')
 }
 
 /** JSON with object keys sorted at every level; undefined members are left out, as JSON.stringify does. */

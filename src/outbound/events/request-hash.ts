@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import { canonicalJson } from '../../inbound/dedupe-key.js'
 import type { EventInput } from '../../schemas/events.js'
 
@@ -18,5 +18,5 @@ export function eventRequestHash(input: EventInput): string {
     },
     previous_fields: input.previous_fields ?? null,
   }
-  return createHash('sha256').update(canonicalJson(subject)).digest('hex')
+  return hash('sha256', canonicalJson(subject), 'hex')
 }
