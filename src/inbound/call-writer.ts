@@ -31,7 +31,8 @@ export class CallWriter {
   readonly #finishes: Batcher<CallFinish, boolean>
   readonly #purge: NodeJS.Timeout
 
-  constructor(db: Db, log: WriterLog) {
+  /** `perJob`: most notices of a workspace to a job (schedule.ts `deliveriesPerJob`). */
+  constructor(db: Db, log: WriterLog, perJob?: number) {
     const options = { maxBatch: MAX_BATCH, maxConcurrent: MAX_CONCURRENT }
     this.#records = new Batcher(
       oneByOneOnFailure(
@@ -54,9 +55,9 @@ export class CallWriter {
     )
     this.#settles = new Batcher(
       oneByOneOnFailure(
-        (items) => settleBatch(db, items),
+        (items) => settleBatch(db, items, perJob),
         (item) =>
-          settleBatch(db, [item]).then(
+          settleBatch(db, [item], perJob).then(
             ([result]) => result as SettleResult,
             (err: Error) => {
               log.error({ err, call: item.callId }, 'inbound call could not be settled')

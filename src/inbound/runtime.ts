@@ -1,5 +1,6 @@
 import type { Config } from '../config.js'
 import type { Db } from '../db/database.js'
+import { deliveriesPerJob } from '../outbound/deliveries/schedule.js'
 import type { Sender } from '../outbound/send/http-sender.js'
 import type { SecretBox } from '../security/secret-box.js'
 import { CallWriter, type WriterLog } from './call-writer.js'
@@ -32,7 +33,7 @@ export function createInboundRuntime(options: {
   log: WriterLog
 }): InboundRuntime {
   const { db, box, config } = options
-  const writer = new CallWriter(db, options.log)
+  const writer = new CallWriter(db, options.log, deliveriesPerJob(config.workerConcurrency))
   const tokenLimiter = new RateLimiter(config.inboundRatePerToken)
   const addressLimiter = new RateLimiter(config.inboundRatePerAddress)
   const missLimiter = new RateLimiter(config.inboundMissesPerAddress)

@@ -3,6 +3,7 @@ import type { Db } from '../db/database.js'
 import { prepared } from '../db/prepared.js'
 import type { ForwardedAction, NewInboundCallRow } from '../db/tables/inbound-calls.js'
 import {
+  DELIVERIES_PER_JOB,
   jobGroups,
   PLANNED_COLUMNS,
   plannedJson,
@@ -43,10 +44,18 @@ const replayReason = (item: SettleItem) =>
 const duplicateReason = (item: SettleItem) =>
   `identical to a call within the ${item.handler.protectionSeconds} s protection period`
 
-/** Settles a batch of POST calls in one statement (see `forwardCalls`): one round trip, one commit. */
-export async function settleBatch(db: Db, items: SettleItem[]): Promise<SettleResult[]> {
+/**
+ * Settles a batch of POST calls in one statement (see `forwardCalls`): one
+ * round trip, one commit. `perJob`: most notices of a workspace to a job
+ * (schedule.ts `deliveriesPerJob`).
+ */
+export async function settleBatch(
+  db: Db,
+  items: SettleItem[],
+  perJob = DELIVERIES_PER_JOB,
+): Promise<SettleResult[]> {
   const results: SettleResult[] = new Array(items.length)
-  if (items.length > 0) await forwardCalls(db, items, results)
+  if (items.length > 0) await forwardCalls(db, items, results, perJob)
   return results
 }
 
@@ -67,7 +76,12 @@ export async function settleBatch(db: Db, items: SettleItem[]): Promise<SettleRe
  * the insert wait for it, then find the conflict: two identical calls never
  * both win. An expired claim is taken over; expiry uses the database's clock.
  */
-async function forwardCalls(db: Db, items: SettleItem[], results: SettleResult[]): Promise<void> {
+async function forwardCalls(
+  db: Db,
+  items: SettleItem[],
+  results: SettleResult[],
+  perJob: number,
+): Promise<void> {
   const forwards: Forward[] = items.map(({ handler, callId, receivedAt, forward }) => {
     return { handler, callId, receivedAt, record: forward.record }
   })
@@ -94,7 +108,7 @@ async function forwardCalls(db: Db, items: SettleItem[], results: SettleResult[]
       forwarded: plan.actions,
     })
   })
-  const groups = jobGroups(planned)
+  const groups = jobGroups(planned, perJob)
   const deliveries = planned.map((p, n) =>
     plannedJson(p, n, groups[n]!, { call_id: callOf.get(p.row.id) }),
   )

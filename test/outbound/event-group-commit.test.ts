@@ -142,3 +142,45 @@ t.test('the next single event sees every change to rules, catalog and switch', a
   )
   t.equal(rows[0]?.n, 7, 'every event taken recorded once, the refused one not at all')
 })
+
+t.test("a job holds as many of a rule's deliveries as the rule may send at once", async (t) => {
+  const weights = async (workerConcurrency: number, path: string, count: number) => {
+    const { app, database } = await build(t, { workerConcurrency })
+    const ws = await createWorkspace(app, 'A')
+    await createRule(app, ws, ruleBody(RECEIVER))
+    if (path === '/v1/events/batch') {
+      const events = Array.from({ length: count }, (_, i) => event(i))
+      const answer = await app.inject({
+        method: 'POST',
+        url: path,
+        headers: ws.auth,
+        payload: { events },
+      })
+      t.equal(answer.statusCode, 202, answer.body)
+    } else {
+      const answers = await Promise.all(
+        Array.from({ length: count }, (_, i) => post(app, ws, event(i))),
+      )
+      for (const answer of answers) t.equal(answer.statusCode, 202, answer.body)
+    }
+    const { rows } = await database.pool.query<{ weight: number; ids: number }>(
+      `select weight, jsonb_array_length(payload -> 'deliveryIds') as ids from jobs
+       where kind = 'delivery.send' order by weight desc, id`,
+    )
+    t.ok(
+      rows.every((row) => row.weight === row.ids),
+      'each job weighs as many deliveries as it names',
+    )
+    return rows.map((row) => row.weight)
+  }
+  // A fifth of 250 worker slots: 50 to a job; of the default-sized 50: ten, as ever.
+  t.same(await weights(250, '/v1/events/batch', 120), [50, 50, 20])
+  t.same(await weights(50, '/v1/events/batch', 25), [10, 10, 5])
+  const single = await weights(250, '/v1/events', 60)
+  t.ok(Math.max(...single) <= 50, `single events' jobs hold at most 50 (${single.join(', ')})`)
+  t.equal(
+    single.reduce((sum, w) => sum + w, 0),
+    60,
+    'every delivery is in a job',
+  )
+})

@@ -4,6 +4,7 @@ import { withMembers } from '../../db/json-members.js'
 import { prepared } from '../../db/prepared.js'
 import type { NewDeliveryRow } from '../../db/tables/deliveries.js'
 import { enqueue, notifyWorkers } from '../../queue/enqueue.js'
+import { perRuleCap } from '../caps.js'
 
 export const DELIVERY_JOB = 'delivery.send'
 
@@ -15,12 +16,23 @@ export const DELIVERY_JOB = 'delivery.send'
 const JOB_MAX_ATTEMPTS = 5
 
 /**
- * Most deliveries one job sends. A job is a row inserted, claimed (an update
- * that moves it in every index of the jobs table) and deleted: shared by ten
- * deliveries, that is a tenth of it each. Not many more: one worker takes the
- * whole job, and a job that dies mid-run sends its unfinished deliveries again.
+ * Most deliveries one job sends unless the caller says more (see
+ * `deliveriesPerJob`). A job is a row inserted, claimed (an update that moves
+ * it in every index of the jobs table) and deleted: shared by ten deliveries,
+ * that is a tenth of it each. Not many more: one worker takes the whole job,
+ * and a job that dies mid-run sends its unfinished deliveries again.
  */
 export const DELIVERIES_PER_JOB = 10
+
+/**
+ * Deliveries per job where workers run `workerConcurrency` sends each: as many
+ * as one rule may send at once (a fifth, caps.ts), at least ten. A job's
+ * deliveries beyond its rule's cap could only wait in the worker for a slot;
+ * up to it, a larger worker's jobs are fewer rows to insert, claim and delete
+ * (bench:deliver's 250 slots: 50 to a job, about 100 B less WAL per delivery).
+ */
+export const deliveriesPerJob = (workerConcurrency: number) =>
+  Math.max(DELIVERIES_PER_JOB, perRuleCap(workerConcurrency))
 
 export interface PlannedDelivery {
   row: Omit<NewDeliveryRow, 'job_id' | 'next_attempt_at' | 'status'>
@@ -41,9 +53,13 @@ export interface PlannedDelivery {
  * same for every batch size and has no parameter limit. Like `enqueue`, the
  * statement notifies the workers once.
  */
-export async function scheduleDeliveries(db: Db, planned: PlannedDelivery[]): Promise<string[]> {
+export async function scheduleDeliveries(
+  db: Db,
+  planned: PlannedDelivery[],
+  perJob = DELIVERIES_PER_JOB,
+): Promise<string[]> {
   if (planned.length === 0) return []
-  const groups = jobGroups(planned)
+  const groups = jobGroups(planned, perJob)
   const document = `[${planned.map((p, n) => plannedJson(p, n, groups[n]!)).join(',')}]`
   await sql`${prepared('schedule_deliveries')}
     with planned as (
@@ -63,10 +79,10 @@ export const PLANNED_COLUMNS = sql`
 /**
  * Which job each planned delivery goes in, as the place in `planned` of the
  * job's first delivery: deliveries that may share a job (`shareJob`) of one
- * workspace, rule and kind, due at the same moment, up to DELIVERIES_PER_JOB
+ * workspace, rule and kind, due at the same moment, up to `perJob`
  * to a job, in their order; every other delivery gets a job of its own.
  */
-export function jobGroups(planned: PlannedDelivery[]): number[] {
+export function jobGroups(planned: PlannedDelivery[], perJob = DELIVERIES_PER_JOB): number[] {
   const groups = new Array<number>(planned.length)
   const open = new Map<string, { first: number; size: number }>()
   for (let n = 0; n < planned.length; n++) {
@@ -78,7 +94,7 @@ export function jobGroups(planned: PlannedDelivery[]): number[] {
     // Ids never hold a line break.
     const key = `${row.workspace_id}\n${row.rule_id ?? ''}\n${row.kind}\n${runAt.getTime()}`
     const group = open.get(key)
-    if (group && group.size < DELIVERIES_PER_JOB) {
+    if (group && group.size < perJob) {
       group.size++
       groups[n] = group.first
     } else {

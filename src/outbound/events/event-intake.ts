@@ -40,9 +40,12 @@ export class EventIntake {
   readonly #db: Db
   readonly #batcher: Batcher<Item, IntakeResult | Error>
   readonly #views = new IngestViewCache()
+  readonly #perJob: number | undefined
 
-  constructor(db: Db) {
+  /** `perJob`: most deliveries of a rule to a job (schedule.ts `deliveriesPerJob`). */
+  constructor(db: Db, options: { perJob?: number } = {}) {
     this.#db = db
+    this.#perJob = options.perJob
     this.#batcher = new Batcher((items) => this.#run(items), {
       maxBatch: MAX_BATCH,
       maxConcurrent: MAX_CONCURRENT,
@@ -90,7 +93,7 @@ export class EventIntake {
   }
 
   async #take(workspaceId: string, inputs: EventInput[]): Promise<(IntakeResult | Error)[]> {
-    const together = await ingestTogether(this.#db, workspaceId, inputs, this.#views)
+    const together = await ingestTogether(this.#db, workspaceId, inputs, this.#views, this.#perJob)
     if (!together) return this.#inTransaction(workspaceId, inputs)
     return Promise.all(
       together.map((outcome, i) => {
@@ -105,7 +108,10 @@ export class EventIntake {
   }
 
   async #inTransaction(workspaceId: string, inputs: EventInput[]): Promise<IntakeResult[]> {
-    const { results, inline } = await ingestEvents(this.#db, workspaceId, inputs, { inline: true })
+    const { results, inline } = await ingestEvents(this.#db, workspaceId, inputs, {
+      inline: true,
+      perJob: this.#perJob,
+    })
     const sendNow = new Set(inline)
     return results.map((result) => ({
       result,

@@ -10,7 +10,11 @@ import {
   lockBatchingRules,
   lockOpenBatch,
 } from '../deliveries/delivery-repository.js'
-import { type PlannedDelivery, scheduleDeliveries } from '../deliveries/schedule.js'
+import {
+  DELIVERIES_PER_JOB,
+  type PlannedDelivery,
+  scheduleDeliveries,
+} from '../deliveries/schedule.js'
 import { refuseUncataloguedTypes } from './catalog-check.js'
 import { recordOf } from './event-record.js'
 import { readIngestView } from './ingest-view.js'
@@ -25,6 +29,8 @@ interface IngestContext {
   batch: boolean
   /** Rules in inline mode whose deliveries the caller sends itself (see `isInline`). */
   inlineRules: ReadonlySet<string>
+  /** Most deliveries of a rule to a job (schedule.ts `deliveriesPerJob`). */
+  perJob: number
 }
 
 export interface Ingested {
@@ -54,13 +60,14 @@ export function isInline(rule: RuleRow): boolean {
  * first answer and queues nothing; with a different event it is a conflict,
  * which refuses the whole call as any other error does. With `inline`, the
  * deliveries of rules in inline mode are written without a job and named in
- * the answer, for the caller to send.
+ * the answer, for the caller to send. `perJob`: most deliveries of a rule to
+ * a job (schedule.ts `deliveriesPerJob`; ten when not given).
  */
 export async function ingestEvents(
   db: Db,
   workspaceId: string,
   inputs: EventInput[],
-  options: { batch?: boolean; inline?: boolean } = {},
+  options: { batch?: boolean; inline?: boolean; perJob?: number } = {},
 ): Promise<Ingested> {
   return db.transaction().execute(async (trx) => {
     const types = inputs.map((input) => input.type)
@@ -80,6 +87,7 @@ export async function ingestEvents(
       now,
       batch: options.batch ?? false,
       inlineRules,
+      perJob: options.perJob ?? DELIVERIES_PER_JOB,
     }
 
     // Ids are random within a millisecond; sorted, they follow the batch's order,
@@ -173,6 +181,7 @@ async function queue(
   await scheduleDeliveries(
     trx,
     inline.length === 0 ? planned : planned.filter((p) => !inline.includes(p)),
+    context.perJob,
   )
   if (inline.length === 0) return []
   // As the execute endpoint's inline sends: no job, and the process that wrote

@@ -5,7 +5,13 @@ import { errors } from '../../errors.js'
 import { newId } from '../../ids.js'
 import { notifyWorkers } from '../../queue/enqueue.js'
 import type { EventInput, EventResult } from '../../schemas/events.js'
-import { jobGroups, PLANNED_COLUMNS, plannedJson, queuePlanned } from '../deliveries/schedule.js'
+import {
+  DELIVERIES_PER_JOB,
+  jobGroups,
+  PLANNED_COLUMNS,
+  plannedJson,
+  queuePlanned,
+} from '../deliveries/schedule.js'
 import { refuseUncataloguedTypes } from './catalog-check.js'
 import { eventRow, isInline, planAnswers } from './event-service.js'
 import { IngestViewCache, readIngestView, viewFingerprint } from './ingest-view.js'
@@ -34,6 +40,7 @@ export async function ingestTogether(
   workspaceId: string,
   inputs: EventInput[],
   views?: IngestViewCache,
+  perJob = DELIVERIES_PER_JOB,
 ): Promise<(EventResult | Error | typeof HELD)[] | undefined> {
   const types = [...new Set(inputs.map((input) => input.type))]
   const key = IngestViewCache.key(workspaceId, types)
@@ -59,7 +66,7 @@ export async function ingestTogether(
   if (cached && taken.length < inputs.length) {
     // Refused by a remembered catalog: only a fresh read may refuse.
     views?.delete(key)
-    return ingestTogether(db, workspaceId, inputs, views)
+    return ingestTogether(db, workspaceId, inputs, views, perJob)
   }
   if (taken.length === 0) return outcomes
   const events = taken.map((index) => inputs[index] as EventInput)
@@ -78,7 +85,7 @@ export async function ingestTogether(
     ),
   )
   const planned = answers.flatMap((answer) => answer.planned)
-  const groups = jobGroups(planned)
+  const groups = jobGroups(planned, perJob)
   const document = `[${planned.map((p, n) => plannedJson(p, n, groups[n] as number)).join(',')}]`
   // An event not recorded (its key was held) takes its planned deliveries
   // with it; their job groups are only labels, so the others' stay whole.

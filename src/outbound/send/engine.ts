@@ -9,6 +9,7 @@ import type { RuleAuthInput } from '../../schemas/rules.js'
 import type { SecretBox } from '../../security/secret-box.js'
 import { renderBudgetMs, setRenderBudgetMs } from '../../templates/render-budget.js'
 import { RENDER_THREADS } from '../../templates/render-pool.js'
+import { perRuleCap } from '../caps.js'
 import { ruleCredentials } from '../rules/rule-service.js'
 import { type AttemptRounds, createAttemptRounds } from './attempt-rounds.js'
 import { FairnessLimiter } from './fairness.js'
@@ -91,7 +92,7 @@ export function createDeliveryEngine(options: {
     // default), half per workspace: one stuck receiver, however many rules
     // send to it, or one busy tenant can never take every slot.
     limiter: new FairnessLimiter({
-      perRule: Math.max(1, Math.floor(config.workerConcurrency / 5)),
+      perRule: perRuleCap(config.workerConcurrency),
       perHost: config.workerConcurrencyPerHost,
       perWorkspace: Math.max(1, Math.floor(config.workerConcurrency / 2)),
       shared: options.sharedLimits ? { db: options.db, log: options.log } : undefined,

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errors } from '../../errors.js'
 import { eventKeyFromHeader } from '../../http/idempotency.js'
 import { toDelivery } from '../../outbound/deliveries/delivery-service.js'
+import { deliveriesPerJob } from '../../outbound/deliveries/schedule.js'
 import { EventIntake } from '../../outbound/events/event-intake.js'
 import { ingestEvents } from '../../outbound/events/event-service.js'
 import { sendInline } from '../../outbound/rules/rule-actions.js'
@@ -20,12 +21,13 @@ const tags = ['events']
 
 export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
   app,
-  { db, readDb, engine, metrics },
+  { db, readDb, engine, metrics, config },
 ) => {
   const counted = (results: { duplicate: boolean }[]) =>
     metrics.eventsIngested.inc(results.filter((r) => !r.duplicate).length)
   // Concurrent single events share a transaction, a job and a NOTIFY.
-  const intake = new EventIntake(db)
+  const perJob = deliveriesPerJob(config.workerConcurrency)
+  const intake = new EventIntake(db, { perJob })
 
   app.post(
     '/events',
@@ -95,6 +97,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       const events = request.body.events as EventInput[]
       const { results: data } = await ingestEvents(db, request.workspaceId, events, {
         batch: true,
+        perJob,
       })
       counted(data)
       return reply.code(202).send({ data })
