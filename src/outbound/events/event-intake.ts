@@ -16,9 +16,15 @@ export interface IntakeResult {
   inline: string[]
 }
 
-/** Events taken in one transaction at most, and transactions under way at once. */
+/**
+ * Events taken in one statement at most, and writes under way at once. One:
+ * calls that arrive during a write all wait for the next, so groups are
+ * about twice as large as with two in flight and each event bears half the
+ * statements (bench:deliver single, under load: PostgreSQL ~105 µs per event
+ * against ~125); a lone call still waits for nothing.
+ */
 const MAX_BATCH = 200
-const MAX_CONCURRENT = 2
+const MAX_CONCURRENT = 1
 
 /**
  * Group commit for POST /v1/events. Most CRMs send one event per call, many
