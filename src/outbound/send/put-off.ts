@@ -29,6 +29,16 @@ export async function putOffAtCap(
         ? { ruleId: backlog.ruleKey }
         : null
       : backlog
+  // A row a run before this version marked in flight (or one an inline send
+  // left so) reads queued again while it waits.
+  if (delivery.status === 'delivering') {
+    await engine.db
+      .updateTable('deliveries')
+      .set({ status: 'queued', updated_at: new Date() })
+      .where('id', '=', delivery.id)
+      .where('status', '=', 'delivering')
+      .execute()
+  }
   if (target) {
     // Worth having, not needed: on failure the backlog is put off job by job as before.
     await postponeBacklog(engine.db, target, delayMs).then(
