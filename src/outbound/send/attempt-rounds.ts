@@ -27,6 +27,8 @@ export interface AttemptRounds {
   claim(id: string, jobId: string): Promise<DeliveryRow | undefined>
   /** Writes a success with nothing more to do; answers false when the delivery is gone. */
   succeeded(success: Success): Promise<boolean>
+  /** A signing secret's row, opened (kept by its id: an id names its bytes for good). */
+  opened(row: { id: string; secret: Buffer }): string
 }
 
 export interface AttemptContextRows {
@@ -138,6 +140,7 @@ export function createAttemptRounds(db: Db, box: SecretBox): AttemptRounds {
       const found = await recordSuccesses(db, items)
       return items.map((item) => found.has(item.deliveryId))
     }),
+    opened,
   }
 }
 
