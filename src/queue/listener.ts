@@ -16,6 +16,8 @@ export interface Listener {
   stop(): Promise<void>
   /** True while the LISTEN connection is up. */
   readonly connected: boolean
+  /** The LISTEN connection while it is up, for a statement that should not wait for the pool. */
+  readonly client: pg.Client | undefined
 }
 
 const RECONNECT_MIN_MS = 100
@@ -89,6 +91,9 @@ export function createListener(options: ListenerOptions): Listener {
   return {
     get connected() {
       return client !== undefined
+    },
+    get client() {
+      return client
     },
     async start() {
       stopped = false

@@ -100,7 +100,8 @@ export interface WorkerOptions {
    * `claim_read` column its handler finds in `job.claimRead`. The handler's
    * first reads then ride on the claim's round trip instead of following it.
    * A busy worker claims with the plain statement: its handlers' reads are
-   * batched across jobs instead.
+   * batched across jobs instead. It runs on the worker's LISTEN connection
+   * (when that is up), so it must suit a direct connection.
    */
   idleClaim?: IdleClaim
 }

@@ -169,7 +169,12 @@ export function createWorker(options: WorkerOptions): Worker {
     let rows: ClaimedRow[]
     try {
       const args = { workerId, leaseMs, limit: want, kinds }
-      rows = await claimJobs(pool, args, idle ? options.idleClaim : undefined)
+      // An idle claim goes out on the LISTEN connection, which just brought
+      // the notification: it waits for no pool connection, and it is always
+      // the same connection, so its statement is planned once, not once on
+      // each pool connection that happens to carry it.
+      const via = (idle && listener.client) || pool
+      rows = await claimJobs(via, args, idle ? options.idleClaim : undefined)
     } catch (err) {
       logger.error({ err, workerId }, 'queue: claim failed')
       demand += announced
@@ -342,8 +347,9 @@ export function createWorker(options: WorkerOptions): Worker {
     clearInterval(pollTimer)
     clearInterval(statsTimer)
     clearTimeout(wakeTimer)
-    const listenerStopped = listener.stop()
+    // Claims first: an idle one may be on the LISTEN connection.
     await Promise.all(claims)
+    const listenerStopped = listener.stop()
 
     // Claimed but never started: back to the table at once, for any worker.
     const unstarted = buffer.slice(head).map((row) => row.id)

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { enqueue, type Job } from '../../src/queue/index.js'
+import { connectDatabase } from '../../src/db/database.js'
+import { createWorker, enqueue, type Job } from '../../src/queue/index.js'
 import { testDatabase } from '../helpers/database.js'
 import { eventually, sleep, startWorker } from './helpers.js'
 
@@ -130,3 +131,45 @@ t.test("an idle worker's claim reads beside the job; a busy one's does not", asy
   t.strictSame(reads.get('first'), { read: 'first' }, 'read in the idle claim')
   t.equal(reads.get('second'), undefined, 'nothing read beside a busy claim')
 })
+
+t.test(
+  'an idle claim waits for no pool connection: it goes out on the LISTEN connection',
+  async (t) => {
+    const database = await testDatabase(t)
+    // The worker's own pool has one connection, which the test takes.
+    const workerPool = connectDatabase(database.url, { max: 1, applicationName: 'hookline-test' })
+    t.teardown(() => workerPool.close())
+    const started: string[] = []
+    const worker = createWorker({
+      pool: workerPool.pool,
+      connectionString: database.url,
+      pollIntervalMs: 60_000,
+      idleClaim: {
+        name: 'test_idle_claim_listen',
+        text: `with claimed as materialized (select * from claim_jobs($1, $2, $3, $4))
+        select c.*, null::jsonb as claim_read from claimed c`,
+      },
+      handlers: { ping: async (job) => void started.push((job.payload as { n: string }).n) },
+    })
+    await worker.start()
+    // The worker's first look at the table (a sweep, through the pool) ends before the pool is taken.
+    await sleep(300)
+    const held = await workerPool.pool.connect()
+    let released = false
+    const release = () => {
+      if (!released) held.release()
+      released = true
+    }
+    t.teardown(async () => {
+      release()
+      await worker.stop({ deadlineMs: 0, abortGraceMs: 100 })
+    })
+    await enqueue(database.db, [{ kind: 'ping', payload: { n: 'one' } }])
+    await eventually(() => started.includes('one'), {
+      timeoutMs: 5_000,
+      what: 'the job to start while the pool is taken',
+    })
+    t.strictSame(started, ['one'])
+    release()
+  },
+)

@@ -43,7 +43,7 @@ export interface ClaimedRow {
  *   were three round trips between a NOTIFY and the job's start.
  */
 export async function claimJobs(
-  pool: pg.Pool,
+  pool: pg.Pool | pg.Client,
   args: { workerId: string; leaseMs: number; limit: number; kinds: string[] },
   statement: IdleClaim = PLAIN_CLAIM,
 ): Promise<ClaimedRow[]> {
