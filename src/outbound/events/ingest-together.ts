@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import type { Db } from '../../db/database.js'
+import { precompiled } from '../../db/precompiled.js'
 import { prepared } from '../../db/prepared.js'
 import { errors } from '../../errors.js'
 import { newId } from '../../ids.js'
@@ -17,6 +18,36 @@ import { eventRow, isInline, planAnswers } from './event-service.js'
 import { IngestViewCache, readIngestView, viewFingerprint } from './ingest-view.js'
 import { recordEvents } from './insert-events.js'
 import { eventRequestHash } from './request-hash.js'
+
+/**
+ * The write: with a view from the cache (`expected` its fingerprint), nothing
+ * unless the view still holds. Compiled once; each group only binds its values.
+ */
+const writeTogether = precompiled<
+  {
+    expected: string | null
+    workspaceId: string
+    types: string[]
+    events: string
+    planned: string
+  },
+  { recorded: string[]; stale: boolean }
+>(
+  ['expected', 'workspaceId', 'types', 'events', 'planned'],
+  ({ expected, workspaceId, types, events, planned }) => sql`${prepared('ingest_together')}
+    with fresh as (
+      select ${expected}::text is null
+        or ${viewFingerprint(workspaceId, types)} is not distinct from ${expected}::text as ok
+    ),
+    ${recordEvents(events, sql<boolean>`(select ok from fresh)`)},
+    planned as (
+      select p.* from jsonb_to_recordset(${planned}::jsonb) as p(${PLANNED_COLUMNS})
+      where p.event_id in (select id from recorded)
+    ),
+    ${queuePlanned}
+    select array(select id from recorded) as recorded, (select not ok from fresh) as stale,
+      (select ${notifyWorkers} from jobs having count(*) > 0) as notified`,
+)
 
 /** An event whose idempotency key was held: nothing of it was written. */
 export const HELD = Symbol('held')
@@ -92,22 +123,13 @@ export async function ingestTogether(
   // A view from the cache is checked in the statement; a fresh one is as
   // fresh as a separate read and write ever were.
   const expected = cached ? view.fingerprint : null
-  const { rows: written } = await sql<{
-    recorded: string[]
-    stale: boolean
-  }>`${prepared('ingest_together')}
-    with fresh as (
-      select ${expected}::text is null
-        or ${viewFingerprint(workspaceId, types)} is not distinct from ${expected}::text as ok
-    ),
-    ${recordEvents(JSON.stringify(rows), sql<boolean>`(select ok from fresh)`)},
-    planned as (
-      select p.* from jsonb_to_recordset(${document}::jsonb) as p(${PLANNED_COLUMNS})
-      where p.event_id in (select id from recorded)
-    ),
-    ${queuePlanned}
-    select array(select id from recorded) as recorded, (select not ok from fresh) as stale,
-      (select ${notifyWorkers} from jobs having count(*) > 0) as notified`.execute(db)
+  const { rows: written } = await writeTogether(db, {
+    expected,
+    workspaceId,
+    types,
+    events: JSON.stringify(rows),
+    planned: document,
+  })
   if (written[0]?.stale) {
     // A rule, the catalog or the workspace changed since: nothing was written.
     views?.delete(key)
