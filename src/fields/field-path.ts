@@ -44,7 +44,11 @@ function parse(path: string): string[] | null {
  */
 export function readField(record: unknown, path: string): unknown {
   const segments = parseFieldPath(path)
-  if (!segments) return undefined
+  return segments ? readSegments(record, segments) : undefined
+}
+
+/** `readField` with the path's segments parsed already (`parseFieldPath`), for paths read on every call. */
+export function readSegments(record: unknown, segments: readonly string[]): unknown {
   let value = record
   for (const segment of segments) {
     if (Array.isArray(value)) {

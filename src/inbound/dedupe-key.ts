@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto'
-import { readField } from '../fields/field-path.js'
+import { parseFieldPath, readSegments } from '../fields/field-path.js'
 
 /**
  * What makes two calls to a handler "the same" within its protection period:
@@ -14,13 +14,33 @@ export function dedupeKey(
   params: Record<string, unknown>,
   chosenParams?: readonly string[],
 ): string {
-  const subject =
-    chosenParams && chosenParams.length > 0
-      ? Object.fromEntries(
-          [...new Set(chosenParams)].sort().map((path) => [path, readField(params, path) ?? null]),
-        )
-      : params
-  return hash('sha256', canonicalJson(subject), 'hex')
+  if (!chosenParams || chosenParams.length === 0)
+    return hash('sha256', canonicalJson(params), 'hex')
+  // The chosen paths' own object, as canonicalJson would write it: keys sorted, one each.
+  let text = '{'
+  for (const { key, segments } of compiledChoice(chosenParams)) {
+    const value = segments ? readSegments(params, segments) : undefined
+    text += `${text.length > 1 ? ',' : ''}${key}:${canonicalJson(value ?? null)}`
+  }
+  return hash('sha256', `${text}}`, 'hex')
+}
+
+// A handler's choice is one array for the life of the loaded handler (never
+// changed in place): sorted, deduplicated and parsed once.
+const compiled = new WeakMap<
+  readonly string[],
+  { key: string; segments: readonly string[] | null }[]
+>()
+
+function compiledChoice(chosenParams: readonly string[]) {
+  let entries = compiled.get(chosenParams)
+  if (!entries) {
+    entries = [...new Set(chosenParams)]
+      .sort()
+      .map((path) => ({ key: JSON.stringify(path), segments: parseFieldPath(path) }))
+    compiled.set(chosenParams, entries)
+  }
+  return entries
 }
 
 /** JSON with object keys sorted at every level; undefined members are left out, as JSON.stringify does. */

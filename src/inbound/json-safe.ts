@@ -47,3 +47,12 @@ export function jsonb(value: unknown): string | null {
   const text = JSON.stringify(value)
   return UNSAFE_ESCAPE.test(text) ? JSON.stringify(safeJson(value)) : text
 }
+
+/**
+ * JSON text written already (of `value()`), as `jsonb` would give it: made
+ * safe through `safeJson` only when the text shows a character PostgreSQL
+ * would refuse.
+ */
+export function jsonbText(text: string, value: () => unknown): string {
+  return UNSAFE_ESCAPE.test(text) ? JSON.stringify(safeJson(value())) : text
+}

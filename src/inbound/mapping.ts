@@ -1,5 +1,5 @@
 import { type Static, Type } from 'typebox'
-import { readField } from '../fields/field-path.js'
+import { parseFieldPath, readSegments } from '../fields/field-path.js'
 import { PARAMETER_PATH_PATTERN, TARGET_PATH_PATTERN, writablePath } from './paths.js'
 
 export const InboundMappingEntry = Type.Object(
@@ -59,21 +59,44 @@ export function applyMapping(
   params: Record<string, unknown>,
 ): Record<string, unknown> {
   const record: Record<string, unknown> = {}
-  for (const { source, target } of mapping) {
-    const value = readField(params, source)
-    const segments = writablePath(target)
-    if (value === undefined || !segments) continue
-    const node = parentFor(record, segments)
-    const last = segments.at(-1)!
+  for (const { source, parent, last } of compiledMapping(mapping)) {
+    const value = readSegments(params, source)
+    if (value === undefined) continue
+    const node = parentFor(record, parent)
     if (node && !Object.hasOwn(node, last)) node[last] = value
   }
   return record
 }
 
+/** A mapping entry with its paths parsed: the source's segments, and the target's parent path and last key. */
+interface CompiledEntry {
+  source: readonly string[]
+  parent: readonly string[]
+  last: string
+}
+
+// A handler's mapping is one array for the life of the loaded handler (it is
+// never changed in place), so its paths are parsed once, not on every call.
+const compiled = new WeakMap<readonly InboundMappingEntry[], CompiledEntry[]>()
+
+function compiledMapping(mapping: readonly InboundMappingEntry[]): CompiledEntry[] {
+  let entries = compiled.get(mapping)
+  if (entries) return entries
+  entries = []
+  for (const { source, target } of mapping) {
+    const sourceSegments = parseFieldPath(source)
+    const segments = writablePath(target)
+    if (!sourceSegments || !segments) continue
+    entries.push({ source: sourceSegments, parent: segments.slice(0, -1), last: segments.at(-1)! })
+  }
+  compiled.set(mapping, entries)
+  return entries
+}
+
 /** The object that holds the path's last segment, created as needed; null if a value is in the way. */
-function parentFor(record: Record<string, unknown>, segments: string[]) {
+function parentFor(record: Record<string, unknown>, parent: readonly string[]) {
   let node = record
-  for (const segment of segments.slice(0, -1)) {
+  for (const segment of parent) {
     // Own properties only: a target named `toString` is a field, not a method.
     const next = Object.hasOwn(node, segment) ? node[segment] : undefined
     if (next === undefined) node[segment] = {}

@@ -1,5 +1,5 @@
 import { type Static, Type } from 'typebox'
-import { readField } from '../fields/field-path.js'
+import { readSegments } from '../fields/field-path.js'
 import { coerceValue, type ParameterType } from './coerce-value.js'
 import { DEFAULT_INBOUND_LIMITS, isDangerousKey } from './limits.js'
 import { PARAMETER_PATH_PATTERN, writablePath } from './paths.js'
@@ -81,13 +81,12 @@ export function coerceParameters(
   // call is refused, so the call log shows the parameters as sent.
   const undo: Undo[] = []
   const problems: string[] = []
-  for (const def of defs) {
-    const segments = writablePath(def.name)
+  for (const { def, segments } of compiledParameters(defs)) {
     if (!segments) {
       problems.push(`${def.name}: not a valid parameter name`)
       continue
     }
-    const value = readField(raw, def.name)
+    const value = readSegments(raw, segments)
     if (isBlank(value)) {
       if (def.required) problems.push(`${def.name}: required`)
       else if (value !== undefined) writeAt(raw, segments, REMOVE, undo)
@@ -107,6 +106,22 @@ export function coerceParameters(
   return { ok: false, reason: shown.join('; ') + (more > 0 ? `; and ${more} more` : '') }
 }
 
+// A handler's parameters are one array for the life of the loaded handler
+// (never changed in place), so each name is parsed once, not on every call.
+const compiled = new WeakMap<
+  readonly InboundParameter[],
+  { def: InboundParameter; segments: readonly string[] | null }[]
+>()
+
+function compiledParameters(defs: readonly InboundParameter[]) {
+  let entries = compiled.get(defs)
+  if (!entries) {
+    entries = defs.map((def) => ({ def, segments: writablePath(def.name) }))
+    compiled.set(defs, entries)
+  }
+  return entries
+}
+
 const isBlank = (value: unknown) =>
   value === undefined || value === null || (typeof value === 'string' && value.trim() === '')
 
@@ -116,10 +131,11 @@ const REMOVE = Symbol('remove')
 type Undo = [Record<string, unknown>, string, boolean, unknown]
 
 /** Sets (or removes) the value at a path that `readField` found, noting how to undo it. */
-function writeAt(root: unknown, segments: string[], value: unknown, undo: Undo[]): void {
+function writeAt(root: unknown, segments: readonly string[], value: unknown, undo: Undo[]): void {
   let node = root as Record<string, unknown>
-  for (const segment of segments.slice(0, -1)) node = node[segment] as Record<string, unknown>
-  const key = segments.at(-1)!
+  const end = segments.length - 1
+  for (let i = 0; i < end; i++) node = node[segments[i]!] as Record<string, unknown>
+  const key = segments[end]!
   undo.push([node, key, Object.hasOwn(node, key), node[key]])
   // Removing from an array would shift its other items; null keeps their places.
   if (value !== REMOVE) node[key] = value

@@ -3,11 +3,11 @@ import type { CallOutcome } from '../schemas/calls.js'
 import { TemplateError } from '../templates/render.js'
 import type { CallWriter } from './call-writer.js'
 import { type Decision, decide, type IncomingCall, templateFailed } from './decide.js'
-import { jsonb, safeText } from './json-safe.js'
+import { jsonb, jsonbText, safeText } from './json-safe.js'
 import type { InboundLimits } from './limits.js'
 import type { LoadedHandler } from './loaded-handler.js'
 import { type LookupDeps, lookupRecord } from './lookup.js'
-import { redactHeaders, redactQuery } from './redact.js'
+import { redactedHeadersJson, redactHeaders, redactQuery } from './redact.js'
 import { type Answer, errorAnswer, renderAnswer } from './respond.js'
 
 export interface ReceiveDeps {
@@ -207,8 +207,12 @@ function callRow(
     workspace_id: handler.workspaceId,
     handler_id: handler.id,
     method: safeText(call.method).slice(0, 20),
-    headers: jsonb(redactHeaders(call.headers, handler.secretHeaders)) as string,
-    query: jsonb(redactQuery(call.query, handler.secretQuery)) as string,
+    headers: jsonbText(redactedHeadersJson(call.headers, handler.secretHeaders), () =>
+      redactHeaders(call.headers, handler.secretHeaders),
+    ),
+    query: isEmpty(call.query)
+      ? '{}'
+      : (jsonb(redactQuery(call.query, handler.secretQuery)) as string),
     content_type: call.contentType === undefined ? null : safeText(call.contentType).slice(0, 500),
     body: raw.length === 0 ? null : raw.subarray(0, deps.storedBodyBytes),
     body_size: call.body.ok ? raw.length : call.body.size,
@@ -227,4 +231,9 @@ function callRow(
     response_status: finalOutcome ? decision.answer.status : null,
     finished_at: finalOutcome ? new Date() : null,
   }
+}
+
+function isEmpty(query: Record<string, unknown>): boolean {
+  for (const _ in query) return false
+  return true
 }

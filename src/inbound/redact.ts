@@ -28,6 +28,43 @@ const LOOKS_SECRET = new RegExp(`${LOOKS_LIKE_CREDENTIAL.source}|signature|hmac`
 
 export type HeaderRecord = Record<string, string | string[] | undefined>
 
+/**
+ * `redactHeaders` as JSON text, written straight from the headers: what the
+ * call log stores for every call, without a masked copy of the headers
+ * first. Whether a name is secret is remembered per name (senders repeat
+ * the same few). The text may hold what PostgreSQL refuses (see json-safe.ts).
+ */
+export function redactedHeadersJson(
+  headers: HeaderRecord,
+  extraSecretHeaderNames: readonly string[] = [],
+): string {
+  let text = '{'
+  for (const name in headers) {
+    const value = headers[name]
+    if (value === undefined || !Object.hasOwn(headers, name)) continue
+    const lower = name.toLowerCase()
+    const secret =
+      secretName(lower) ||
+      (extraSecretHeaderNames.length > 0 &&
+        extraSecretHeaderNames.some((n) => n.toLowerCase() === lower))
+    text += `${text.length > 1 ? ',' : ''}${JSON.stringify(name)}:${JSON.stringify(secret ? mask(lower, value) : value)}`
+  }
+  return `${text}}`
+}
+
+const secretNames = new Map<string, boolean>()
+
+function secretName(lower: string): boolean {
+  let secret = secretNames.get(lower)
+  if (secret === undefined) {
+    secret = ALWAYS.has(lower) || LOOKS_SECRET.test(lower)
+    // Names are the sender's to choose: a flood of new ones starts the memory afresh.
+    if (secretNames.size >= 1000) secretNames.clear()
+    secretNames.set(lower, secret)
+  }
+  return secret
+}
+
 export function redactHeaders(
   headers: HeaderRecord,
   extraSecretHeaderNames: readonly string[] = [],

@@ -95,18 +95,18 @@ async function forwardCalls(
   })
   const calls = items.map((item, k) => {
     const plan = plans[k]!
-    return rowJson(item.forward.call, {
-      n: k,
-      replay_key: item.replayKey,
-      replay_ttl: item.replayTtlSeconds,
-      replay_reason: item.replayKey ? replayReason(item) : null,
-      dedupe_key: item.dedupeKey,
-      dedupe_ttl: item.handler.protectionSeconds,
-      duplicate_reason: item.dedupeKey ? duplicateReason(item) : null,
-      accepted_status: item.responseStatus,
-      notice_id: plan.noticeDeliveryId,
-      forwarded: plan.actions,
-    })
+    // The settle statement's own columns, written as JSON members.
+    const replay = item.replayKey === null ? null : JSON.stringify(item.replayKey)
+    const dedupe = item.dedupeKey === null ? null : JSON.stringify(item.dedupeKey)
+    return rowJson(
+      item.forward.call,
+      `"n":${k},"replay_key":${replay ?? 'null'},"replay_ttl":${JSON.stringify(item.replayTtlSeconds)},` +
+        `"replay_reason":${replay ? JSON.stringify(replayReason(item)) : 'null'},` +
+        `"dedupe_key":${dedupe ?? 'null'},"dedupe_ttl":${JSON.stringify(item.handler.protectionSeconds)},` +
+        `"duplicate_reason":${dedupe ? JSON.stringify(duplicateReason(item)) : 'null'},` +
+        `"accepted_status":${JSON.stringify(item.responseStatus)},` +
+        `"notice_id":${JSON.stringify(plan.noticeDeliveryId)},"forwarded":${JSON.stringify(plan.actions)}`,
+    )
   })
   const groups = jobGroups(planned, perJob)
   const deliveries = planned.map((p, n) =>
