@@ -3,7 +3,7 @@ import type { ForwardedAction } from '../db/tables/inbound-calls.js'
 import { newId } from '../ids.js'
 import type { PlannedDelivery } from '../outbound/deliveries/schedule.js'
 import { manualRecord } from '../outbound/rules/rule-actions.js'
-import { NOTICE_MAX_ATTEMPTS, type NoticeRecord } from '../outbound/send/notices.js'
+import { NOTICE_MAX_ATTEMPTS } from '../outbound/send/notices.js'
 import type { LoadedHandler } from './loaded-handler.js'
 
 /** An accepted POST call to forward: its mapped record goes to the CRM, and each action runs. */
@@ -12,6 +12,8 @@ export interface Forward {
   callId: string
   receivedAt: Date
   record: Record<string, unknown>
+  /** The record as JSON text already written (the call log's, made safe), so the notice need not write it again. */
+  recordJson?: string | null
 }
 
 export interface ForwardPlan {
@@ -42,20 +44,22 @@ export async function planForwards(
   const rules = await loadActionRules(db, forwards)
   const planned: PlannedDelivery[] = []
   const now = new Date()
-  const plans = forwards.map(({ handler, callId, receivedAt, record }) => {
+  // When the notice was made: one moment for the batch.
+  const occurredAt = JSON.stringify(now.toISOString())
+  const plans = forwards.map(({ handler, callId, receivedAt, record, recordJson }) => {
     const entityId = entityIdOf(record, handler.entityType)
-    const notice: NoticeRecord = {
-      type: 'inbound.record',
-      data: {
+    const noticeJson = noticeText(
+      {
         handler_id: handler.id,
         call_id: callId,
         entity_type: handler.entityType,
         entity_id: entityId,
-        record,
-        received_at: receivedAt.toISOString(),
       },
-      occurred_at: now.toISOString(),
-    }
+      record,
+      recordJson,
+      receivedAt,
+      occurredAt,
+    )
     const noticeDeliveryId = newId('dlv')
     planned.push({
       row: {
@@ -67,7 +71,7 @@ export async function planForwards(
         event_type: 'inbound.record',
         entity_type: handler.entityType,
         entity_id: entityId,
-        record: JSON.stringify(notice),
+        record: noticeJson,
         previous: null,
         max_attempts: NOTICE_MAX_ATTEMPTS,
       },
@@ -110,6 +114,27 @@ export async function planForwards(
     return { noticeDeliveryId, actions }
   })
   return { planned, plans }
+}
+
+/**
+ * The `inbound.record` notice as JSON: what it is about, the record, when it
+ * was received. The record goes in as the text the call log wrote already
+ * (the same record, made safe) rather than written again.
+ */
+function noticeText(
+  about: { handler_id: string; call_id: string; entity_type: string; entity_id: string | null },
+  record: Record<string, unknown>,
+  recordJson: string | null | undefined,
+  receivedAt: Date,
+  occurredAt: string,
+): string {
+  const data = JSON.stringify(about)
+  const received = JSON.stringify(receivedAt.toISOString())
+  const recordText = recordJson ?? JSON.stringify(record)
+  return (
+    `{"type":"inbound.record","data":${data.slice(0, -1)},"record":${recordText},` +
+    `"received_at":${received}},"occurred_at":${occurredAt}}`
+  )
 }
 
 async function loadActionRules(db: Db, forwards: Forward[]): Promise<Map<string, ActionRule>> {

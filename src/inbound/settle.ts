@@ -83,7 +83,7 @@ async function forwardCalls(
   perJob: number,
 ): Promise<void> {
   const forwards: Forward[] = items.map(({ handler, callId, receivedAt, forward }) => {
-    return { handler, callId, receivedAt, record: forward.record }
+    return { handler, callId, receivedAt, record: forward.record, recordJson: forward.call.record }
   })
   const { planned, plans } = await planForwards(db, forwards)
   const callOf = new Map<string, string>()
