@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import type { Db } from '../../db/database.js'
+import { prepared } from '../../db/prepared.js'
 import type { DeliveryRow } from '../../db/tables/deliveries.js'
 import type { RuleRow } from '../../db/tables/rules.js'
 import { LruCache } from '../../lru-cache.js'
@@ -73,7 +74,19 @@ export function createAttemptRounds(db: Db, box: SecretBox): AttemptRounds {
     context: inRounds(
       async (keys: string[]) => {
         const asked = keys.map((key) => key.split('\n') as [string, string])
-        const { rows } = await sql<ContextRow>`
+        // The keys as one JSON document: a generic plan then costs what a
+        // custom one does (neither knows how many keys come), so the prepared
+        // statement is planned once per connection. With three arrays to
+        // unnest, each custom plan knew their length and looked cheaper, and
+        // every round was planned again (0.35 ms, four times its run).
+        const document = JSON.stringify(
+          asked.map(([workspaceId, ruleId], i) => ({
+            key: keys[i],
+            workspace_id: workspaceId,
+            rule_id: ruleId,
+          })),
+        )
+        const { rows } = await sql<ContextRow>`${prepared('attempt_context')}
           select k.key as ctx_key, w.id as ctx_workspace_id,
             w.webhooks_enabled as ctx_webhooks_enabled,
             w.crm_callback_url as ctx_crm_callback_url,
@@ -84,8 +97,7 @@ export function createAttemptRounds(db: Db, box: SecretBox): AttemptRounds {
               where s.workspace_id = k.workspace_id and (s.expires_at is null or s.expires_at > ${new Date()})
               order by s.created_at desc, s.id desc) as ctx_secrets,
             r.*
-          from unnest(${keys}::text[], ${asked.map(([ws]) => ws)}::text[],
-              ${asked.map(([, rule]) => rule)}::text[]) as k(key, workspace_id, rule_id)
+          from jsonb_to_recordset(${document}::jsonb) as k(key text, workspace_id text, rule_id text)
           left join workspaces w on w.id = k.workspace_id
           left join rules r on r.id = k.rule_id`.execute(db)
         const found = new Map(rows.map((row) => [row.ctx_key, row]))
