@@ -79,3 +79,28 @@ t.test('history indexes on ids are ascending, partitions included', async (t) =>
     'upgraded: ascending on the table and every partition',
   )
 })
+
+// A delivery without an entity (most inbound.record notices) is never looked
+// up by entity, so the entity index leaves it out, on every day's partition
+// (migrations/0038).
+t.test(
+  'the entity index of every deliveries partition holds only deliveries with an entity',
+  async (t) => {
+    const { database } = await build(t)
+    const { pool } = database
+    await pool.query(
+      `select hookline_create_partition('deliveries', (now() at time zone 'UTC')::date + 30)`,
+    )
+    const { rows } = await pool.query<{ relname: string; indexdef: string }>(
+      `select c.relname, x.indexdef from pg_inherits i join pg_class c on c.oid = i.inhrelid
+       join pg_indexes x on x.tablename = c.relname
+     where i.inhparent = 'deliveries'::regclass and x.indexdef like '%(workspace_id, entity_id, id)%'
+     order by 1`,
+    )
+    const { rows: parts } = await pool.query(
+      `select count(*)::int as n from pg_inherits where inhparent = 'deliveries'::regclass`,
+    )
+    t.equal(rows.length, parts[0].n, 'one entity index per partition')
+    for (const row of rows) t.match(row.indexdef, /WHERE \(entity_id IS NOT NULL\)$/, row.relname)
+  },
+)
