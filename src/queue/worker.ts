@@ -98,8 +98,9 @@ export function createWorker(options: WorkerOptions): Worker {
   const counters = createCounters()
   let state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
   const claims = new Set<Promise<void>>()
-  // Rows asked for by the claims in flight.
+  // Rows asked for by the claims in flight, and how many of them are sweeps.
   let pending = 0
+  let sweeps = 0
   // What claimSize() weighs; see there.
   let sweep = false
   let draining = false
@@ -143,8 +144,11 @@ export function createWorker(options: WorkerOptions): Worker {
         batchSize: rows,
       })
       if (want === 0) break
-      // Nothing runs, waits or is being claimed: the claim's statement reads
-      // what the handlers will read first, saving them a round trip.
+      // Nothing runs, waits or is being claimed (but a sweep, which finds
+      // nothing nearly always: the poll's, every few seconds, would otherwise
+      // turn about one notification in a hundred into a plain claim and a
+      // second round trip): the claim's statement reads what the handlers
+      // will read first, saving them a round trip.
       const idle =
         options.idleClaim !== undefined &&
         !sweep &&
@@ -152,7 +156,7 @@ export function createWorker(options: WorkerOptions): Worker {
         want <= IDLE_CLAIM_MAX &&
         running.size === 0 &&
         buffered() === 0 &&
-        claims.size === 0
+        claims.size === sweeps
       const claim = claimBatch(want, idle).finally(() => claims.delete(claim))
       claims.add(claim)
     }
@@ -160,12 +164,14 @@ export function createWorker(options: WorkerOptions): Worker {
 
   async function claimBatch(want: number, idle: boolean) {
     const searching = sweep || draining
+    const swept = sweep
     // A job announced before this claim began is visible to it; later
     // notifications add to a fresh count.
     const announced = demand
     sweep = false
     demand = 0
     pending += want
+    if (swept) sweeps++
     let rows: ClaimedRow[]
     try {
       const args = { workerId, leaseMs, limit: want, kinds }
@@ -183,6 +189,7 @@ export function createWorker(options: WorkerOptions): Worker {
       return
     } finally {
       pending -= want
+      if (swept) sweeps--
     }
     if (rows.length > 0) {
       overdueStreak = 0

@@ -173,3 +173,39 @@ t.test(
     release()
   },
 )
+
+t.test('a sweep under way does not keep a notification from the idle claim', async (t) => {
+  const database = await testDatabase(t)
+  const workerPool = connectDatabase(database.url, { max: 1, applicationName: 'hookline-test' })
+  t.teardown(() => workerPool.close())
+  // The pool's one connection is taken before the worker starts: its first
+  // look at the table (a sweep) waits for it, and is still under way when
+  // the job is announced.
+  const held = await workerPool.pool.connect()
+  let released = false
+  const release = () => {
+    if (!released) held.release()
+    released = true
+  }
+  const started: string[] = []
+  const worker = createWorker({
+    pool: workerPool.pool,
+    connectionString: database.url,
+    pollIntervalMs: 60_000,
+    idleClaim: {
+      name: 'test_idle_claim_sweep',
+      text: `with claimed as materialized (select * from claim_jobs($1, $2, $3, $4))
+        select c.*, null::jsonb as claim_read from claimed c`,
+    },
+    handlers: { ping: async (job) => void started.push((job.payload as { n: string }).n) },
+  })
+  t.teardown(async () => {
+    release()
+    await worker.stop({ deadlineMs: 0, abortGraceMs: 100 })
+  })
+  await worker.start()
+  await enqueue(database.db, [{ kind: 'ping', payload: { n: 'one' } }])
+  await eventually(() => started.includes('one'), { what: 'the job to start beside the sweep' })
+  t.strictSame(started, ['one'])
+  release()
+})
