@@ -60,10 +60,24 @@ export async function scheduleDeliveries(
 ): Promise<string[]> {
   if (planned.length === 0) return []
   const groups = jobGroups(planned, perJob)
-  const document = `[${planned.map((p, n) => plannedJson(p, n, groups[n]!)).join(',')}]`
+  const column = <T>(of: (p: PlannedDelivery) => T) => planned.map(of)
   await sql`${prepared('schedule_deliveries')}
     with planned as (
-      select * from jsonb_to_recordset(${document}::jsonb) as p(${PLANNED_COLUMNS})
+      select * from unnest(
+        ${column((p) => p.row.id)}::text[], ${column((p) => p.row.workspace_id)}::text[],
+        ${column((p) => p.row.rule_id ?? null)}::text[], ${column((p) => p.row.kind)}::text[],
+        ${column((p) => p.row.event_id ?? null)}::text[],
+        ${column((p) => p.row.event_type ?? null)}::text[],
+        ${column((p) => p.row.entity_type ?? null)}::text[],
+        ${column((p) => p.row.entity_id ?? null)}::text[],
+        ${column((p) => p.row.record ?? null)}::jsonb[],
+        ${column((p) => p.row.previous ?? null)}::jsonb[],
+        ${column((p) => p.row.max_attempts)}::int[],
+        ${column((p) => p.row.batch_open ?? false)}::boolean[],
+        ${column((p) => p.row.mass_post_id ?? null)}::text[],
+        ${column((p) => p.runAt.getTime())}::float8[], ${groups}::int[]
+      ) with ordinality as p(id, workspace_id, rule_id, kind, event_id, event_type, entity_type,
+        entity_id, record, previous, max_attempts, batch_open, mass_post_id, run_at, g, n)
     ),
     ${queuePlanned}
     select ${notifyWorkers} from jobs`.execute(db)
@@ -113,23 +127,26 @@ export function jobGroups(planned: PlannedDelivery[], perJob = DELIVERIES_PER_JO
  * `notifyWorkers`.
  */
 export const queuePlanned = sql`
+    job_ids as materialized (
+      select g, nextval(pg_get_serial_sequence('jobs', 'id')) as id from planned group by g
+    ),
     jobs as (
-      insert into jobs (kind, payload, workspace_id, queue_key, run_at, max_attempts, weight)
-      select ${DELIVERY_JOB}, jsonb_build_object('deliveryIds', jsonb_agg(id order by n)),
-        min(workspace_id), min(rule_id), to_timestamp(min(run_at) / 1000.0),
+      insert into jobs (id, kind, payload, workspace_id, queue_key, run_at, max_attempts, weight)
+      overriding system value
+      select j.id, ${DELIVERY_JOB}, jsonb_build_object('deliveryIds', jsonb_agg(p.id order by p.n)),
+        min(p.workspace_id), min(p.rule_id), to_timestamp(min(p.run_at) / 1000.0),
         ${JOB_MAX_ATTEMPTS}::int, count(*)::int
-      from planned group by g order by g
-      returning id, payload -> 'deliveryIds' as delivery_ids, run_at
+      from planned p join job_ids j on j.g = p.g group by j.id order by j.id
+      returning id, run_at
     ),
     queued as (
       insert into deliveries (id, workspace_id, rule_id, kind, event_id, event_type, entity_type,
         entity_id, status, record, previous, max_attempts, next_attempt_at, job_id, batch_open,
         mass_post_id)
       select p.id, p.workspace_id, p.rule_id, p.kind, p.event_id, p.event_type, p.entity_type,
-        p.entity_id, 'queued', p.record, p.previous, p.max_attempts, jobs.run_at, jobs.id,
-        coalesce(p.batch_open, false), p.mass_post_id
-      from jobs cross join lateral jsonb_array_elements_text(jobs.delivery_ids) as m(id)
-      join planned p on p.id = m.id
+        p.entity_id, 'queued', p.record, p.previous, p.max_attempts,
+        to_timestamp(p.run_at / 1000.0), j.id, coalesce(p.batch_open, false), p.mass_post_id
+      from planned p join job_ids j on j.g = p.g
       order by p.n
     )`
 
