@@ -1,4 +1,5 @@
 import type { RuleRow } from '../../db/tables/rules.js'
+import { LruCache } from '../../lru-cache.js'
 import { isReservedRequestHeader } from '../../net/reserved-headers.js'
 import type { RuleAuthInput } from '../../schemas/rules.js'
 import { LOOKS_LIKE_CREDENTIAL, REDACTED } from '../../security/credential-names.js'
@@ -126,16 +127,20 @@ function renderParts(
   const first = list[0] as DeliveryRecord
   const data = templateData(first)
   at(0)
-  const url = new URL(renderUrl(request.url, data))
+  const hasBody = request.method !== 'GET' && request.method !== 'DELETE'
+  const rendered = renderUrl(request.url, data)
+  // Parsed once per URL when nothing is added to it (no query pairs or record
+  // parameters): most rules render the same URL for every record.
+  const url =
+    hasBody && !request.append_record_params ? parsedUrl(rendered) : { target: new URL(rendered) }
   const headers: Record<string, string> = { 'user-agent': USER_AGENT }
   let body = ''
 
   at(1)
-  const hasBody = request.method !== 'GET' && request.method !== 'DELETE'
   if (!hasBody) {
     // GET and DELETE carry key-value pairs in the query string, as the seeds' CRMs do.
     for (const pair of request.body_pairs ?? []) {
-      url.searchParams.append(pair.key, renderText(pair.value, data))
+      url.target.searchParams.append(pair.key, renderText(pair.value, data))
     }
   } else {
     // The first record's data is already built; a single record needs no other.
@@ -143,7 +148,7 @@ function renderParts(
     body = Array.isArray(records) ? joinBatch(request.body_format, bodies) : (bodies[0] as string)
     headers['content-type'] = contentTypes[request.body_format]
   }
-  if (request.append_record_params) appendRecordParams(url.searchParams, first)
+  if (request.append_record_params) appendRecordParams(url.target.searchParams, first)
   at(2)
   // Refused at save; a rule stored before that check still never sets them.
   const dropped: string[] = []
@@ -155,7 +160,13 @@ function renderParts(
     if (isReservedRequestHeader(name)) dropped.push(name)
     else headers[name] = value
   }
-  const sent = { method: request.method, url: url.toString(), headers, body, target: url }
+  const sent = {
+    method: request.method,
+    url: url.href ?? url.target.toString(),
+    headers,
+    body,
+    target: url.target,
+  }
   return dropped.length > 0 ? { ...sent, droppedHeaders: dropped } : sent
 }
 
@@ -174,6 +185,19 @@ function appendRecordParams(params: URLSearchParams, record: DeliveryRecord): vo
   for (const [name, value] of Object.entries(appended)) {
     if (value !== null && !params.has(name)) params.append(name, value)
   }
+}
+
+/** Rendered URLs parsed, with their text as sent; never mutated (see `target`). */
+const parsedUrls = new LruCache<string, { target: URL; href: string }>(1_000)
+
+function parsedUrl(rendered: string): { target: URL; href?: string } {
+  let parsed = parsedUrls.get(rendered)
+  if (!parsed) {
+    const target = new URL(rendered)
+    parsed = { target, href: target.toString() }
+    parsedUrls.set(rendered, parsed)
+  }
+  return parsed
 }
 
 function renderBody(request: RuleRow['request'], data: TemplateData): string {

@@ -37,6 +37,7 @@ export class FairnessLimiter {
   readonly #putOffUntil = new Map<string, number>()
   /** Sends waiting in memory for a cap's next free slot, oldest first, by the caps' keys. */
   readonly #waiting = new Map<string, Waiter[]>()
+  readonly #capsOf = new WeakMap<Slot, readonly (readonly [key: string, cap: number])[]>()
   /** Caps and buckets in PostgreSQL, shared by every worker; absent, they are this process's. */
   readonly shared: { db: Db; slots: SharedSlots } | undefined
 
@@ -222,13 +223,22 @@ export class FairnessLimiter {
     return this.shared ? Math.min(cap, this.shared.slots.held(key)) : cap
   }
 
-  /** The caps a send counts against, each by its key, in the order `#fullCap` checks them. */
-  #caps(slot: Slot): [key: string, cap: number][] {
-    return [
-      [`r:${slot.rule}`, this.#perRule],
-      [`h:${slot.host}`, this.#perHost],
-      [`w:${slot.workspace}`, this.#perWorkspace],
-    ]
+  /**
+   * The caps a send counts against, each by its key, in the order `#fullCap`
+   * checks them. Made once per slot: a send asks for them when it tries, takes
+   * and gives back its slot, and a waiting one each time a slot frees up.
+   */
+  #caps(slot: Slot): readonly (readonly [key: string, cap: number])[] {
+    let caps = this.#capsOf.get(slot)
+    if (!caps) {
+      caps = [
+        [`r:${slot.rule}`, this.#perRule],
+        [`h:${slot.host}`, this.#perHost],
+        [`w:${slot.workspace}`, this.#perWorkspace],
+      ]
+      this.#capsOf.set(slot, caps)
+    }
+    return caps
   }
 
   /**
