@@ -17,6 +17,7 @@ import type { RuleVersionsTable } from './tables/rule-versions.js'
 import type { RulesTable } from './tables/rules.js'
 import type { SigningSecretsTable } from './tables/signing-secrets.js'
 import type { WorkspacesTable } from './tables/workspaces.js'
+import { parseTimestamptz } from './timestamptz.js'
 
 /** Every table Kysely may query. One file per table under ./tables. */
 export interface Database {
@@ -44,6 +45,11 @@ export type Db = Kysely<Database>
 
 // int8 (bigint counts) as JS numbers: our counts stay far below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number.parseInt(value, 10))
+// timestamptz read without pg's regular expressions (same Dates; see timestamptz.ts).
+const pgTimestamptz = pg.types.getTypeParser(pg.types.builtins.TIMESTAMPTZ, 'text')
+pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, (value) =>
+  parseTimestamptz(value, pgTimestamptz),
+)
 
 export interface DatabaseHandle {
   db: Db
