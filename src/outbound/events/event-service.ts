@@ -322,7 +322,6 @@ function plannedDelivery(
   eventId: string,
   now: Date,
 ): PlannedDelivery {
-  const record = recordOf(input, eventId, now)
   const batching = rule.execution.batch_window_seconds > 0
   const delaySeconds = batching ? rule.execution.batch_window_seconds : rule.execution.delay_seconds
   return {
@@ -337,7 +336,7 @@ function plannedDelivery(
       entity_id: input.record.entity_id,
       // One event's delivery reads its event's record (migrations/0020); a
       // batch keeps the list of its records.
-      record: batching ? JSON.stringify([record]) : null,
+      record: batching ? JSON.stringify([recordOf(input, eventId, now)]) : null,
       previous: input.previous_fields ? JSON.stringify(input.previous_fields) : null,
       max_attempts: rule.execution.max_attempts,
       batch_open: batching,
