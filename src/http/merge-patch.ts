@@ -4,8 +4,11 @@ import { markDeprecated } from './deprecation.js'
 /** RFC 7396's media type: the one PATCH rule of the API (README, Conventions). */
 export const MERGE_PATCH = 'application/merge-patch+json'
 
+// Plain `application/json`, what nearly every call sends, is told at once: no split, no copy.
 export const isMergePatch = (contentType: string | undefined) =>
-  (contentType ?? '').split(';')[0]?.trim().toLowerCase() === MERGE_PATCH
+  contentType !== undefined &&
+  contentType !== 'application/json' &&
+  contentType.split(';')[0]?.trim().toLowerCase() === MERGE_PATCH
 
 type Json = unknown
 const isObject = (value: Json): value is Record<string, Json> =>
