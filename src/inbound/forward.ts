@@ -1,3 +1,4 @@
+import { sql } from 'kysely'
 import type { Db } from '../db/database.js'
 import type { ForwardedAction } from '../db/tables/inbound-calls.js'
 import { newId } from '../ids.js'
@@ -12,8 +13,6 @@ export interface Forward {
   callId: string
   receivedAt: Date
   record: Record<string, unknown>
-  /** The record as JSON text already written (the call log's, made safe), so the notice need not write it again. */
-  recordJson?: string | null
 }
 
 export interface ForwardPlan {
@@ -36,30 +35,21 @@ type ActionRule = {
  * batch is queued in the settle statement), and one delivery per fulfillment
  * action whose rule still exists in the workspace and is enabled. Planned
  * for every call; only those of the calls that win their claims are queued.
+ *
+ * A notice's record is left null here: the settle statement builds it
+ * (`noticeRecord`) from the call's own row, so the record is neither
+ * written as JSON a second time nor sent and parsed twice. `occurredAt` is
+ * the batch's moment for it, as ISO text.
  */
 export async function planForwards(
   db: Db,
   forwards: Forward[],
-): Promise<{ planned: PlannedDelivery[]; plans: ForwardPlan[] }> {
+): Promise<{ planned: PlannedDelivery[]; plans: ForwardPlan[]; occurredAt: string }> {
   const rules = await loadActionRules(db, forwards)
   const planned: PlannedDelivery[] = []
   const now = new Date()
-  // When the notice was made: one moment for the batch.
-  const occurredAt = JSON.stringify(now.toISOString())
-  const plans = forwards.map(({ handler, callId, receivedAt, record, recordJson }) => {
+  const plans = forwards.map(({ handler, callId, record }) => {
     const entityId = entityIdOf(record, handler.entityType)
-    const noticeJson = noticeText(
-      {
-        handler_id: handler.id,
-        call_id: callId,
-        entity_type: handler.entityType,
-        entity_id: entityId,
-      },
-      record,
-      recordJson,
-      receivedAt,
-      occurredAt,
-    )
     const noticeDeliveryId = newId('dlv')
     planned.push({
       row: {
@@ -71,7 +61,7 @@ export async function planForwards(
         event_type: 'inbound.record',
         entity_type: handler.entityType,
         entity_id: entityId,
-        record: noticeJson,
+        record: null,
         previous: null,
         max_attempts: NOTICE_MAX_ATTEMPTS,
       },
@@ -113,29 +103,22 @@ export async function planForwards(
     })
     return { noticeDeliveryId, actions }
   })
-  return { planned, plans }
+  return { planned, plans, occurredAt: now.toISOString() }
 }
 
 /**
- * The `inbound.record` notice as JSON: what it is about, the record, when it
- * was received. The record goes in as the text the call log wrote already
- * (the same record, made safe) rather than written again.
+ * The `inbound.record` notice of a call, as `enqueueNotice` would write it,
+ * built in the settle statement from the call's row (alias `c`: `id`,
+ * `handler_id`, `record`), its planned delivery (`p`: `entity_type`,
+ * `entity_id`, `received_at` as ISO text) and the batch's `occurred_at`
+ * (a text parameter).
  */
-function noticeText(
-  about: { handler_id: string; call_id: string; entity_type: string; entity_id: string | null },
-  record: Record<string, unknown>,
-  recordJson: string | null | undefined,
-  receivedAt: Date,
-  occurredAt: string,
-): string {
-  const data = JSON.stringify(about)
-  const received = JSON.stringify(receivedAt.toISOString())
-  const recordText = recordJson ?? JSON.stringify(record)
-  return (
-    `{"type":"inbound.record","data":${data.slice(0, -1)},"record":${recordText},` +
-    `"received_at":${received}},"occurred_at":${occurredAt}}`
-  )
-}
+export const noticeRecord = (occurredAt: string) => sql`jsonb_build_object(
+      'type', 'inbound.record',
+      'data', jsonb_build_object('handler_id', c.handler_id, 'call_id', c.id,
+        'entity_type', p.entity_type, 'entity_id', p.entity_id, 'record', c.record,
+        'received_at', p.received_at),
+      'occurred_at', ${occurredAt}::text)`
 
 async function loadActionRules(db: Db, forwards: Forward[]): Promise<Map<string, ActionRule>> {
   const ids = [...new Set(forwards.flatMap((f) => f.handler.actions.map((a) => a.rule_id)))]

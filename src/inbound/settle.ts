@@ -10,7 +10,7 @@ import {
   queuePlanned,
 } from '../outbound/deliveries/schedule.js'
 import { notifyWorkers } from '../queue/enqueue.js'
-import { type Forward, planForwards } from './forward.js'
+import { type Forward, noticeRecord, planForwards } from './forward.js'
 import type { LoadedHandler } from './loaded-handler.js'
 import { takeUnlessHeld } from './sql/claim-keys.js'
 import { CALL_COLUMNS, rowJson } from './sql/insert-calls.js'
@@ -83,9 +83,9 @@ async function forwardCalls(
   perJob: number,
 ): Promise<void> {
   const forwards: Forward[] = items.map(({ handler, callId, receivedAt, forward }) => {
-    return { handler, callId, receivedAt, record: forward.record, recordJson: forward.call.record }
+    return { handler, callId, receivedAt, record: forward.record }
   })
-  const { planned, plans } = await planForwards(db, forwards)
+  const { planned, plans, occurredAt } = await planForwards(db, forwards)
   const callOf = new Map<string, string>()
   plans.forEach((plan, k) => {
     const callId = forwards[k]!.callId
@@ -109,9 +109,12 @@ async function forwardCalls(
     )
   })
   const groups = jobGroups(planned, perJob)
-  const deliveries = planned.map((p, n) =>
-    plannedJson(p, n, groups[n]!, { call_id: callOf.get(p.row.id) }),
-  )
+  // Each delivery names its call; a notice's record is built from the call's (noticeRecord).
+  const receivedOf = new Map(items.map((item) => [item.callId, item.receivedAt.toISOString()]))
+  const deliveries = planned.map((p, n) => {
+    const callId = callOf.get(p.row.id) as string
+    return plannedJson(p, n, groups[n]!, { call_id: callId, received_at: receivedOf.get(callId) })
+  })
 
   const { rows } = await sql<{
     id: string
@@ -151,8 +154,12 @@ async function forwardCalls(
       from c
     ),
     planned as (
-      select p.* from jsonb_to_recordset(${`[${deliveries.join(',')}]`}::jsonb)
-        as p(${PLANNED_COLUMNS}, call_id text)
+      select p.id, p.workspace_id, p.rule_id, p.kind, p.event_id, p.event_type, p.entity_type,
+        p.entity_id, coalesce(p.record, ${noticeRecord(occurredAt)}) as record, p.previous,
+        p.max_attempts, p.batch_open, p.mass_post_id, p.run_at, p.n, p.g
+      from jsonb_to_recordset(${`[${deliveries.join(',')}]`}::jsonb)
+        as p(${PLANNED_COLUMNS}, call_id text, received_at text)
+      join c on c.id = p.call_id
       where p.call_id in (select id from outcomes where outcome = 'accepted')
     ),
     ${queuePlanned},

@@ -52,6 +52,31 @@ t.test('with no CRM callback a record waits, and goes once a callback is set', a
     type: 'inbound.record',
     data: { call_id: call.id, record: { lead: { email: 'ada@example.com' } } },
   })
+  // The whole notice, as the CRM reads it: what it is about, when the call came, when it was made.
+  t.same(Object.keys(notice).sort(), ['data', 'timestamp', 'type'])
+  t.same(Object.keys(notice.data).sort(), [
+    'call_id',
+    'entity_id',
+    'entity_type',
+    'handler_id',
+    'received_at',
+    'record',
+  ])
+  t.same(
+    { ...notice.data, record: undefined },
+    {
+      handler_id: handler.id,
+      call_id: call.id,
+      entity_type: 'lead',
+      entity_id: null,
+      received_at: call.received_at,
+      record: undefined,
+    },
+  )
+  t.match(
+    (notice as { timestamp: string }).timestamp,
+    /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/,
+  )
   const forwarded = await eventually(async () => {
     const now = await callOf(app, ws.auth, sent)
     return now.forwarding === 'forwarded' ? now : undefined
