@@ -43,6 +43,9 @@ const replayReason = (item: SettleItem) =>
   `webhook-id ${item.replayKey?.slice(2, 102)} was already received (the sender's retry; not forwarded again)`
 const duplicateReason = (item: SettleItem) =>
   `identical to a call within the ${item.handler.protectionSeconds} s protection period`
+// The same, as the settle statement writes it from the call's `dedupe_ttl`
+// (a handler's protection period is whole seconds, so it reads the same).
+const DUPLICATE_REASON = sql`'identical to a call within the ' || c.dedupe_ttl || ' s protection period'`
 
 /**
  * Settles a batch of POST calls in one statement (see `forwardCalls`): one
@@ -95,18 +98,17 @@ async function forwardCalls(
   })
   const calls = items.map((item, k) => {
     const plan = plans[k]!
-    // The settle statement's own columns, written as JSON members.
-    const replay = item.replayKey === null ? null : JSON.stringify(item.replayKey)
-    const dedupe = item.dedupeKey === null ? null : JSON.stringify(item.dedupeKey)
-    return rowJson(
-      item.forward.call,
-      `"n":${k},"replay_key":${replay ?? 'null'},"replay_ttl":${JSON.stringify(item.replayTtlSeconds)},` +
-        `"replay_reason":${replay ? JSON.stringify(replayReason(item)) : 'null'},` +
-        `"dedupe_key":${dedupe ?? 'null'},"dedupe_ttl":${JSON.stringify(item.handler.protectionSeconds)},` +
-        `"duplicate_reason":${dedupe ? JSON.stringify(duplicateReason(item)) : 'null'},` +
-        `"accepted_status":${JSON.stringify(item.responseStatus)},` +
-        `"notice_id":${JSON.stringify(plan.noticeDeliveryId)},"forwarded":${JSON.stringify(plan.actions)}`,
-    )
+    // The settle statement's own columns, written as JSON members (a null one left out).
+    let members =
+      `"n":${k},"replay_ttl":${JSON.stringify(item.replayTtlSeconds)},` +
+      `"dedupe_ttl":${JSON.stringify(item.handler.protectionSeconds)},` +
+      `"accepted_status":${JSON.stringify(item.responseStatus)},` +
+      `"notice_id":${JSON.stringify(plan.noticeDeliveryId)},"forwarded":${JSON.stringify(plan.actions)}`
+    if (item.replayKey !== null) {
+      members += `,"replay_key":${JSON.stringify(item.replayKey)},"replay_reason":${JSON.stringify(replayReason(item))}`
+    }
+    if (item.dedupeKey !== null) members += `,"dedupe_key":${JSON.stringify(item.dedupeKey)}`
+    return rowJson(item.forward.call, members)
   })
   const groups = jobGroups(planned, perJob)
   // Each delivery names its call; a notice's record is built from the call's (noticeRecord).
@@ -124,7 +126,7 @@ async function forwardCalls(
     with c as (
       select * from jsonb_to_recordset(${`[${calls.join(',')}]`}::jsonb) as c(${CALL_COLUMNS},
         n int, replay_key text, replay_ttl float8, replay_reason text, dedupe_key text,
-        dedupe_ttl float8, duplicate_reason text, accepted_status int, notice_id text,
+        dedupe_ttl float8, accepted_status int, notice_id text,
         forwarded jsonb)
     ),
     replayed as (
@@ -171,7 +173,8 @@ async function forwardCalls(
       select c.id, c.workspace_id, c.handler_id, c.method, c.headers, c.query, c.content_type,
         decode(c.body, 'base64'), c.body_size, c.source_address, c.received_at,
         case o.outcome when 'replayed' then 'duplicate' else o.outcome end,
-        case o.outcome when 'replayed' then c.replay_reason when 'duplicate' then c.duplicate_reason end,
+        case o.outcome when 'replayed' then c.replay_reason
+          when 'duplicate' then ${DUPLICATE_REASON} end,
         c.params, c.record,
         case when o.outcome = 'accepted' then c.notice_id end,
         case when o.outcome = 'accepted' then c.forwarded end,
