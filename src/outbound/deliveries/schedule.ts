@@ -48,10 +48,12 @@ export interface PlannedDelivery {
 /**
  * Inserts deliveries with the jobs that will send them, in the caller's
  * transaction, so a delivery exists exactly when its job does: one statement
- * for the whole batch. The rows travel as one JSON document expanded by
- * jsonb_to_recordset (see `plannedJson`), so the statement's text is the
- * same for every batch size and has no parameter limit. Like `enqueue`, the
- * statement notifies the workers once.
+ * for the whole batch. The rows travel as one array per column, expanded by
+ * unnest, so the statement's text is the same for every batch size and has
+ * no parameter limit; arrays, because a JSON document of the rows (as
+ * `plannedJson` makes for the statements that write events or calls beside)
+ * is built and parsed twice more (PostgreSQL CPU per 1,000 deliveries: 47-52
+ * against 55-59 ms). Like `enqueue`, the statement notifies the workers once.
  */
 export async function scheduleDeliveries(
   db: Db,
