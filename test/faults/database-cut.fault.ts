@@ -61,8 +61,12 @@ function blockedOn(database: TestDatabase, like: string) {
 
 t.test('connections cut during claims, result writes and at random', async (t) => {
   const { app, database } = await build(t)
+  // Closed, the receiver holds its answers until it opens again.
+  let gate: { open: Promise<void>; release: () => void } | undefined
   const receiver = await startReceiver(t, (_req, res) => {
-    setTimeout(() => res.writeHead(200).end('ok'), 10)
+    const answer = () => setTimeout(() => res.writeHead(200).end('ok'), 10)
+    if (gate) void gate.open.then(answer)
+    else answer()
   })
   const ws = await createWorkspace(app)
   for (let i = 0; i < 5; i++) await createRule(app, ws, ruleBody(`${receiver.url}/r${i}`))
@@ -90,14 +94,22 @@ t.test('connections cut during claims, result writes and at random', async (t) =
     'a claim was cut',
   )
 
-  // 2. During a result write: the attempt row's INSERT waits; cut it there.
-  const unlockAttempts = await lockTable(database, 'delivery_attempts')
+  // 2. During a result write: a first success is written into its delivery's
+  // row (migrations/0019). The receiver holds its answers while the B leads go
+  // in and out to it; then `deliveries` is locked (reads pass, writes wait) and
+  // the answers let go, so the outcome's UPDATE waits: cut it there.
+  let release = () => {}
+  gate = { open: new Promise<void>((resolve) => (release = resolve)), release }
   ids.push(...(await postLeads(app, ws, 20, 'B')))
-  await blockedOn(database, '%insert into%delivery_attempts%')
+  await eventually(async () => (receiver.received.length > 100 ? true : undefined), 60_000)
+  const unlockDeliveries = await lockTable(database, 'deliveries')
+  gate.release()
+  gate = undefined
+  await blockedOn(database, '%update deliveries%')
   const cutInWrite = await cutAll(database)
-  await unlockAttempts()
+  await unlockDeliveries()
   t.ok(
-    cutInWrite.some((c) => c.waiting && /insert into "?delivery_attempts/.test(c.query)),
+    cutInWrite.some((c) => c.waiting && /update deliveries/.test(c.query)),
     'a result write was cut',
   )
 
