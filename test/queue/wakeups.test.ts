@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { connectDatabase } from '../../src/db/database.js'
 import { createWorker, enqueue, type Job } from '../../src/queue/index.js'
 import { testDatabase } from '../helpers/database.js'
@@ -132,38 +132,54 @@ t.test("an idle worker's claim reads beside the job; a busy one's does not", asy
   t.equal(reads.get('second'), undefined, 'nothing read beside a busy claim')
 })
 
+/**
+ * A worker whose pool has one connection, with a plain idle claim (no read
+ * beside it); `started` collects the `n` of each ping job that starts, and
+ * `hold` takes the pool's one connection until `release`.
+ */
+async function onePoolConnectionWorker(t: Test, name: string) {
+  const database = await testDatabase(t)
+  const workerPool = connectDatabase(database.url, { max: 1, applicationName: 'hookline-test' })
+  t.teardown(() => workerPool.close())
+  const started: string[] = []
+  const worker = createWorker({
+    pool: workerPool.pool,
+    connectionString: database.url,
+    pollIntervalMs: 60_000,
+    idleClaim: {
+      name,
+      text: `with claimed as materialized (select * from claim_jobs($1, $2, $3, $4))
+        select c.*, null::jsonb as claim_read from claimed c`,
+    },
+    handlers: { ping: async (job) => void started.push((job.payload as { n: string }).n) },
+  })
+  let held: { release(): void } | undefined
+  const release = () => {
+    held?.release()
+    held = undefined
+  }
+  const hold = async () => {
+    held = await workerPool.pool.connect()
+  }
+  t.teardown(async () => {
+    release()
+    await worker.stop({ deadlineMs: 0, abortGraceMs: 100 })
+  })
+  return { database, worker, started, hold, release }
+}
+
 t.test(
   'an idle claim waits for no pool connection: it goes out on the LISTEN connection',
   async (t) => {
-    const database = await testDatabase(t)
-    // The worker's own pool has one connection, which the test takes.
-    const workerPool = connectDatabase(database.url, { max: 1, applicationName: 'hookline-test' })
-    t.teardown(() => workerPool.close())
-    const started: string[] = []
-    const worker = createWorker({
-      pool: workerPool.pool,
-      connectionString: database.url,
-      pollIntervalMs: 60_000,
-      idleClaim: {
-        name: 'test_idle_claim_listen',
-        text: `with claimed as materialized (select * from claim_jobs($1, $2, $3, $4))
-        select c.*, null::jsonb as claim_read from claimed c`,
-      },
-      handlers: { ping: async (job) => void started.push((job.payload as { n: string }).n) },
-    })
+    const { database, worker, started, hold, release } = await onePoolConnectionWorker(
+      t,
+      'test_idle_claim_listen',
+    )
     await worker.start()
     // The worker's first look at the table (a sweep, through the pool) ends before the pool is taken.
     await sleep(300)
-    const held = await workerPool.pool.connect()
-    let released = false
-    const release = () => {
-      if (!released) held.release()
-      released = true
-    }
-    t.teardown(async () => {
-      release()
-      await worker.stop({ deadlineMs: 0, abortGraceMs: 100 })
-    })
+    // The worker's own pool has one connection, which the test takes.
+    await hold()
     await enqueue(database.db, [{ kind: 'ping', payload: { n: 'one' } }])
     await eventually(() => started.includes('one'), {
       timeoutMs: 5_000,
@@ -175,34 +191,14 @@ t.test(
 )
 
 t.test('a sweep under way does not keep a notification from the idle claim', async (t) => {
-  const database = await testDatabase(t)
-  const workerPool = connectDatabase(database.url, { max: 1, applicationName: 'hookline-test' })
-  t.teardown(() => workerPool.close())
+  const { database, worker, started, hold, release } = await onePoolConnectionWorker(
+    t,
+    'test_idle_claim_sweep',
+  )
   // The pool's one connection is taken before the worker starts: its first
   // look at the table (a sweep) waits for it, and is still under way when
   // the job is announced.
-  const held = await workerPool.pool.connect()
-  let released = false
-  const release = () => {
-    if (!released) held.release()
-    released = true
-  }
-  const started: string[] = []
-  const worker = createWorker({
-    pool: workerPool.pool,
-    connectionString: database.url,
-    pollIntervalMs: 60_000,
-    idleClaim: {
-      name: 'test_idle_claim_sweep',
-      text: `with claimed as materialized (select * from claim_jobs($1, $2, $3, $4))
-        select c.*, null::jsonb as claim_read from claimed c`,
-    },
-    handlers: { ping: async (job) => void started.push((job.payload as { n: string }).n) },
-  })
-  t.teardown(async () => {
-    release()
-    await worker.stop({ deadlineMs: 0, abortGraceMs: 100 })
-  })
+  await hold()
   await worker.start()
   await enqueue(database.db, [{ kind: 'ping', payload: { n: 'one' } }])
   await eventually(() => started.includes('one'), { what: 'the job to start beside the sweep' })
