@@ -130,7 +130,10 @@ export function jobGroups(planned: PlannedDelivery[], perJob = DELIVERIES_PER_JO
  */
 export const queuePlanned = sql`
     job_ids as materialized (
-      select g, nextval(pg_get_serial_sequence('jobs', 'id')) as id from planned group by g
+      -- In group order (offset 0 keeps the sorted subquery as it is), so a
+      -- batch's jobs are numbered, and so claimed, in the order of its events.
+      select g, nextval(pg_get_serial_sequence('jobs', 'id')) as id
+      from (select g from planned group by g order by g offset 0) as groups
     ),
     jobs as (
       insert into jobs (id, kind, payload, workspace_id, queue_key, run_at, max_attempts, weight)
