@@ -4,6 +4,9 @@
  */
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
+import { ingestTogether } from '../../src/outbound/events/ingest-together.js'
+import { IngestViewCache } from '../../src/outbound/events/ingest-view.js'
+import type { EventInput } from '../../src/schemas/events.js'
 import { build, createWorkspace } from '../helpers/app.js'
 import { createRule, lead, ruleBody, type Workspace } from '../helpers/outbound.js'
 
@@ -182,5 +185,34 @@ t.test("a job holds as many of a rule's deliveries as the rule may send at once"
     single.reduce((sum, w) => sum + w, 0),
     60,
     'every delivery is in a job',
+  )
+})
+
+t.test('a group taken again after its remembered view went stale keeps its job size', async (t) => {
+  const { app, database } = await build(t)
+  const ws = await createWorkspace(app, 'A')
+  const rule = await createRule(app, ws, ruleBody(RECEIVER))
+  const views = new IngestViewCache()
+  const take = (from: number, count: number) =>
+    ingestTogether(
+      database.db,
+      ws.id,
+      Array.from({ length: count }, (_, i) => event(from + i)) as EventInput[],
+      views,
+      50,
+    )
+  await take(0, 1)
+  // Another process changes the rule: the remembered view no longer holds.
+  await database.pool.query('update rules set updated_at = now() where id = $1', [rule.id])
+  await database.pool.query('delete from jobs')
+  const outcomes = await take(1, 30)
+  t.equal(outcomes?.length, 30)
+  const { rows } = await database.pool.query<{ weight: number }>(
+    `select weight from jobs where kind = 'delivery.send'`,
+  )
+  t.same(
+    rows.map((row) => row.weight),
+    [30],
+    'the retaken group is one job of 30, as 50 to a job allows',
   )
 })

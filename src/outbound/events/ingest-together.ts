@@ -133,7 +133,7 @@ export async function ingestTogether(
   if (written[0]?.stale) {
     // A rule, the catalog or the workspace changed since: nothing was written.
     views?.delete(key)
-    return ingestTogether(db, workspaceId, inputs, views)
+    return ingestTogether(db, workspaceId, inputs, views, perJob)
   }
   const recorded = new Set(written[0]?.recorded ?? [])
   for (const [k, index] of taken.entries()) {
