@@ -43,13 +43,15 @@ export function redactedHeadersJson(
     const value = headers[name]
     if (value === undefined || !Object.hasOwn(headers, name)) continue
     const lower = name.toLowerCase()
-    const secret =
-      secretName(lower) ||
-      (extraSecretHeaderNames.length > 0 &&
-        extraSecretHeaderNames.some((n) => n.toLowerCase() === lower))
+    const secret = secretHeader(lower, extraSecretHeaderNames)
     text += `${text.length > 1 ? ',' : ''}${JSON.stringify(name)}:${JSON.stringify(secret ? mask(lower, value) : value)}`
   }
   return `${text}}`
+}
+
+/** Whether a header (its lower-cased name) is masked: a known or credential-like name, or one of `extra`. */
+function secretHeader(lower: string, extra: readonly string[]): boolean {
+  return secretName(lower) || extra.some((name) => name.toLowerCase() === lower)
 }
 
 const secretNames = new Map<string, boolean>()
@@ -69,12 +71,11 @@ export function redactHeaders(
   headers: HeaderRecord,
   extraSecretHeaderNames: readonly string[] = [],
 ): HeaderRecord {
-  const extra = new Set(extraSecretHeaderNames.map((name) => name.toLowerCase()))
   const out: HeaderRecord = {}
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue
     const lower = name.toLowerCase()
-    const secret = ALWAYS.has(lower) || extra.has(lower) || LOOKS_SECRET.test(lower)
+    const secret = secretHeader(lower, extraSecretHeaderNames)
     Object.defineProperty(out, name, {
       value: secret ? mask(lower, value) : value,
       enumerable: true,
