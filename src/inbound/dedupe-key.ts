@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto'
 import { parseFieldPath, readSegments } from '../fields/field-path.js'
+import { onceEach } from './once-each.js'
 
 /**
  * What makes two calls to a handler "the same" within its protection period:
@@ -25,23 +26,12 @@ export function dedupeKey(
   return hash('sha256', `${text}}`, 'hex')
 }
 
-// A handler's choice is one array for the life of the loaded handler (never
-// changed in place): sorted, deduplicated and parsed once.
-const compiled = new WeakMap<
-  readonly string[],
-  { key: string; segments: readonly string[] | null }[]
->()
-
-function compiledChoice(chosenParams: readonly string[]) {
-  let entries = compiled.get(chosenParams)
-  if (!entries) {
-    entries = [...new Set(chosenParams)]
-      .sort()
-      .map((path) => ({ key: JSON.stringify(path), segments: parseFieldPath(path) }))
-    compiled.set(chosenParams, entries)
-  }
-  return entries
-}
+// A handler's choice, sorted, deduplicated and parsed.
+const compiledChoice = onceEach((chosenParams: readonly string[]) =>
+  [...new Set(chosenParams)]
+    .sort()
+    .map((path) => ({ key: JSON.stringify(path), segments: parseFieldPath(path) })),
+)
 
 /** JSON with object keys sorted at every level; undefined members are left out, as JSON.stringify does. */
 export function canonicalJson(value: unknown): string {

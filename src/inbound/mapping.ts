@@ -1,5 +1,6 @@
 import { type Static, Type } from 'typebox'
 import { parseFieldPath, readSegments } from '../fields/field-path.js'
+import { onceEach } from './once-each.js'
 import { PARAMETER_PATH_PATTERN, TARGET_PATH_PATTERN, writablePath } from './paths.js'
 
 export const InboundMappingEntry = Type.Object(
@@ -75,23 +76,17 @@ interface CompiledEntry {
   last: string
 }
 
-// A handler's mapping is one array for the life of the loaded handler (it is
-// never changed in place), so its paths are parsed once, not on every call.
-const compiled = new WeakMap<readonly InboundMappingEntry[], CompiledEntry[]>()
-
-function compiledMapping(mapping: readonly InboundMappingEntry[]): CompiledEntry[] {
-  let entries = compiled.get(mapping)
-  if (entries) return entries
-  entries = []
+// A handler's mapping with its paths parsed (an entry whose paths do not parse is left out).
+const compiledMapping = onceEach((mapping: readonly InboundMappingEntry[]) => {
+  const entries: CompiledEntry[] = []
   for (const { source, target } of mapping) {
     const sourceSegments = parseFieldPath(source)
     const segments = writablePath(target)
     if (!sourceSegments || !segments) continue
     entries.push({ source: sourceSegments, parent: segments.slice(0, -1), last: segments.at(-1)! })
   }
-  compiled.set(mapping, entries)
   return entries
-}
+})
 
 /** The object that holds the path's last segment, created as needed; null if a value is in the way. */
 function parentFor(record: Record<string, unknown>, parent: readonly string[]) {

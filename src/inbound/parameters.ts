@@ -2,6 +2,7 @@ import { type Static, Type } from 'typebox'
 import { readSegments } from '../fields/field-path.js'
 import { coerceValue, type ParameterType } from './coerce-value.js'
 import { DEFAULT_INBOUND_LIMITS, isDangerousKey } from './limits.js'
+import { onceEach } from './once-each.js'
 import { PARAMETER_PATH_PATTERN, writablePath } from './paths.js'
 
 export const InboundParameterType = Type.Enum(
@@ -106,21 +107,10 @@ export function coerceParameters(
   return { ok: false, reason: shown.join('; ') + (more > 0 ? `; and ${more} more` : '') }
 }
 
-// A handler's parameters are one array for the life of the loaded handler
-// (never changed in place), so each name is parsed once, not on every call.
-const compiled = new WeakMap<
-  readonly InboundParameter[],
-  { def: InboundParameter; segments: readonly string[] | null }[]
->()
-
-function compiledParameters(defs: readonly InboundParameter[]) {
-  let entries = compiled.get(defs)
-  if (!entries) {
-    entries = defs.map((def) => ({ def, segments: writablePath(def.name) }))
-    compiled.set(defs, entries)
-  }
-  return entries
-}
+// A handler's parameters, each with its name parsed.
+const compiledParameters = onceEach((defs: readonly InboundParameter[]) =>
+  defs.map((def) => ({ def, segments: writablePath(def.name) })),
+)
 
 const isBlank = (value: unknown) =>
   value === undefined || value === null || (typeof value === 'string' && value.trim() === '')
