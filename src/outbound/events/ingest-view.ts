@@ -103,24 +103,14 @@ const MAX_VIEWS = 1_000
  * changed, and the group is taken again with a fresh read. Nothing goes
  * stale unseen, whichever process changed a rule.
  */
-export class IngestViewCache {
+export class IngestViewCache extends LruCache<string, IngestView> {
   /** A workspace and a set of types, whatever their order. */
   static key(workspaceId: string, types: readonly string[]): string {
     // Ids and type names never hold a line break.
     return [workspaceId, ...[...new Set(types)].sort()].join('\n')
   }
 
-  readonly #views = new LruCache<string, IngestView>(MAX_VIEWS)
-
-  get(key: string): IngestView | undefined {
-    return this.#views.get(key)
-  }
-
-  set(key: string, view: IngestView): void {
-    this.#views.set(key, view)
-  }
-
-  delete(key: string): void {
-    this.#views.delete(key)
+  constructor() {
+    super(MAX_VIEWS)
   }
 }
