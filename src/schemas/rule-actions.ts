@@ -1,4 +1,4 @@
-import { Type } from 'typebox'
+import { type Static, Type } from 'typebox'
 import { Nullable } from './common.js'
 
 const SentRequest = Type.Object(
@@ -114,3 +114,26 @@ export const ExecuteResult = Type.Object(
   { mode: Type.Enum(['inline', 'background']), delivery: Type.Ref('DeliveryDetail') },
   { $id: 'ExecuteResult', additionalProperties: false },
 )
+
+export const RecordInput = Type.Object(
+  {
+    entity_type: Type.String({ minLength: 1, maxLength: 100, examples: ['lead'] }),
+    entity_id: Type.String({ minLength: 1, maxLength: 200, examples: ['L-1001'] }),
+    fields: Type.Object(
+      {},
+      { additionalProperties: true, description: 'The record’s fields, nested by entity.' },
+    ),
+  },
+  {
+    $id: 'Record',
+    additionalProperties: false,
+    examples: [
+      {
+        entity_type: 'lead',
+        entity_id: 'L-1001',
+        fields: { lead: { id: 'L-1001', email: 'ada@example.com' } },
+      },
+    ],
+  },
+)
+export type RecordInput = Static<typeof RecordInput>

@@ -1,5 +1,5 @@
 import type { Generated, Selectable } from 'kysely'
-import type { RuleRequest } from '../../schemas/rules.js'
+import type { RuleRequest } from '../../schemas/rule-parts.js'
 import type { Json } from './json.js'
 
 /** A rule's request and auth as they were; written by a trigger on rules (0019). */

@@ -1,6 +1,6 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely'
 import type { ConditionGroup } from '../../conditions/condition-schema.js'
-import type { RuleExecution, RuleRequest, RuleResponse } from '../../schemas/rules.js'
+import type { RuleExecution, RuleRequest, RuleResponse } from '../../schemas/rule-parts.js'
 import type { Json } from './json.js'
 
 export interface RulesTable {

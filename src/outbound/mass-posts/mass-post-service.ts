@@ -5,7 +5,7 @@ import { decodeCursor, encodeCursor } from '../../http/pagination.js'
 import { newId } from '../../ids.js'
 import { enqueue } from '../../queue/enqueue.js'
 import type { MassPost } from '../../schemas/mass-posts.js'
-import type { RecordInput } from '../../schemas/rules.js'
+import type { RecordInput } from '../../schemas/rule-actions.js'
 import { previewRule } from '../rules/rule-actions.js'
 import { getRuleRow, type RuleContext } from '../rules/rule-service.js'
 

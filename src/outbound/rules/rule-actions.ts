@@ -1,6 +1,6 @@
 import { errors } from '../../errors.js'
 import { newId } from '../../ids.js'
-import type { RecordInput } from '../../schemas/rules.js'
+import type { RecordInput } from '../../schemas/rule-actions.js'
 import { activeSigningSecrets } from '../../settings/signing-secrets.js'
 import { getDelivery } from '../deliveries/delivery-service.js'
 import { scheduleDeliveries } from '../deliveries/schedule.js'

@@ -5,10 +5,10 @@ import { reservedHeaderProblem } from '../../net/reserved-headers.js'
 import type {
   RuleAuthInput,
   RuleExecution,
-  RuleInput,
   RuleRequest,
   RuleResponse,
-} from '../../schemas/rules.js'
+} from '../../schemas/rule-parts.js'
+import type { RuleInput } from '../../schemas/rules.js'
 import {
   isTextPairKey,
   isXmlName,

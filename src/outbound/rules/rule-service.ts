@@ -7,7 +7,8 @@ import { alias } from '../../http/deprecation.js'
 import { decodeCursor, encodeCursor } from '../../http/pagination.js'
 import { newId } from '../../ids.js'
 import { type AllowList, parseAllowList } from '../../net/address-policy.js'
-import type { RuleAuthInput, RuleInput, RuleListQuery, RuleView } from '../../schemas/rules.js'
+import type { RuleAuthInput } from '../../schemas/rule-parts.js'
+import type { RuleInput, RuleListQuery, RuleView } from '../../schemas/rules.js'
 import type { SecretBox } from '../../security/secret-box.js'
 import {
   completeRequest,

@@ -1,7 +1,7 @@
 import type { RuleRow } from '../../db/tables/rules.js'
 import { LruCache } from '../../lru-cache.js'
 import { isReservedRequestHeader } from '../../net/reserved-headers.js'
-import type { RuleAuthInput } from '../../schemas/rules.js'
+import type { RuleAuthInput } from '../../schemas/rule-parts.js'
 import { LOOKS_LIKE_CREDENTIAL, REDACTED } from '../../security/credential-names.js'
 import { redactQuery } from '../../security/redact-query.js'
 import { signRequest } from '../../signing/signatures.js'

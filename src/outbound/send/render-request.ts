@@ -1,5 +1,5 @@
 import type { RuleRow } from '../../db/tables/rules.js'
-import type { RuleAuthInput } from '../../schemas/rules.js'
+import type { RuleAuthInput } from '../../schemas/rule-parts.js'
 import { isPlainTemplate } from '../../templates/render.js'
 import { renderBudgetMs } from '../../templates/render-budget.js'
 import { renderOnThread } from '../../templates/render-pool.js'

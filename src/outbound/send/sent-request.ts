@@ -1,7 +1,7 @@
 import type { Db } from '../../db/database.js'
 import type { DeliveryRow } from '../../db/tables/deliveries.js'
 import type { AttemptRequest } from '../../db/tables/delivery-attempts.js'
-import type { RuleAuthInput } from '../../schemas/rules.js'
+import type { RuleAuthInput } from '../../schemas/rule-parts.js'
 import type { SecretBox } from '../../security/secret-box.js'
 import { signingSecretsAt } from '../../settings/signing-secrets.js'
 import { type DeliveryRecord, redactRequest, signOutbound } from './build-request.js'

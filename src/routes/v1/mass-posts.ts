@@ -9,7 +9,8 @@ import {
   MassPostPreview,
   PreviewQuery,
 } from '../../schemas/mass-posts.js'
-import { type RecordInput, RuleParams } from '../../schemas/rules.js'
+import type { RecordInput } from '../../schemas/rule-actions.js'
+import { RuleParams } from '../../schemas/rules.js'
 import type { RouteDeps } from '../deps.js'
 
 const tags = ['mass posts']

@@ -12,12 +12,12 @@ import {
   ExecuteResult,
   PreviewResult,
   RecordBody,
+  type RecordInput,
   TestResult,
 } from '../../schemas/rule-actions.js'
 import {
   CloneRuleBody,
   CreateRuleBody,
-  type RecordInput,
   ReferencesBody,
   Rule,
   type RuleInput,
