@@ -4,13 +4,13 @@ import { errors } from '../errors.js'
 import { alias } from '../http/deprecation.js'
 import { decodeCursor, toPage } from '../http/pagination.js'
 import { newId } from '../ids.js'
+import type { HandlerInput } from '../schemas/handler-bodies.js'
 import {
   DEFAULT_BODY_LIMIT_BYTES,
-  type HandlerInput,
-  type HandlerListQuery,
   type HandlerProtection,
   type HandlerResponse,
-} from '../schemas/handlers.js'
+} from '../schemas/handler-parts.js'
+import type { HandlerListQuery } from '../schemas/handlers.js'
 import type { SecretBox } from '../security/secret-box.js'
 import { callIdBound } from './call-ids.js'
 import { hashToken, newEndpointToken, tokenBinding } from './endpoint-token.js'

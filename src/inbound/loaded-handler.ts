@@ -1,7 +1,7 @@
 import type { ConditionGroup, ConditionItem } from '../conditions/condition-schema.js'
 import type { HandlerRow } from '../db/tables/handlers.js'
 import { parseFieldPath } from '../fields/field-path.js'
-import type { HandlerAction, HandlerResponse } from '../schemas/handlers.js'
+import type { HandlerAction, HandlerResponse } from '../schemas/handler-parts.js'
 import type { SecretBox } from '../security/secret-box.js'
 import { verificationBinding } from './endpoint-token.js'
 import type { InboundMappingEntry } from './mapping.js'

@@ -1,4 +1,4 @@
-import type { HandlerResponse } from '../schemas/handlers.js'
+import type { HandlerResponse } from '../schemas/handler-parts.js'
 import {
   isPlainTemplate,
   renderHeaderValue,

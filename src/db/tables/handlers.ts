@@ -2,7 +2,7 @@ import type { ColumnType, Insertable, Selectable, Updateable } from 'kysely'
 import type { ConditionGroup } from '../../conditions/condition-schema.js'
 import type { InboundMappingEntry } from '../../inbound/mapping.js'
 import type { InboundParameter } from '../../inbound/parameters.js'
-import type { HandlerAction, HandlerResponse } from '../../schemas/handlers.js'
+import type { HandlerAction, HandlerResponse } from '../../schemas/handler-parts.js'
 import type { Json } from './json.js'
 
 export interface HandlersTable {

@@ -6,16 +6,13 @@ import { sampleParameters } from '../../inbound/sample-parameters.js'
 import { errorResponses, ref } from '../../schemas/common.js'
 import {
   CreateHandlerBody,
-  Handler,
   type HandlerInput,
-  HandlerListQuery,
-  HandlerPage,
-  HandlerParams,
   RotateHandlerSecretBody,
   SampleBody,
   SampleParameters,
   UpdateHandlerBody,
-} from '../../schemas/handlers.js'
+} from '../../schemas/handler-bodies.js'
+import { Handler, HandlerListQuery, HandlerPage, HandlerParams } from '../../schemas/handlers.js'
 import type { RouteDeps } from '../deps.js'
 
 const tags = ['handlers']
