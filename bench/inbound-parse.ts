@@ -15,15 +15,15 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { cpus, loadavg } from 'node:os'
+import { type BodyLimits, DEFAULT_BODY_LIMITS } from '../src/formats/body-limits.js'
 import { decide, type IncomingCall } from '../src/inbound/decide.js'
 import { jsonb } from '../src/inbound/json-safe.js'
-import { DEFAULT_INBOUND_LIMITS, type InboundLimits } from '../src/inbound/limits.js'
 import type { LoadedHandler } from '../src/inbound/loaded-handler.js'
 import { median, round } from './lib/stats.js'
 
 const MiB = 1024 * 1024
 const ROUNDS = 9
-const LIFTED: InboundLimits = { maxDepth: 1000, maxValues: 1e9, maxParameters: 1e9 }
+const LIFTED: BodyLimits = { maxDepth: 1000, maxValues: 1e9, maxParameters: 1e9 }
 
 /** Pieces joined until the body reaches 1 MiB. */
 function fill(head: string, piece: (i: number) => string, tail: string, separator = ''): string {
@@ -150,7 +150,7 @@ async function main() {
         .join(' ')}`,
   )
   log(
-    `CPU ms per body, median of ${ROUNDS}; default limits ${JSON.stringify(DEFAULT_INBOUND_LIMITS)}\n`,
+    `CPU ms per body, median of ${ROUNDS}; default limits ${JSON.stringify(DEFAULT_BODY_LIMITS)}\n`,
   )
   const results: Record<string, unknown>[] = []
   for (const shape of shapes) {
@@ -167,18 +167,18 @@ async function main() {
       body: { ok: true, raw },
       sourceAddress: '127.0.0.1',
     }
-    const process_ = (limits: InboundLimits) => {
+    const process_ = (limits: BodyLimits) => {
       const decision = decide(handler, call, limits)
       jsonb(decision.params)
       jsonb(decision.record)
       return decision
     }
     const lifted = process_(LIFTED)
-    const atDefaults = process_(DEFAULT_INBOUND_LIMITS)
+    const atDefaults = process_(DEFAULT_BODY_LIMITS)
     const reference =
       shape.format === 'json' ? shape.body : JSON.stringify(lifted.params ?? { refused: true })
     const liftedMs = cpuMs(() => process_(LIFTED))
-    const defaultsMs = cpuMs(() => process_(DEFAULT_INBOUND_LIMITS))
+    const defaultsMs = cpuMs(() => process_(DEFAULT_BODY_LIMITS))
     const jsonParseMs = cpuMs(() => JSON.parse(reference))
     const outcome = (d: ReturnType<typeof process_>) =>
       d.step === 'final' ? `${d.outcome}: ${d.answer.status} ${d.reason?.slice(0, 70)}` : d.step

@@ -1,5 +1,11 @@
 import { unstorableIn } from '../db/storable-text.js'
-import { type InboundLimits, isDangerousKey, type Refusal, refuse, showKey } from './limits.js'
+import {
+  type BodyLimits,
+  isDangerousKey,
+  type Refusal,
+  refuse,
+  showKey,
+} from '../formats/body-limits.js'
 
 interface Frame {
   value: object
@@ -19,7 +25,7 @@ interface Frame {
 export function checkTree(
   root: object,
   label: string,
-  limits: InboundLimits,
+  limits: BodyLimits,
   text: boolean,
 ): Refusal | null {
   const { maxDepth, maxValues } = limits

@@ -1,8 +1,8 @@
 import { evaluate } from '../conditions/evaluate.js'
+import { type BodyLimits, DEFAULT_BODY_LIMITS, refusalStatus } from '../formats/body-limits.js'
 import type { CallOutcome } from '../schemas/calls.js'
 import { TemplateError } from '../templates/render.js'
 import { dedupeKey } from './dedupe-key.js'
-import { DEFAULT_INBOUND_LIMITS, type InboundLimits, refusalStatus } from './limits.js'
 import type { LoadedHandler } from './loaded-handler.js'
 import { applyMapping } from './mapping.js'
 import { coerceParameters } from './parameters.js'
@@ -84,7 +84,7 @@ export const INACTIVE_RETRY_AFTER_SECONDS = 300
 export function decide(
   handler: LoadedHandler,
   call: IncomingCall,
-  limits: InboundLimits = DEFAULT_INBOUND_LIMITS,
+  limits: BodyLimits = DEFAULT_BODY_LIMITS,
 ): Decision {
   try {
     return steps(handler, call, limits)
@@ -104,7 +104,7 @@ export function templateFailed(err: TemplateError): Decision {
   return final('error', reason, errorAnswer(500, 'response_failed', reason))
 }
 
-function steps(handler: LoadedHandler, call: IncomingCall, limits: InboundLimits): Decision {
+function steps(handler: LoadedHandler, call: IncomingCall, limits: BodyLimits): Decision {
   if (!handler.active) {
     return final(
       'inactive',

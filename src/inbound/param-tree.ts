@@ -1,5 +1,5 @@
 import { unstorableIn } from '../db/storable-text.js'
-import { isDangerousKey, type Parsed, refuse, showKey } from './limits.js'
+import { isDangerousKey, type Parsed, refuse, showKey } from '../formats/body-limits.js'
 
 /**
  * Form and multipart fields arrive as flat `name=value` pairs; names such as

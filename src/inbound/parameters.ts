@@ -1,7 +1,7 @@
 import { type Static, Type } from 'typebox'
 import { readSegments } from '../fields/field-path.js'
+import { DEFAULT_BODY_LIMITS, isDangerousKey } from '../formats/body-limits.js'
 import { coerceValue, type ParameterType } from './coerce-value.js'
-import { DEFAULT_INBOUND_LIMITS, isDangerousKey } from './limits.js'
 import { onceEach } from './once-each.js'
 import { PARAMETER_PATH_PATTERN, writablePath } from './paths.js'
 
@@ -144,7 +144,7 @@ const MAX_SAMPLE_PARAMETERS = 500
 export function parametersFromSample(sample: unknown): InboundParameter[] {
   const found: InboundParameter[] = []
   const visit = (value: unknown, path: string, depth: number) => {
-    if (found.length >= MAX_SAMPLE_PARAMETERS || depth > DEFAULT_INBOUND_LIMITS.maxDepth) return
+    if (found.length >= MAX_SAMPLE_PARAMETERS || depth > DEFAULT_BODY_LIMITS.maxDepth) return
     if (Array.isArray(value)) {
       if (path !== '' && value.length > 0) visit(value[0], `${path}[0]`, depth + 1)
     } else if (typeof value === 'object' && value !== null) {

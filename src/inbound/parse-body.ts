@@ -1,16 +1,16 @@
-import { isUtf8Charset, parseHeaderValue } from './content-type.js'
 import {
-  DEFAULT_INBOUND_LIMITS,
-  type InboundLimits,
+  type BodyLimits,
+  DEFAULT_BODY_LIMITS,
   type Parsed,
   type Refusal,
   refuse,
   showKey,
-} from './limits.js'
+} from '../formats/body-limits.js'
+import { parseXml } from '../formats/parse-xml.js'
+import { isUtf8Charset, parseHeaderValue } from './content-type.js'
 import { parseForm } from './parse-form.js'
 import { parseJson } from './parse-json.js'
 import { parseMultipart } from './parse-multipart.js'
-import { parseXml } from './parse-xml.js'
 import { decodeUtf8 } from './utf8.js'
 
 export type BodyFormat = 'json' | 'form' | 'xml' | 'multipart'
@@ -21,7 +21,7 @@ export interface InboundBody {
   /** The handler's configured format; 'auto' goes by Content-Type, then by the first byte. */
   format: BodyFormat | 'auto'
   /** The caps on its shape; the defaults when left out. */
-  limits?: InboundLimits
+  limits?: BodyLimits
   /** XML element paths the handler reads as lists (`lead.tags.tag`, from `lead.tags.tag[0]`). */
   xmlListPaths?: ReadonlySet<string>
 }
@@ -57,7 +57,7 @@ export function parseInboundBody(input: InboundBody): ParseBodyResult {
 
 function parse(input: InboundBody): ParseBodyResult {
   const { contentType, rawBody, format } = input
-  const limits = input.limits ?? DEFAULT_INBOUND_LIMITS
+  const limits = input.limits ?? DEFAULT_BODY_LIMITS
   const header = parseHeaderValue(contentType ?? '')
   const resolved = format === 'auto' ? detectFormat(header.value, rawBody) : format
   if (isBlank(rawBody)) return { ok: true, params: {}, format: resolved, ignoredFiles: 0 }

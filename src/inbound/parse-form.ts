@@ -1,4 +1,9 @@
-import { DEFAULT_INBOUND_LIMITS, type InboundLimits, type Parsed, refuse } from './limits.js'
+import {
+  type BodyLimits,
+  DEFAULT_BODY_LIMITS,
+  type Parsed,
+  refuse,
+} from '../formats/body-limits.js'
 import { buildParamTree } from './param-tree.js'
 
 /**
@@ -7,7 +12,7 @@ import { buildParamTree } from './param-tree.js'
  * a sender with a broken encoder should hear about it. It also stops counting
  * at the cap instead of splitting a million empty pairs first.
  */
-export function parseForm(text: string, limits: InboundLimits = DEFAULT_INBOUND_LIMITS): Parsed {
+export function parseForm(text: string, limits: BodyLimits = DEFAULT_BODY_LIMITS): Parsed {
   const cap = Math.min(limits.maxParameters, limits.maxValues)
   const pairs: [string, string][] = []
   let at = 0

@@ -1,6 +1,11 @@
+import {
+  type BodyLimits,
+  DEFAULT_BODY_LIMITS,
+  type Parsed,
+  refuse,
+} from '../formats/body-limits.js'
 import { checkTree, spellPath, tooDeep, tooManyValues } from './check-tree.js'
 import { scanJson } from './json-scan.js'
-import { DEFAULT_INBOUND_LIMITS, type InboundLimits, type Parsed, refuse } from './limits.js'
 
 // The only ways JSON text can spell what PostgreSQL cannot store: its
 // escapes for U+0000 and for surrogates (raw control characters are not
@@ -13,7 +18,7 @@ const UNSTORABLE_ESCAPE = /\\u(?:0000|[dD][89a-fA-F])/
  * the tree is handed to code that copies and assigns keys, so reserved keys
  * are refused here, once, with the depth and value caps.
  */
-export function parseJson(text: string, limits: InboundLimits = DEFAULT_INBOUND_LIMITS): Parsed {
+export function parseJson(text: string, limits: BodyLimits = DEFAULT_BODY_LIMITS): Parsed {
   // Each key or item takes two characters at least, each level one: shorter
   // text is within the caps, and its parse cheap.
   if (text.length > 2 * limits.maxValues) {

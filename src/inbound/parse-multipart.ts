@@ -1,12 +1,12 @@
-import { isUtf8Charset, parseHeaderValue } from './content-type.js'
 import {
-  DEFAULT_INBOUND_LIMITS,
-  type InboundLimits,
+  type BodyLimits,
+  DEFAULT_BODY_LIMITS,
   MAX_MULTIPART_FILES,
   type Refusal,
   refuse,
   showKey,
-} from './limits.js'
+} from '../formats/body-limits.js'
+import { isUtf8Charset, parseHeaderValue } from './content-type.js'
 import { buildParamTree } from './param-tree.js'
 import { decodeUtf8 } from './utf8.js'
 
@@ -33,7 +33,7 @@ export const isValidBoundary = (boundary: string) =>
 export function parseMultipart(
   body: Buffer,
   boundary: string,
-  limits: InboundLimits = DEFAULT_INBOUND_LIMITS,
+  limits: BodyLimits = DEFAULT_BODY_LIMITS,
 ): MultipartParsed {
   const cap = Math.min(limits.maxParameters, limits.maxValues)
   if (!isValidBoundary(boundary))

@@ -1,5 +1,5 @@
 import { parseFieldPath } from '../fields/field-path.js'
-import { isDangerousKey } from './limits.js'
+import { isDangerousKey } from '../formats/body-limits.js'
 
 /**
  * Paths into an inbound call's parameters (`customer.email`, `items[0].sku`)

@@ -1,10 +1,10 @@
 import type { NewInboundCallRow } from '../db/tables/inbound-calls.js'
+import type { BodyLimits } from '../formats/body-limits.js'
 import type { CallOutcome } from '../schemas/calls.js'
 import { TemplateError } from '../templates/render.js'
 import type { CallWriter } from './call-writer.js'
 import { type Decision, decide, type IncomingCall, templateFailed } from './decide.js'
 import { jsonb, jsonbText, safeText } from './json-safe.js'
-import type { InboundLimits } from './limits.js'
 import type { LoadedHandler } from './loaded-handler.js'
 import { type LookupDeps, lookupRecord } from './lookup.js'
 import { redactedHeadersJson, redactHeaders, redactQuery } from './redact.js'
@@ -14,7 +14,7 @@ export interface ReceiveDeps {
   writer: CallWriter
   lookup: LookupDeps
   storedBodyBytes: number
-  limits: InboundLimits
+  limits: BodyLimits
 }
 
 /** An outcome the call log ends with (`received` is the transient one). */

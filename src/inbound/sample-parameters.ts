@@ -1,6 +1,6 @@
 import { errors } from '../errors.js'
+import { DEFAULT_BODY_LIMITS } from '../formats/body-limits.js'
 import { checkTree } from './check-tree.js'
-import { DEFAULT_INBOUND_LIMITS } from './limits.js'
 import { type InboundParameter, parametersFromSample } from './parameters.js'
 import { parseInboundBody } from './parse-body.js'
 
@@ -16,7 +16,7 @@ export function sampleParameters(body: {
   if (typeof body.sample !== 'string') {
     if (body.format !== 'json')
       throw errors.validation(`body/sample: a ${body.format} sample is sent as text`)
-    const problem = checkTree(body.sample, 'sample', DEFAULT_INBOUND_LIMITS, false)
+    const problem = checkTree(body.sample, 'sample', DEFAULT_BODY_LIMITS, false)
     if (problem) throw errors.validation(`body/sample: ${problem.reason}`)
     return parametersFromSample(body.sample)
   }

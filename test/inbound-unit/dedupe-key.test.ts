@@ -1,7 +1,8 @@
 import { isDeepStrictEqual } from 'node:util'
 import fc from 'fast-check'
 import t from 'tap'
-import { canonicalJson, dedupeKey } from '../../src/inbound/dedupe-key.js'
+import { canonicalJson } from '../../src/formats/canonical-json.js'
+import { dedupeKey } from '../../src/inbound/dedupe-key.js'
 
 t.test('key order does not matter, values do', async (t) => {
   const a = dedupeKey({ email: 'a@b.example', lead: { name: 'Ana', score: 1 } })

@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import t from 'tap'
+import { parseXml } from '../../src/formats/parse-xml.js'
 import { parseInboundBody } from '../../src/inbound/parse-body.js'
-import { parseXml } from '../../src/inbound/parse-xml.js'
 
 const reasonOf = (text: string) => {
   const result = parseXml(text)

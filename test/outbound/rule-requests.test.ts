@@ -1,6 +1,6 @@
 import { XMLValidator } from 'fast-xml-parser'
 import t from 'tap'
-import { parseXml } from '../../src/inbound/parse-xml.js'
+import { parseXml } from '../../src/formats/parse-xml.js'
 import { build, createWorkspace, startWorkers } from '../helpers/app.js'
 import {
   createRule,

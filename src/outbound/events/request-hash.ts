@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto'
-import { canonicalJson } from '../../inbound/dedupe-key.js'
+import { canonicalJson } from '../../formats/canonical-json.js'
 import type { EventInput } from '../../schemas/events.js'
 
 /**

@@ -1,5 +1,5 @@
 import { readField } from '../../fields/field-path.js'
-import { parseXml } from '../../inbound/parse-xml.js'
+import { parseXml } from '../../formats/parse-xml.js'
 
 export type ResponseFormat = 'json' | 'form' | 'xml' | 'text'
 

@@ -1,12 +1,12 @@
 import { unstorableIn } from '../db/storable-text.js'
 import {
-  DEFAULT_INBOUND_LIMITS,
-  type InboundLimits,
+  type BodyLimits,
+  DEFAULT_BODY_LIMITS,
   MAX_XML_CHARACTER_REFERENCES,
   type Parsed,
   refuse,
   showKey,
-} from './limits.js'
+} from './body-limits.js'
 import { readXml, XmlRefusal } from './xml-tree.js'
 
 /**
@@ -25,7 +25,7 @@ const NOT_XML = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/
 
 export function parseXml(
   text: string,
-  limits: InboundLimits = DEFAULT_INBOUND_LIMITS,
+  limits: BodyLimits = DEFAULT_BODY_LIMITS,
   listPaths: ReadonlySet<string> = new Set(),
 ): Parsed {
   if (/<!DOCTYPE/i.test(text) || /<!ENTITY/i.test(text)) {

@@ -1,4 +1,4 @@
-import { type InboundLimits, isDangerousKey, type RefusalCode, showKey } from './limits.js'
+import { type BodyLimits, isDangerousKey, type RefusalCode, showKey } from './body-limits.js'
 
 /**
  * The parameters of an XML document, read in one pass over the text: each
@@ -26,7 +26,7 @@ export class XmlRefusal extends Error {
 }
 
 export interface XmlOptions {
-  limits: InboundLimits
+  limits: BodyLimits
   /** Element paths (`lead.tags.tag`) read as a list however many times the element occurs. */
   listPaths: ReadonlySet<string>
 }

@@ -1,10 +1,11 @@
 /**
- * Caps on the shape of one inbound body. The route caps its size in bytes;
+ * Caps on the shape of one parsed body: an inbound call's, or a receiver's
+ * answer that a rule maps back into the CRM. The route caps its size in bytes;
  * these keep a body within that size from costing a large amount of work or
  * memory: every parser counts as it goes and stops at the first one passed,
  * so a refused body costs no more than the part read before the cap.
  */
-export interface InboundLimits {
+export interface BodyLimits {
   /** Nesting: JSON objects and arrays, XML elements, segments of a form field name. */
   maxDepth: number
   /** JSON keys and array items, XML elements and attributes, form and multipart fields. */
@@ -14,7 +15,7 @@ export interface InboundLimits {
 }
 
 /** Far above what real senders send; INBOUND_MAX_* set them per deployment. */
-export const DEFAULT_INBOUND_LIMITS: InboundLimits = Object.freeze({
+export const DEFAULT_BODY_LIMITS: BodyLimits = Object.freeze({
   maxDepth: 32,
   maxValues: 20_000,
   maxParameters: 1000,
