@@ -64,3 +64,51 @@ t.test('a delivery no longer open for the job is not read', async (t) => {
   t.ok(job, 'the job is claimed')
   t.equal(claimReadOf(engine, job!)?.deliveries.size, 0, 'without its cancelled delivery')
 })
+
+t.test(
+  'a job whose deliveries were made on two days reads both, each with its event',
+  async (t) => {
+    const ws = await createWorkspace(app, 'Two days')
+    await createRule(app, ws, ruleBody('http://127.0.0.1:9/hook'))
+    const { deliveries } = await postEvent(app, ws, 'lead.created', lead({ Status: 'New' }, 'L-3'))
+    const today = deliveries[0]!
+    // A copy of the delivery and its event made a day earlier (ids are
+    // time-ordered; each day is a partition of its own), in the same job.
+    const { rows } = await database.pool.query<{ id: string; event_id: string }>(
+      `with old as (
+       select hookline_id_bound('dlv', now() - interval '1 day') || 'x' as delivery_id,
+         hookline_id_bound('evt', now() - interval '1 day') || 'x' as event_id
+     ),
+     event as (
+       insert into events
+       select (jsonb_populate_record(e, jsonb_build_object('id', old.event_id,
+         'fields', jsonb_build_object('lead', jsonb_build_object('id', 'L-yesterday'))))).*
+       from events e, old where e.id = (select event_id from deliveries where id = $1)
+     )
+     insert into deliveries
+     select (jsonb_populate_record(d, jsonb_build_object('id', old.delivery_id,
+       'event_id', old.event_id))).*
+     from deliveries d, old where d.id = $1
+     returning id, event_id`,
+      [today],
+    )
+    const yesterday = rows[0]!.id
+    await database.pool.query(
+      `update jobs set payload = jsonb_build_object('deliveryIds', jsonb_build_array($1::text, $2::text))
+     where id = (select job_id from deliveries where id = $2)`,
+      [yesterday, today],
+    )
+    const [job] = await claimIdle()
+    const read = claimReadOf(engine, job!)
+    t.strictSame(
+      [...(read?.deliveries.keys() ?? [])].sort(),
+      [yesterday, today].sort(),
+      'both deliveries are read',
+    )
+    const leadOf = (id: string) =>
+      (read?.deliveries.get(id)?.record as { fields?: { lead?: { id?: string } } } | null)?.fields
+        ?.lead?.id
+    t.equal(leadOf(yesterday), 'L-yesterday', "yesterday's with its own event")
+    t.equal(leadOf(today), 'L-3', "today's with its own event")
+  },
+)

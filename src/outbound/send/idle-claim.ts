@@ -14,12 +14,13 @@ import type { DeliveryEngine } from './engine.js'
  * trip, where the claim and then the attempt rounds' delivery and context
  * statements took two, with a turn of the event loop between them.
  *
- * The statement is the function `claim_delivery_jobs` (migrations/0040):
- * it reads in a second statement, after claim_jobs took the jobs, so a
- * delivery changed before its job was taken (a cancel) is read as it is
- * now; its lookups are held to primary keys and its plan is generic from
- * the first call. Only a notification's few jobs are read this way; a busy
- * worker's claims stay plain and its attempts read in shared rounds. A
+ * The statement is the function `claim_delivery_jobs` (migrations/0040,
+ * 0041): it reads in statements of its own, after claim_jobs took the jobs,
+ * so a delivery changed before its job was taken (a cancel) is read as it
+ * is now; its lookups are held to primary keys, its plans are generic from
+ * the first call, and each opens only the day partitions its ids fall in.
+ * Only a notification's few jobs are read this way; a busy worker's claims
+ * stay plain and its attempts read in shared rounds. A
  * delivery whose batch is still open is not read here: closing it is a
  * write, left to the rounds' claim.
  *
@@ -48,7 +49,9 @@ export interface ClaimRead {
 }
 
 interface ReadJson {
-  deliveries: (Record<string, unknown> & { claimed_event: ClaimedEvent | null })[]
+  deliveries: Record<string, unknown>[]
+  /** The events of the deliveries that keep no record of their own. */
+  events: ClaimedEvent[]
   workspace: AttemptWorkspace | null
   rule: Record<string, unknown> | null
   secrets: { id: string; secret: string }[]
@@ -60,8 +63,10 @@ export function claimReadOf(engine: DeliveryEngine, job: Job): ClaimRead | undef
   const read = job.claimRead as ReadJson | null | undefined
   if (!read || !job.workspaceId) return undefined
   const deliveries = new Map<string, DeliveryRow>()
-  for (const { claimed_event: event, ...row } of read.deliveries) {
+  const events = new Map(read.events.map((event) => [event.id, event]))
+  for (const row of read.deliveries) {
     const delivery = fromJson<DeliveryRow>(row)
+    const event = delivery.event_id ? events.get(delivery.event_id) : undefined
     if (delivery.record == null && event) {
       delivery.record = eventRecord({ ...event, created_at: new Date(event.created_at) })
     }
