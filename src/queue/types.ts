@@ -40,6 +40,13 @@ export interface Job {
    * slots of the ones that finished. Calls past the weight are ignored.
    */
   pieceDone(): void
+  /**
+   * The handler is past the work an idle claim reads ahead for
+   * (WorkerOptions.idleClaim): what is left is writing its outcome. A
+   * notification that finds every running job finishing still gets the idle
+   * claim, rather than a plain one and a second round trip for its reads.
+   */
+  finishing(): void
   /** Aborted when the worker's stop deadline passes or the worker lost the lease. */
   signal: AbortSignal
   /**
@@ -95,7 +102,8 @@ export interface WorkerOptions {
   statsLogIntervalMs?: number
   /**
    * The statement to claim with when a notification finds the worker idle
-   * (nothing running, buffered or being claimed) and announces at most a few
+   * (nothing buffered or being claimed, and nothing running but jobs that
+   * called `finishing()`) and announces at most a few
    * jobs: it must return the rows of `claim_jobs($1, $2, $3, $4)`, each with a
    * `claim_read` column its handler finds in `job.claimRead`. The handler's
    * first reads then ride on the claim's round trip instead of following it.

@@ -95,6 +95,8 @@ export function createWorker(options: WorkerOptions): Worker {
   // sized in slots.
   let meanWeight = 1
   const running = new Map<string, JobRun>()
+  // How many of the running jobs said they are finishing (Job.finishing).
+  let finishing = 0
   const counters = createCounters()
   let state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
   const claims = new Set<Promise<void>>()
@@ -144,17 +146,19 @@ export function createWorker(options: WorkerOptions): Worker {
         batchSize: rows,
       })
       if (want === 0) break
-      // Nothing runs, waits or is being claimed (but a sweep, which finds
-      // nothing nearly always: the poll's, every few seconds, would otherwise
-      // turn about one notification in a hundred into a plain claim and a
-      // second round trip): the claim's statement reads what the handlers
-      // will read first, saving them a round trip.
+      // Nothing runs (but jobs only writing their outcome, which read no
+      // more: the last notification's, when the next comes soon after),
+      // waits or is being claimed (but a sweep, which finds nothing nearly
+      // always: the poll's, every few seconds, would otherwise turn about one
+      // notification in a hundred into a plain claim and a second round
+      // trip): the claim's statement reads what the handlers will read
+      // first, saving them a round trip.
       const idle =
         options.idleClaim !== undefined &&
         !sweep &&
         !draining &&
         want <= IDLE_CLAIM_MAX &&
-        running.size === 0 &&
+        running.size === finishing &&
         buffered() === 0 &&
         claims.size === sweeps
       const claim = claimBatch(want, idle).finally(() => claims.delete(claim))
@@ -250,7 +254,10 @@ export function createWorker(options: WorkerOptions): Worker {
   }
 
   function start(row: ClaimedRow) {
-    const run = new JobRun(row, pieceDone)
+    // Counted while it runs: a call after it settled counts for nothing.
+    const run: JobRun = new JobRun(row, pieceDone, () => {
+      if (running.get(run.id) === run) finishing++
+    })
     busySlots += run.held
     running.set(run.id, run)
     counters.count(run.kind, 'started')
@@ -274,6 +281,7 @@ export function createWorker(options: WorkerOptions): Worker {
   }
 
   function settle(run: JobRun, err: unknown, ok = false) {
+    if (running.get(run.id) === run && run.isFinishing) finishing--
     running.delete(run.id)
     busySlots -= run.held
     run.held = 0

@@ -39,6 +39,7 @@ const reconcileRun = (run: number): Job => ({
   queueKey: null,
   weight: 1,
   pieceDone() {},
+  finishing() {},
   signal: new AbortController().signal,
 })
 

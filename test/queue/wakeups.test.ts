@@ -132,6 +132,39 @@ t.test("an idle worker's claim reads beside the job; a busy one's does not", asy
   t.equal(reads.get('second'), undefined, 'nothing read beside a busy claim')
 })
 
+t.test('a job that is only finishing leaves the next claim idle', async (t) => {
+  const database = await testDatabase(t)
+  let release = () => {}
+  const blocked = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  t.teardown(() => release())
+  const reads = new Map<string, unknown>()
+  await startWorker(t, database, {
+    concurrency: 4,
+    idleClaim: {
+      name: 'test_idle_claim_finishing',
+      text: `with claimed as materialized (select * from claim_jobs($1, $2, $3, $4))
+        select c.*, jsonb_build_object('read', c.payload -> 'n') as claim_read from claimed c`,
+    },
+    handlers: {
+      ping: async (job) => {
+        reads.set((job.payload as { n: string }).n, job.claimRead)
+        // Past what the idle claim reads ahead for; its outcome is still to write.
+        job.finishing()
+        await blocked
+      },
+    },
+  })
+  await sleep(300)
+  await enqueue(database.db, [{ kind: 'ping', payload: { n: 'first' } }])
+  await eventually(() => reads.has('first'), { what: 'the first job to start' })
+  await enqueue(database.db, [{ kind: 'ping', payload: { n: 'second' } }])
+  await eventually(() => reads.has('second'), { what: 'the second job to start' })
+  t.strictSame(reads.get('first'), { read: 'first' }, 'the first read in the idle claim')
+  t.strictSame(reads.get('second'), { read: 'second' }, 'and the second too')
+})
+
 /**
  * A worker whose pool has one connection, with a plain idle claim (no read
  * beside it); `started` collects the `n` of each ping job that starts, and

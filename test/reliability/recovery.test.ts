@@ -25,6 +25,7 @@ function jobFor(deliveryId: string, jobId: number, attempt: number): Job {
     queueKey: null,
     weight: 1,
     pieceDone() {},
+    finishing() {},
     signal: new AbortController().signal,
   }
 }
@@ -138,11 +139,13 @@ t.test('a shared job’s next run sends only what is still open under it', async
   const engine = createDeliveryEngine({ ...testApp, db: database.db, log: silent })
   t.teardown(() => engine.sender.close())
   let piecesDone = 0
+  const finishing: number[] = []
   await deliveryJobHandler(engine)({
     ...jobFor(sent, jobId, 2),
     payload: { deliveryIds: ids },
     weight: 3,
     pieceDone: () => piecesDone++,
+    finishing: () => finishing.push(receiver.received.length),
   })
   t.same(
     receiver.received.map((r) => r.headers['webhook-id']),
@@ -150,6 +153,11 @@ t.test('a shared job’s next run sends only what is still open under it', async
     'only the delivery still open went out',
   )
   t.equal(piecesDone, 3, 'each delivery gave its slot back')
+  t.strictSame(
+    finishing,
+    [1],
+    'the job said once that it was finishing, after its request went out',
+  )
   t.match(await getDelivery(app, ws, open), { status: 'succeeded', attempts: 1 })
   t.match(await getDelivery(app, ws, cancelled), { status: 'cancelled' })
   t.match(await getDelivery(app, ws, sent), { status: 'succeeded', attempt_history: [] })

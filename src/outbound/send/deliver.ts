@@ -57,10 +57,23 @@ export function deliveryJobHandler(engine: DeliveryEngine): JobHandler {
       : job.workspaceId
         ? readContext(engine, job.workspaceId, job.queueKey)
         : Promise.resolve(undefined)
+    // Once each delivery is sent (or done without sending), the job only
+    // writes outcomes: the worker may read beside its next claim again.
+    const ids = deliveryIdsOf(job.payload)
+    let unsent = ids.length
     const settled = await Promise.allSettled(
-      deliveryIdsOf(job.payload).map((id) =>
-        sendOne(engine, job, id, context, read?.deliveries.get(id)).finally(() => job.pieceDone()),
-      ),
+      ids.map((id) => {
+        let done = false
+        const sent = () => {
+          if (done) return
+          done = true
+          if (--unsent === 0) job.finishing()
+        }
+        return sendOne(engine, job, id, context, read?.deliveries.get(id), sent).finally(() => {
+          sent()
+          job.pieceDone()
+        })
+      }),
     )
     const failed = settled.find((outcome) => outcome.status === 'rejected')
     if (failed) throw failed.reason
@@ -85,6 +98,7 @@ async function sendOne(
   deliveryId: string,
   context: Promise<AttemptContext | undefined>,
   claimed: DeliveryRow | undefined,
+  sent: () => void,
 ): Promise<number> {
   // The delivery is marked in flight for this job as it is read (a stale
   // job, or a delivery finished or cancelled meanwhile, finds nothing); an
@@ -96,7 +110,7 @@ async function sendOne(
   ])
   if (!delivery) return 0
   try {
-    const outcome = await runAttempt(engine, delivery, { jobId: job.id, context: given })
+    const outcome = await runAttempt(engine, delivery, { jobId: job.id, context: given, sent })
     return outcome.putOffMs ?? 0
   } catch (err) {
     // Its last run: the job dies, and the delivery must not stay `delivering` for good.
@@ -199,7 +213,12 @@ async function readContext(
 export async function runAttempt(
   engine: DeliveryEngine,
   delivery: DeliveryRow,
-  options: { jobId: string | null; context?: AttemptContext | undefined },
+  options: {
+    jobId: string | null
+    context?: AttemptContext | undefined
+    /** Called once the request is sent, before its outcome is written. */
+    sent?: () => void
+  },
 ): Promise<AttemptOutcome> {
   const { db } = engine
   const ruleId = delivery.kind === 'rule' ? delivery.rule_id : null
@@ -284,6 +303,7 @@ export async function runAttempt(
     result = await engine.sender.send(signed, { timeoutMs })
   } finally {
     engine.limiter.release(slot)
+    options.sent?.()
   }
   // Redacted only when it is kept or asked for: a first attempt that succeeds
   // keeps no copy of its request (history renders it again).
