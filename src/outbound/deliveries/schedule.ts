@@ -132,7 +132,10 @@ export const queuePlanned = sql`
     job_ids as materialized (
       -- In group order (offset 0 keeps the sorted subquery as it is), so a
       -- batch's jobs are numbered, and so claimed, in the order of its events.
-      select g, nextval(pg_get_serial_sequence('jobs', 'id')) as id
+      -- The identity's sequence by name, resolved once when the statement is
+      -- planned: pg_get_serial_sequence looked it up in the catalogs for each
+      -- job (~20 µs of a lone event's write, about a twentieth of it).
+      select g, nextval('jobs_id_seq'::regclass) as id
       from (select g from planned group by g order by g offset 0) as groups
     ),
     jobs as (
