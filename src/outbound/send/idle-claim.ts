@@ -15,12 +15,12 @@ import type { DeliveryEngine } from './engine.js'
  * statements took two, with a turn of the event loop between them.
  *
  * The statement is the function `claim_delivery_jobs` (migrations/0040,
- * 0041): it reads in statements of its own, after claim_jobs took the jobs,
- * so a delivery changed before its job was taken (a cancel) is read as it
- * is now; its lookups are held to primary keys, its plans are generic from
- * the first call, and each opens only the day partitions its ids fall in.
- * Only a notification's few jobs are read this way; a busy worker's claims
- * stay plain and its attempts read in shared rounds. A
+ * 0041, 0043): it reads in statements of its own, after claim_jobs took
+ * the jobs, so a delivery changed before its job was taken (a cancel) is
+ * read as it is now; its lookups are held to primary keys, its plans are
+ * generic from the first call, and each opens only the day partitions its
+ * ids fall in. Only a notification's few jobs are read this way; a busy
+ * worker's claims stay plain and its attempts read in shared rounds. A
  * delivery whose batch is still open is not read here: closing it is a
  * write, left to the rounds' claim.
  *
