@@ -16,7 +16,7 @@ import {
 import { refuseUncataloguedTypes } from './catalog-check.js'
 import { eventRow, isInline, planAnswers } from './event-service.js'
 import { IngestViewCache, readIngestView, viewFingerprint } from './ingest-view.js'
-import { recordEvents } from './insert-events.js'
+import { eventDocument, recordEvents } from './insert-events.js'
 import { eventRequestHash } from './request-hash.js'
 
 /**
@@ -39,7 +39,7 @@ const writeTogether = precompiled<
       select ${expected}::text is null
         or ${viewFingerprint(workspaceId, types)} is not distinct from ${expected}::text as ok
     ),
-    ${recordEvents(events, sql<boolean>`(select ok from fresh)`)},
+    ${recordEvents(eventDocument(events), sql<boolean>`(select ok from fresh)`)},
     planned as (
       select p.* from jsonb_to_recordset(${planned}::jsonb) as p(${PLANNED_COLUMNS})
       where p.event_id in (select id from recorded)

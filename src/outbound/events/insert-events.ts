@@ -30,8 +30,8 @@ export interface EventInsert {
  * A key twice in one call: the first event (ids follow the batch's order)
  * claims it; ON CONFLICT DO UPDATE may not touch one row twice.
  *
- * One JSON document expanded by jsonb_to_recordset: the statement's text is
- * the same for every batch size (so it is prepared once), where a
+ * The events travel as one array per column (`eventColumns`), so the
+ * statement's text is the same for every batch size (prepared once), where a
  * 1,000-event VALUES list was 10,000 parameters to build, parse and plan.
  */
 export async function insertEvents(
@@ -39,22 +39,78 @@ export async function insertEvents(
   events: EventInsert[],
 ): Promise<Set<string>> {
   const { rows } = await sql<{ id: string }>`${prepared('insert_events')}
-    with ${recordEvents(JSON.stringify(events))}
+    with ${recordEvents(eventColumns(events))}
     select id from recorded`.execute(trx)
   return new Set(rows.map((row) => row.id))
 }
 
+/** The columns `recordEvents` reads, `created_at` a timestamptz or null (now). */
+const EVENT_COLUMNS = sql`id text, workspace_id text, type text, entity_type text,
+  entity_id text, fields jsonb, previous jsonb, idempotency_key text, request_hash text,
+  answer jsonb, created_at timestamptz`
+
+/** Events as one JSON document (a from item for `recordEvents`). */
+export const eventDocument = (document: string) =>
+  sql`jsonb_to_recordset(${document}::jsonb) as e(${EVENT_COLUMNS})`
+
+/**
+ * Events one column at a time (a from item for `recordEvents`): text as
+ * array literals, the JSON columns as one JSON array each, zipped back into
+ * rows by ROWS FROM. Cheaper for PostgreSQL than `eventDocument`, which
+ * builds each event's own object of eleven keys as jsonb (its keys sorted)
+ * only to take it apart again: for 1,000-event batches, 44 against 48 µs of
+ * PostgreSQL CPU per event. The time travels as epoch milliseconds, as
+ * `queuePlanned`'s run_at does.
+ */
+export function eventColumns(events: EventInsert[]) {
+  const column = (of: (event: EventInsert) => string | null) => arrayLiteral(events.map(of))
+  // Each a JSON array, one element per event (null for none): one jsonb to
+  // parse, no array literal's escaping to make or undo.
+  const json = (of: (event: EventInsert) => unknown) => JSON.stringify(events.map(of))
+  return sql`(
+    select id, workspace_id, type, entity_type, entity_id, fields,
+      nullif(previous, 'null'::jsonb) as previous, idempotency_key, request_hash,
+      nullif(answer, 'null'::jsonb) as answer, to_timestamp(created_ms / 1000.0) as created_at
+    from rows from (
+      unnest(${column((e) => e.id)}::text[]), unnest(${column((e) => e.workspace_id)}::text[]),
+      unnest(${column((e) => e.type)}::text[]), unnest(${column((e) => e.entity_type)}::text[]),
+      unnest(${column((e) => e.entity_id)}::text[]),
+      jsonb_array_elements(${json((e) => e.fields)}::jsonb),
+      jsonb_array_elements(${json((e) => e.previous ?? null)}::jsonb),
+      unnest(${column((e) => e.idempotency_key)}::text[]),
+      unnest(${column((e) => e.request_hash)}::text[]),
+      jsonb_array_elements(${json((e) => e.answer ?? null)}::jsonb),
+      unnest(${column((e) => (e.created_at ? String(Date.parse(e.created_at)) : null))}::float8[])
+    ) as u(id, workspace_id, type, entity_type, entity_id, fields, previous, idempotency_key,
+      request_hash, answer, created_ms)
+  ) as e`
+}
+
+/**
+ * A one-dimensional array literal of these elements, each quoted (only `"`
+ * and `\` escaped), a null as NULL: what node-postgres makes of an array,
+ * in one pass per element instead of two.
+ */
+function arrayLiteral(values: (string | null)[]): string {
+  let text = '{'
+  for (let n = 0; n < values.length; n++) {
+    const value = values[n]
+    if (n > 0) text += ','
+    text += value == null ? 'NULL' : `"${value.replace(ARRAY_ESCAPED, '\\$&')}"`
+  }
+  return `${text}}`
+}
+const ARRAY_ESCAPED = /["\\]/g
+
 /**
  * `insertEvents` as CTEs, for a statement that writes more beside: `recorded`
- * yields the id of each event recorded. With `onlyIf` (a boolean
- * expression), nothing is recorded unless it holds.
+ * yields the id of each event recorded, from `events` (`eventColumns` or
+ * `eventDocument`). With `onlyIf` (a boolean expression), nothing is recorded
+ * unless it holds.
  */
-export const recordEvents = (document: string, onlyIf?: RawBuilder<boolean>) => sql`
+export const recordEvents = (events: RawBuilder<unknown>, onlyIf?: RawBuilder<boolean>) => sql`
     e as (
-      select * from jsonb_to_recordset(${document}::jsonb) as e(id text,
-        workspace_id text, type text, entity_type text, entity_id text, fields jsonb,
-        previous jsonb, idempotency_key text, request_hash text, answer jsonb,
-        created_at timestamptz)${onlyIf ? sql` where ${onlyIf}` : sql``}
+      select * from ${events}${onlyIf ? sql` where ${onlyIf}` : sql``}
     ),
     claimed as (
       insert into event_idempotency_keys as k (workspace_id, key, event_id)
