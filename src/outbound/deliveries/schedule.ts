@@ -1,4 +1,5 @@
 import { sql } from 'kysely'
+import { arrayLiteral } from '../../db/array-literal.js'
 import type { Db } from '../../db/database.js'
 import { withMembers } from '../../db/json-members.js'
 import { prepared } from '../../db/prepared.js'
@@ -62,7 +63,8 @@ export async function scheduleDeliveries(
 ): Promise<string[]> {
   if (planned.length === 0) return []
   const groups = jobGroups(planned, perJob)
-  const column = <T>(of: (p: PlannedDelivery) => T) => planned.map(of)
+  const column = (of: (p: PlannedDelivery) => string | number | boolean | null) =>
+    arrayLiteral(planned.map(of))
   await sql`${prepared('schedule_deliveries')}
     with planned as (
       select * from unnest(
@@ -77,7 +79,7 @@ export async function scheduleDeliveries(
         ${column((p) => p.row.max_attempts)}::int[],
         ${column((p) => p.row.batch_open ?? false)}::boolean[],
         ${column((p) => p.row.mass_post_id ?? null)}::text[],
-        ${column((p) => p.runAt.getTime())}::float8[], ${groups}::int[]
+        ${column((p) => p.runAt.getTime())}::float8[], ${arrayLiteral(groups)}::int[]
       ) with ordinality as p(id, workspace_id, rule_id, kind, event_id, event_type, entity_type,
         entity_id, record, previous, max_attempts, batch_open, mass_post_id, run_at, g, n)
     ),

@@ -1,4 +1,5 @@
 import { type RawBuilder, sql, type Transaction } from 'kysely'
+import { arrayLiteral } from '../../db/array-literal.js'
 import type { Database } from '../../db/database.js'
 import { prepared } from '../../db/prepared.js'
 
@@ -85,22 +86,6 @@ export function eventColumns(events: EventInsert[]) {
       request_hash, answer, created_ms)
   ) as e`
 }
-
-/**
- * A one-dimensional array literal of these elements, each quoted (only `"`
- * and `\` escaped), a null as NULL: what node-postgres makes of an array,
- * in one pass per element instead of two.
- */
-function arrayLiteral(values: (string | null)[]): string {
-  let text = '{'
-  for (let n = 0; n < values.length; n++) {
-    const value = values[n]
-    if (n > 0) text += ','
-    text += value == null ? 'NULL' : `"${value.replace(ARRAY_ESCAPED, '\\$&')}"`
-  }
-  return `${text}}`
-}
-const ARRAY_ESCAPED = /["\\]/g
 
 /**
  * `insertEvents` as CTEs, for a statement that writes more beside: `recorded`
