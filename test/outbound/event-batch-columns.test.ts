@@ -44,3 +44,28 @@ t.test(
     }
   },
 )
+
+t.test("a batch's deliveries are numbered in the batch's order", async (t) => {
+  const { app } = testApp
+  const ws = await createWorkspace(app)
+  for (const title of ['first rule', 'second rule'])
+    await createRule(app, ws, {
+      title,
+      event_types: ['lead.created'],
+      request: { method: 'POST', url: 'http://127.0.0.1:9/in', body_format: 'json' },
+    })
+  const events = Array.from({ length: 200 }, (_, n) => ({
+    type: 'lead.created',
+    record: lead({ n }, `L-${n}`),
+  }))
+  const res = await app.inject({
+    method: 'POST',
+    url: '/v1/events/batch',
+    headers: ws.auth,
+    payload: { events },
+  })
+  t.equal(res.statusCode, 202, res.body)
+  const ids: string[] = res.json().data.flatMap((r: { deliveries: string[] }) => r.deliveries)
+  t.equal(ids.length, 400)
+  t.same(ids, [...ids].sort(), 'each delivery id after the one before')
+})

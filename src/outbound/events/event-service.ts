@@ -259,7 +259,7 @@ export function planAnswers(
   rulesByType: Map<string, RuleRow[]>,
 ): { result: EventResult; planned: PlannedDelivery[] }[] {
   const { workspaceId, now } = context
-  return inputs.map((input, index) => {
+  const answers = inputs.map((input, index) => {
     const id = ids[index] as string
     const result: EventResult = {
       id,
@@ -285,6 +285,22 @@ export function planAnswers(
     }
     return { result, planned }
   })
+  inOrder(answers)
+  return answers
+}
+
+/**
+ * Gives the planned deliveries their ids in ascending order, in the order
+ * planned (ids made within one millisecond are random among themselves).
+ * Each of the deliveries' indexes that ends in the id (primary key, by
+ * workspace, by rule) then takes a batch's entries at its right edge,
+ * where PostgreSQL inserts without searching the tree from its root.
+ */
+function inOrder(answers: { result: EventResult; planned: PlannedDelivery[] }[]): void {
+  const planned = answers.flatMap((answer) => answer.planned)
+  const ids = planned.map((p) => p.row.id).sort()
+  for (const [n, p] of planned.entries()) p.row.id = ids[n] as string
+  for (const answer of answers) answer.result.deliveries = answer.planned.map((p) => p.row.id)
 }
 
 export function eventRow(
