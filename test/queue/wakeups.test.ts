@@ -101,38 +101,24 @@ t.test('the listener reconnects after pg_terminate_backend and looks once', asyn
 })
 
 t.test("an idle worker's claim reads beside the job; a busy one's does not", async (t) => {
-  const database = await testDatabase(t)
-  let release = () => {}
-  const blocked = new Promise<void>((resolve) => {
-    release = resolve
-  })
-  t.teardown(() => release())
-  const reads = new Map<string, unknown>()
-  await startWorker(t, database, {
-    concurrency: 4,
-    idleClaim: {
-      name: 'test_idle_claim',
-      text: `with claimed as materialized (select * from claim_jobs($1, $2, $3, $4))
-        select c.*, jsonb_build_object('read', c.payload -> 'n') as claim_read from claimed c`,
-    },
-    handlers: {
-      ping: async (job) => {
-        reads.set((job.payload as { n: string }).n, job.claimRead)
-        await blocked
-      },
-    },
-  })
-  await sleep(300)
-  await enqueue(database.db, [{ kind: 'ping', payload: { n: 'first' } }])
-  await eventually(() => reads.has('first'), { what: 'the first job to start' })
-  // The first job still runs: the worker is busy, its next claim is plain.
-  await enqueue(database.db, [{ kind: 'ping', payload: { n: 'second' } }])
-  await eventually(() => reads.has('second'), { what: 'the second job to start' })
+  const reads = await twoJobsInARow(t, 'test_idle_claim', { finishing: false })
   t.strictSame(reads.get('first'), { read: 'first' }, 'read in the idle claim')
   t.equal(reads.get('second'), undefined, 'nothing read beside a busy claim')
 })
 
 t.test('a job that is only finishing leaves the next claim idle', async (t) => {
+  const reads = await twoJobsInARow(t, 'test_idle_claim_finishing', { finishing: true })
+  t.strictSame(reads.get('first'), { read: 'first' }, 'the first read in the idle claim')
+  t.strictSame(reads.get('second'), { read: 'second' }, 'and the second too')
+})
+
+/**
+ * Starts a worker whose idle claim reads each job's `n` beside it, then
+ * enqueues a first job, which stays running, and a second: returns what each
+ * found in `claimRead`. With `finishing`, the first job says it only has its
+ * outcome left to write before it blocks.
+ */
+async function twoJobsInARow(t: Test, name: string, { finishing }: { finishing: boolean }) {
   const database = await testDatabase(t)
   let release = () => {}
   const blocked = new Promise<void>((resolve) => {
@@ -143,15 +129,14 @@ t.test('a job that is only finishing leaves the next claim idle', async (t) => {
   await startWorker(t, database, {
     concurrency: 4,
     idleClaim: {
-      name: 'test_idle_claim_finishing',
+      name,
       text: `with claimed as materialized (select * from claim_jobs($1, $2, $3, $4))
         select c.*, jsonb_build_object('read', c.payload -> 'n') as claim_read from claimed c`,
     },
     handlers: {
       ping: async (job) => {
         reads.set((job.payload as { n: string }).n, job.claimRead)
-        // Past what the idle claim reads ahead for; its outcome is still to write.
-        job.finishing()
+        if (finishing) job.finishing()
         await blocked
       },
     },
@@ -159,11 +144,11 @@ t.test('a job that is only finishing leaves the next claim idle', async (t) => {
   await sleep(300)
   await enqueue(database.db, [{ kind: 'ping', payload: { n: 'first' } }])
   await eventually(() => reads.has('first'), { what: 'the first job to start' })
+  // The first job still runs: unless it is finishing, the worker is busy.
   await enqueue(database.db, [{ kind: 'ping', payload: { n: 'second' } }])
   await eventually(() => reads.has('second'), { what: 'the second job to start' })
-  t.strictSame(reads.get('first'), { read: 'first' }, 'the first read in the idle claim')
-  t.strictSame(reads.get('second'), { read: 'second' }, 'and the second too')
-})
+  return reads
+}
 
 /**
  * A worker whose pool has one connection, with a plain idle claim (no read
