@@ -20,17 +20,13 @@ export class JobRun implements Job {
   /** Slots still held: the weight less the pieces done. */
   held: number
   readonly #onPieceDone: () => void
-  readonly #onFinishing: () => void
   /** The handler called finishing() (see Job.finishing). */
   isFinishing = false
   #controller: AbortController | undefined
   #cut = false
 
-  /**
-   * `onPieceDone` runs after a piece gave its slot back (see Job.pieceDone),
-   * `onFinishing` the first time the handler says it is finishing.
-   */
-  constructor(row: ClaimedRow, onPieceDone: () => void, onFinishing: () => void = () => {}) {
+  /** `onPieceDone` runs after a piece gave its slot back (see Job.pieceDone). */
+  constructor(row: ClaimedRow, onPieceDone: () => void) {
     this.id = row.id
     this.kind = row.kind
     this.payload = row.payload
@@ -42,13 +38,10 @@ export class JobRun implements Job {
     this.claimRead = row.claim_read
     this.held = row.weight
     this.#onPieceDone = onPieceDone
-    this.#onFinishing = onFinishing
   }
 
   finishing(): void {
-    if (this.isFinishing) return
     this.isFinishing = true
-    this.#onFinishing()
   }
 
   pieceDone(): void {

@@ -95,8 +95,6 @@ export function createWorker(options: WorkerOptions): Worker {
   // sized in slots.
   let meanWeight = 1
   const running = new Map<string, JobRun>()
-  // How many of the running jobs said they are finishing (Job.finishing).
-  let finishing = 0
   const counters = createCounters()
   let state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
   const claims = new Set<Promise<void>>()
@@ -158,7 +156,7 @@ export function createWorker(options: WorkerOptions): Worker {
         !sweep &&
         !draining &&
         want <= IDLE_CLAIM_MAX &&
-        running.size === finishing &&
+        allFinishing() &&
         buffered() === 0 &&
         claims.size === sweeps
       const claim = claimBatch(want, idle).finally(() => claims.delete(claim))
@@ -254,10 +252,7 @@ export function createWorker(options: WorkerOptions): Worker {
   }
 
   function start(row: ClaimedRow) {
-    // Counted while it runs: a call after it settled counts for nothing.
-    const run: JobRun = new JobRun(row, pieceDone, () => {
-      if (running.get(run.id) === run) finishing++
-    })
+    const run = new JobRun(row, pieceDone)
     busySlots += run.held
     running.set(run.id, run)
     counters.count(run.kind, 'started')
@@ -275,13 +270,18 @@ export function createWorker(options: WorkerOptions): Worker {
     settle(run, undefined, true)
   }
 
+  /** Every running job (if any) only writes its outcome (Job.finishing); stops at the first not. */
+  function allFinishing(): boolean {
+    for (const run of running.values()) if (!run.isFinishing) return false
+    return true
+  }
+
   function pieceDone() {
     busySlots--
     pump()
   }
 
   function settle(run: JobRun, err: unknown, ok = false) {
-    if (running.get(run.id) === run && run.isFinishing) finishing--
     running.delete(run.id)
     busySlots -= run.held
     run.held = 0
