@@ -26,7 +26,7 @@ const task = JSON.parse(process.argv[2]!) as PeerTask
 const reply = (message: PeerMessage) =>
   new Promise<void>((resolve) => process.send?.(message, () => resolve()))
 
-// The same pool as Hookline's sender (src/outbound/send/http-sender.ts).
+// The same pool as Hookline's sender (src/net/http-sender.ts).
 const agent = new Agent({
   keepAliveTimeout: 10_000,
   keepAliveMaxTimeout: 60_000,

@@ -1,6 +1,5 @@
 import type { Db } from '../db/database.js'
-import { USER_AGENT } from '../outbound/send/build-request.js'
-import type { Sender } from '../outbound/send/http-sender.js'
+import { type Sender, USER_AGENT } from '../net/http-sender.js'
 import type { SecretBox } from '../security/secret-box.js'
 import { activeSigningSecrets } from '../settings/signing-secrets.js'
 import { signRequest } from '../signing/signatures.js'

@@ -1,7 +1,7 @@
 import type { Config } from '../config.js'
 import type { Db } from '../db/database.js'
+import type { Sender } from '../net/http-sender.js'
 import { deliveriesPerJob } from '../outbound/deliveries/schedule.js'
-import type { Sender } from '../outbound/send/http-sender.js'
 import type { SecretBox } from '../security/secret-box.js'
 import { CallWriter, type WriterLog } from './call-writer.js'
 import { HandlerCache } from './handler-cache.js'

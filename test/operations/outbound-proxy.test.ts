@@ -1,6 +1,6 @@
 import t from 'tap'
 import { loadConfig } from '../../src/config.js'
-import { createHttpSender } from '../../src/outbound/send/http-sender.js'
+import { createHttpSender } from '../../src/net/http-sender.js'
 import { build, createWorkspace, startWorkers } from '../helpers/app.js'
 import { createRule, lead, postEvent, ruleBody, settled } from '../helpers/outbound.js'
 import { startProxy } from '../helpers/proxy.js'

@@ -1,5 +1,6 @@
 import type { RuleRow } from '../../db/tables/rules.js'
 import { LruCache } from '../../lru-cache.js'
+import { type OutboundRequest, USER_AGENT } from '../../net/http-sender.js'
 import { isReservedRequestHeader } from '../../net/reserved-headers.js'
 import type { RuleAuthInput } from '../../schemas/rule-parts.js'
 import { LOOKS_LIKE_CREDENTIAL, REDACTED } from '../../security/credential-names.js'
@@ -29,29 +30,12 @@ export interface DeliveryRecord {
   event: { id: string | null; type: string | null; occurred_at: string }
 }
 
-export interface OutboundRequest {
-  method: string
-  url: string
-  headers: Record<string, string>
-  body: string
-  /** Headers the rule set that were left out (see net/reserved-headers.ts), for a warning. */
-  droppedHeaders?: string[]
-  /**
-   * `url` parsed, when rendering had it: the sender's cap and the HTTP call
-   * read it rather than parse the URL again. Never mutated; not sent between
-   * threads (a render thread's request has none).
-   */
-  target?: URL
-}
-
 const contentTypes = {
   json: 'application/json',
   form: 'application/x-www-form-urlencoded',
   xml: 'application/xml',
   text: 'text/plain; charset=utf-8',
 } as const
-
-export const USER_AGENT = 'Hookline/0.1 (+webhooks)'
 
 /** What templates see: the record's fields at the top, plus `record.*` and `event.*`. */
 export function templateData(record: DeliveryRecord): TemplateData {

@@ -1,6 +1,7 @@
 import { evaluate } from '../../conditions/evaluate.js'
 import type { DeliveryRow } from '../../db/tables/deliveries.js'
 import type { RuleRow } from '../../db/tables/rules.js'
+import type { OutboundRequest, SendResult } from '../../net/http-sender.js'
 import { PutOffJobError } from '../../queue/errors.js'
 import type { Job, JobHandler } from '../../queue/types.js'
 import type { RuleAuthInput } from '../../schemas/rule-parts.js'
@@ -10,16 +11,10 @@ import { holdNotice } from '../deliveries/held-notices.js'
 import { holdClaimed } from '../deliveries/pause.js'
 import { nextRetryDelayMs } from '../retry-schedule.js'
 import type { AttemptWorkspace } from './attempt-rounds.js'
-import {
-  type DeliveryRecord,
-  type OutboundRequest,
-  redactRequest,
-  signOutbound,
-} from './build-request.js'
+import { type DeliveryRecord, redactRequest, signOutbound } from './build-request.js'
 import { observeDelivery } from './delivery-metrics.js'
 import type { DeliveryEngine } from './engine.js'
 import { destinationHost } from './fairness.js'
-import type { SendResult } from './http-sender.js'
 import { claimReadOf } from './idle-claim.js'
 import { noticeRequest } from './notices.js'
 import { jitter, putOffAtCap, putOffAtRate, putOffAtRenderShare } from './put-off.js'

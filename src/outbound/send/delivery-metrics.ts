@@ -1,6 +1,6 @@
 import type { DeliveryRow } from '../../db/tables/deliveries.js'
 import type { Metrics } from '../../metrics.js'
-import type { SendResult } from './http-sender.js'
+import type { SendResult } from '../../net/http-sender.js'
 
 const FINAL = new Set(['succeeded', 'failed', 'cancelled'])
 

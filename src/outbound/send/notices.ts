@@ -1,8 +1,7 @@
 import type { Db } from '../../db/database.js'
 import { newId } from '../../ids.js'
+import { type OutboundRequest, USER_AGENT } from '../../net/http-sender.js'
 import { scheduleDeliveries } from '../deliveries/schedule.js'
-import type { OutboundRequest } from './build-request.js'
-import { USER_AGENT } from './build-request.js'
 
 export type NoticeType = 'record.update' | 'delivery.failed' | 'rule.disabled' | 'inbound.record'
 

@@ -1,14 +1,10 @@
 import type { RuleRow } from '../../db/tables/rules.js'
+import type { OutboundRequest } from '../../net/http-sender.js'
 import type { RuleAuthInput } from '../../schemas/rule-parts.js'
 import { isPlainTemplate } from '../../templates/render.js'
 import { renderBudgetMs } from '../../templates/render-budget.js'
 import { renderOnThread } from '../../templates/render-pool.js'
-import {
-  type DeliveryRecord,
-  type OutboundRequest,
-  REQUEST_PARTS,
-  renderRuleRequest,
-} from './build-request.js'
+import { type DeliveryRecord, REQUEST_PARTS, renderRuleRequest } from './build-request.js'
 
 /**
  * A rule's request for a delivery, a preview or a test, within the render

@@ -1,6 +1,6 @@
 import { type Dispatcher, ProxyAgent } from 'undici'
-import type { AllowList } from '../../net/address-policy.js'
-import { createGuardedLookup } from '../../net/guarded-lookup.js'
+import type { AllowList } from './address-policy.js'
+import { createGuardedLookup } from './guarded-lookup.js'
 
 /**
  * OUTBOUND_PROXY_URL: every delivery leaves through one HTTP proxy, so

@@ -1,9 +1,27 @@
 import { isIP } from 'node:net'
 import { Agent, type Dispatcher, util } from 'undici'
-import { type AllowList, isForbiddenAddress, parseAllowList } from '../../net/address-policy.js'
-import { createGuardedLookup } from '../../net/guarded-lookup.js'
-import type { OutboundRequest } from './build-request.js'
+import { type AllowList, isForbiddenAddress, parseAllowList } from './address-policy.js'
+import { createGuardedLookup } from './guarded-lookup.js'
 import { checkProxiedDestination, createProxyDispatcher } from './proxy.js'
+
+/** What every outbound HTTP call says it is. */
+export const USER_AGENT = 'Hookline/0.1 (+webhooks)'
+
+/** An HTTP request ready to send: a delivery's, a notice's, or a handler's look-up. */
+export interface OutboundRequest {
+  method: string
+  url: string
+  headers: Record<string, string>
+  body: string
+  /** Headers the rule set that were left out (see net/reserved-headers.ts), for a warning. */
+  droppedHeaders?: string[]
+  /**
+   * `url` parsed, when rendering had it: the sender's cap and the HTTP call
+   * read it rather than parse the URL again. Never mutated; not sent between
+   * threads (a render thread's request has none).
+   */
+  target?: URL
+}
 
 export interface SendResult {
   status: number | null
