@@ -18,6 +18,7 @@ import { writeFile } from 'node:fs/promises'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
+import { startBarePost } from './lib/bare-post.js'
 import { cpuMeter } from './lib/cpu.js'
 import { queueDeliveries, sampleRss } from './lib/deliver-drain.js'
 import {
@@ -433,7 +434,12 @@ async function drain(pg: BenchPostgres, receiver: Receiver) {
  * /v1/events, one event each, the next as soon as the answer comes), against
  * the same events 1,000 to a POST /v1/events/batch. The API process and its
  * PostgreSQL are metered (no worker runs: this is the cost of taking events
- * in), `rounds` times each, alternating, medians.
+ * in), `rounds` times each, alternating, medians. Beside them, the floor no
+ * intake can go under: the same 50 callers POSTing the same events to a bare
+ * Fastify route in a process of its own (JSON parsed, 202 answered, nothing
+ * else). A single event costs at least that request plus what a batch spends
+ * per event, so `single_event_floor_to_batch_ratio` is the least
+ * `single_to_batch_cpu_ratio` this stack allows.
  */
 async function singleEvents(pg: BenchPostgres, receiver: Receiver) {
   const n = size.single
@@ -450,8 +456,10 @@ async function singleEvents(pg: BenchPostgres, receiver: Receiver) {
     receiverUrl: receiver.url,
     withWorker: false,
   })
+  const bare = await startBarePost()
   const single: { api: number; postgres: number; us: number }[] = []
   const batched: { api: number; postgres: number; us: number }[] = []
+  const bareUs: number[] = []
   const rates: { single: number[]; batched: number[] } = { single: [], batched: [] }
   let offset = 0
   const measure = async (send: (from: number) => Promise<void>) => {
@@ -479,9 +487,23 @@ async function singleEvents(pg: BenchPostgres, receiver: Receiver) {
   }
   const inBulk = (from: number) =>
     inBatches(n, batching, (a, b) => hl.postBatch(events(from + a, from + b)))
+  const toBare = async (from: number) => {
+    let next = 0
+    await Promise.all(
+      Array.from({ length: callers }, async () => {
+        while (next < n) await bare.post(leadEvent(from + next++))
+      }),
+    )
+  }
+  const measureBare = async () => {
+    const meter = cpuMeter({ bare: () => [bare.pid] })
+    await toBare(0)
+    return Math.round((meter.read().bare * 1e6) / n)
+  }
   try {
     // Untimed: connections opened, code compiled.
     await oneByOne(-n)
+    await toBare(-n)
     await pg.settle(name)
     if (statements) {
       await statementsPerEvent(pg, name, n, 'single', () => measure(oneByOne))
@@ -494,23 +516,32 @@ async function singleEvents(pg: BenchPostgres, receiver: Receiver) {
       const b = await measure(inBulk)
       batched.push(b)
       rates.batched.push(b.rate)
+      const floor = await measureBare()
+      bareUs.push(floor)
       log(
         `round ${r + 1}: single ${a.us} µs/event (API ${a.api}, PostgreSQL ${a.postgres}; ${a.rate} events/s), ` +
-          `batch ${b.us} µs/event (API ${b.api}, PostgreSQL ${b.postgres}; ${b.rate} events/s)`,
+          `batch ${b.us} µs/event (API ${b.api}, PostgreSQL ${b.postgres}; ${b.rate} events/s), ` +
+          `bare Fastify POST ${floor} µs/request`,
       )
       await pg.settle(name)
     }
   } finally {
+    await bare.stop()
     await hl.stop()
     await dropDatabase(pg, name)
   }
   const s = median(single.map((m) => m.us))
   const b = median(batched.map((m) => m.us))
+  const barePost = median(bareUs)
   const parts = (m: typeof single) =>
     `API ${median(m.map((x) => x.api))}, PostgreSQL ${median(m.map((x) => x.postgres))}`
   log(
     `medians: single ${s} µs/event (${parts(single)}; ${median(rates.single)} events/s), batch ${b} µs/event ` +
-      `(${parts(batched)}; ${median(rates.batched)} events/s); single/batch ${round(s / b, 2)}× (target ≤ 2)\n`,
+      `(${parts(batched)}; ${median(rates.batched)} events/s); single/batch ${round(s / b, 2)}× (target ≤ 2)`,
+  )
+  log(
+    `floor: bare Fastify POST ${barePost} µs/request + batch ${b} µs/event = ${barePost + b} µs, ` +
+      `${round((barePost + b) / b, 2)}× batch before any intake work; single is ${round(s / (barePost + b), 2)}× that floor\n`,
   )
   return {
     single_event_cpu_us: s,
@@ -521,6 +552,10 @@ async function singleEvents(pg: BenchPostgres, receiver: Receiver) {
     batch_event_cpu_us_postgres: median(batched.map((m) => m.postgres)),
     single_event_rate: median(rates.single),
     single_to_batch_cpu_ratio: round(s / b, 2),
+    // The least single_to_batch_cpu_ratio the stack allows (see the doc comment).
+    bare_post_cpu_us: barePost,
+    single_event_floor_cpu_us: barePost + b,
+    single_event_floor_to_batch_ratio: round((barePost + b) / b, 2),
   }
 }
 
