@@ -103,6 +103,16 @@ t.test('the next single event sees every change to rules, catalog and switch', a
   })
   t.equal(off.statusCode, 200, off.body)
   t.same(await matched(3), [second.id], 'a disabled rule no longer does')
+  // Enabling clears failing_since in the same write: still a change to the view.
+  await database.pool.query('update rules set failing_since = now() where id = $1', [first.id])
+  const on = await app.inject({
+    method: 'POST',
+    url: `/v1/rules/${first.id}/enable`,
+    headers: ws.auth,
+  })
+  t.equal(on.statusCode, 200, on.body)
+  t.same(await matched(3), [first.id, second.id], 'an enabled rule matches at once')
+  await app.inject({ method: 'POST', url: `/v1/rules/${first.id}/disable`, headers: ws.auth })
 
   // Behind the API's back, as another process's write would be.
   await database.pool.query(`update rules set event_types = '{lead.deleted}' where id = $1`, [
@@ -143,7 +153,7 @@ t.test('the next single event sees every change to rules, catalog and switch', a
     `select count(*)::int as n from events where workspace_id = $1`,
     [ws.id],
   )
-  t.equal(rows[0]?.n, 7, 'every event taken recorded once, the refused one not at all')
+  t.equal(rows[0]?.n, 8, 'every event taken recorded once, the refused one not at all')
 })
 
 t.test("a job holds as many of a rule's deliveries as the rule may send at once", async (t) => {
@@ -215,4 +225,41 @@ t.test('a group taken again after its remembered view went stale keeps its job s
     [30],
     'the retaken group is one job of 30, as 50 to a job allows',
   )
+})
+
+t.test("a failing delivery's mark on its rule leaves the remembered view alone", async (t) => {
+  const { app, database } = await build(t)
+  const ws = await createWorkspace(app, 'A')
+  const a = await createRule(app, ws, ruleBody(RECEIVER, { title: 'A' }))
+  const b = await createRule(app, ws, ruleBody(RECEIVER, { title: 'B' }))
+  const views = new IngestViewCache()
+  const take = (i: number) => ingestTogether(database.db, ws.id, [event(i)] as EventInput[], views)
+  await take(0)
+  const key = IngestViewCache.key(ws.id, ['lead.created'])
+  const remembered = views.get(key)
+  t.ok(remembered, 'the view is remembered')
+
+  // What record-outcome writes when a delivery fails: taking events never
+  // reads it, so the next event needs no fresh read of the view.
+  await database.pool.query('update rules set failing_since = now() where id = $1', [a.id])
+  const outcomes = await take(1)
+  t.equal(outcomes?.length, 1)
+  t.equal(views.get(key), remembered, 'the view still holds after failing_since was set')
+
+  // Nor do two failures in one workspace wait on each other.
+  const one = await database.pool.connect()
+  const two = await database.pool.connect()
+  try {
+    await one.query('begin')
+    await one.query('update rules set failing_since = now() where id = $1', [a.id])
+    await two.query('begin')
+    await two.query(`set local lock_timeout = '5s'`)
+    await two.query('update rules set failing_since = now() where id = $1', [b.id])
+    t.pass('the second failure was recorded while the first was open')
+  } finally {
+    await two.query('rollback').catch(() => {})
+    await one.query('rollback').catch(() => {})
+    one.release()
+    two.release()
+  }
 })

@@ -27,17 +27,16 @@ const writeTogether = precompiled<
   {
     expected: string | null
     workspaceId: string
-    types: string[]
     events: string
     planned: string
   },
   { recorded: string[]; stale: boolean }
 >(
-  ['expected', 'workspaceId', 'types', 'events', 'planned'],
-  ({ expected, workspaceId, types, events, planned }) => sql`${prepared('ingest_together')}
+  ['expected', 'workspaceId', 'events', 'planned'],
+  ({ expected, workspaceId, events, planned }) => sql`${prepared('ingest_together')}
     with fresh as (
       select ${expected}::text is null
-        or ${viewFingerprint(workspaceId, types)} is not distinct from ${expected}::text as ok
+        or ${viewFingerprint(workspaceId)} is not distinct from ${expected}::text as ok
     ),
     ${recordEvents(eventDocument(events), sql<boolean>`(select ok from fresh)`)},
     planned as (
@@ -126,7 +125,6 @@ export async function ingestTogether(
   const { rows: written } = await writeTogether(db, {
     expected,
     workspaceId,
-    types,
     events: JSON.stringify(rows),
     planned: document,
   })

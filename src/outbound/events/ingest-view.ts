@@ -17,24 +17,14 @@ export interface IngestView {
 }
 
 /**
- * What the view was read from, as text that changes whenever the view could:
- * the row version (`xmin`) of the workspace, of each of the call's types in
- * its catalog (and whether it has one), and of each enabled rule the types
- * trigger. A row updated, added or removed changes it (a new row version
- * has a new xmin); so may an unrelated change to the workspace's row, which
- * costs only a read. Null when the workspace does not exist.
+ * What the view was read from: the workspace's row version (`xmin`), new
+ * whenever the view could have changed, since every write to the workspace's
+ * rules (but for a rule's `failing_since`) or its catalog also writes its row
+ * (migrations/0048). An unrelated change to the workspace costs only a read.
+ * Null when the workspace does not exist.
  */
-export const viewFingerprint = (
-  workspaceId: string,
-  types: readonly string[],
-): RawBuilder<string> =>
-  sql<string>`(select concat_ws('/', w.xmin::text,
-      exists (select from event_types c where c.workspace_id = w.id),
-      (select string_agg(c.name || '@' || c.xmin::text, ',' order by c.name) from event_types c
-        where c.workspace_id = w.id and c.name = any(${types}::text[])),
-      (select string_agg(r.id || '@' || r.xmin::text, ',' order by r.id) from rules r
-        where r.workspace_id = w.id and r.enabled and r.event_types && ${types}::text[]))
-    from workspaces w where w.id = ${workspaceId})`
+export const viewFingerprint = (workspaceId: string): RawBuilder<string> =>
+  sql<string>`(select w.xmin::text from workspaces w where w.id = ${workspaceId})`
 
 type Row = Partial<RuleRow> & {
   ws_fingerprint: string
@@ -59,7 +49,7 @@ export async function readIngestView(
   const { rows } = await sql<Row>`${prepared('ingest_view')}
     with w as (
       select w.id, w.webhooks_enabled as ws_webhooks_enabled,
-        ${viewFingerprint(workspaceId, distinct)} as ws_fingerprint,
+        w.xmin::text as ws_fingerprint,
         exists (select from event_types c where c.workspace_id = w.id) as ws_catalog_defined,
         (select jsonb_object_agg(c.name, c.archived) from event_types c
           where c.workspace_id = w.id and c.name = any(${distinct}::text[])) as ws_catalog_types
