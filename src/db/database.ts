@@ -57,6 +57,16 @@ export interface DatabaseHandle {
   close(): Promise<void>
 }
 
+/** Each Kysely instance `connectDatabase` made → the pool under it. */
+const pools = new WeakMap<Db, pg.Pool>()
+
+/**
+ * The pool under `db` when `connectDatabase` made it (not a transaction's,
+ * whose statements must go through its own connection): for a statement that
+ * needs nothing of Kysely's but a connection (see precompiled.ts).
+ */
+export const poolOf = (db: Db): pg.Pool | undefined => pools.get(db)
+
 /**
  * Opens a pool and a Kysely instance over it. The caller owns both and closes
  * them. `preparedStatements: false` (DATABASE_PREPARED_STATEMENTS) runs every
@@ -88,6 +98,7 @@ export function connectDatabase(
     else runUnnamed(client)
   })
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+  pools.set(db, pool)
   return {
     db,
     pool,

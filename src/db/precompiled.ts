@@ -1,5 +1,7 @@
 import { CompiledQuery, type QueryResult, type RawBuilder } from 'kysely'
-import type { Db } from './database.js'
+import type pg from 'pg'
+import { type Db, poolOf } from './database.js'
+import { preparedName } from './prepared.js'
 
 /** A stand-in for an argument while the statement is compiled, found again by identity. */
 class Slot {
@@ -20,7 +22,9 @@ export function precompiled<A extends Record<string, unknown>, R>(
   names: readonly (keyof A & string)[],
   build: (args: A) => RawBuilder<R>,
 ): (db: Db, args: A) => Promise<QueryResult<R>> {
-  let compiled: { sql: string; take: ((args: A) => unknown)[] } | undefined
+  let compiled:
+    | { sql: string; name: string | undefined; take: ((args: A) => unknown)[] }
+    | undefined
   const compile = (db: Db) => {
     const slots = Object.fromEntries(names.map((name) => [name, new Slot(name)]))
     const { sql, parameters } = build(slots as unknown as A).compile(db)
@@ -31,16 +35,20 @@ export function precompiled<A extends Record<string, unknown>, R>(
       }
       return () => value
     })
-    return { sql, take }
+    return { sql, name: preparedName(sql), take }
   }
   return (db, args) => {
     compiled ??= compile(db)
-    const { sql, take } = compiled
-    return db.executeQuery<R>(
-      CompiledQuery.raw(
-        sql,
-        take.map((get) => get(args)),
-      ) as CompiledQuery<R>,
-    )
+    const { sql, name, take } = compiled
+    const values = take.map((get) => get(args))
+    // Straight to the pool when outside a transaction: Kysely's connection
+    // provider, executor and driver add a dozen promise hops before the
+    // statement is sent, which a lone call, running cold code, pays in full
+    // before its write.
+    const pool = poolOf(db)
+    // Named as `prepared` marks it; the pool's clients take the name off
+    // behind a transaction pooler (runUnnamed), as for Kysely's statements.
+    if (pool) return pool.query<R & pg.QueryResultRow>({ name, text: sql, values })
+    return db.executeQuery<R>(CompiledQuery.raw(sql, values) as CompiledQuery<R>)
   }
 }

@@ -13,6 +13,10 @@ const MARK = '/*prepared '
  */
 export const prepared = (name: string) => sql.raw(`${MARK}${name}*/`)
 
+/** The name a statement's text is marked with (see `prepared`), if any. */
+export const preparedName = (text: string): string | undefined =>
+  text.startsWith(MARK) ? text.slice(MARK.length, text.indexOf('*/')) : undefined
+
 /**
  * Makes a pooled client run marked statements as named ones. Kysely passes
  * a statement's text and values to `client.query`; this is the one place
@@ -22,8 +26,8 @@ export function runMarkedAsPrepared(client: pg.PoolClient): void {
   const query = client.query as (...args: unknown[]) => unknown
   client.query = function (this: pg.PoolClient, ...args: unknown[]) {
     const [text, values] = args
-    if (typeof text === 'string' && text.startsWith(MARK) && args.length <= 2) {
-      const name = text.slice(MARK.length, text.indexOf('*/'))
+    const name = typeof text === 'string' && args.length <= 2 ? preparedName(text) : undefined
+    if (name !== undefined) {
       return query.call(this, { name, text, values })
     }
     return query.apply(this, args)
