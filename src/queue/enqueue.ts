@@ -51,10 +51,12 @@ export async function enqueue(db: Db, jobs: JobSpec[]): Promise<string[]> {
 /**
  * The select-list item that wakes the workers for jobs just inserted, read
  * from a CTE of `(id, run_at)` rows: as an aggregate it runs pg_notify once
- * for the statement (see JobsNotification).
+ * for the statement (see JobsNotification). It names the least and greatest
+ * new id, so an idle worker claims those jobs by id.
  */
 export const notifyWorkers = sql`pg_notify(${sql.lit(JOBS_CHANNEL)}, json_build_object(
   'id', min(id),
+  'last', max(id),
   'due', count(*) filter (where run_at <= now()),
   'next', (extract(epoch from min(run_at) filter (where run_at > now())) * 1000)::float8
 )::text)`

@@ -118,6 +118,15 @@ export interface WorkerOptions {
 export interface IdleClaim {
   name: string
   text: string
+  /**
+   * The statement takes two more parameters, `$5` and `$6` (bigint): the
+   * least and greatest id the notifications heard since the worker's last
+   * claim announced, or both null when one of them named no ids (a hand-back)
+   * or the worker claims for jobs announced earlier. Given a span, the claim
+   * should take only due, free jobs in it (by id, SKIP LOCKED), since those
+   * are what woke the worker; without one, what `claim_jobs` takes.
+   */
+  announced?: boolean
 }
 
 export interface KindCounters {

@@ -32,6 +32,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1
 // Most jobs an idle claim takes (WorkerOptions.idleClaim): it reads beside
 // each, where a busy worker's handlers batch their reads across many jobs.
 const IDLE_CLAIM_MAX = 4
+// Widest span of ids an idle claim takes by id (IdleClaim.announced): it
+// walks the span, so past this it claims what is due instead.
+const ANNOUNCED_SPAN_MAX = 1_000
 
 /**
  * A worker: claims due jobs in batches into a local buffer that feeds
@@ -73,7 +76,8 @@ export function createWorker(options: WorkerOptions): Worker {
     applicationName: options.listenerApplicationName ?? 'hookline-queue-listener',
     logger,
     onNotify(payload) {
-      const { due, next } = parseNotification(payload)
+      const { due, next, ids } = parseNotification(payload)
+      if (due > 0) heard = ids && heard !== null ? spanOf(heard, ids) : null
       demand += due
       if (next !== null) wakeAt(next - Date.now())
       pump()
@@ -105,6 +109,11 @@ export function createWorker(options: WorkerOptions): Worker {
   let sweep = false
   let draining = false
   let demand = 0
+  // The ids of the jobs behind `demand`, as a span, for an idle claim that
+  // takes them by id: undefined when no notification came since the last
+  // claim began, null when some demand is of jobs not named (a hand-back,
+  // or demand a claim carried over).
+  let heard: { first: number; last: number } | null | undefined
   let pollTimer: NodeJS.Timeout | undefined
   let heartbeatTimer: NodeJS.Timeout | undefined
   let statsTimer: NodeJS.Timeout | undefined
@@ -170,8 +179,10 @@ export function createWorker(options: WorkerOptions): Worker {
     // A job announced before this claim began is visible to it; later
     // notifications add to a fresh count.
     const announced = demand
+    const ids = heard
     sweep = false
     demand = 0
+    heard = undefined
     pending += want
     if (swept) sweeps++
     let rows: ClaimedRow[]
@@ -182,10 +193,20 @@ export function createWorker(options: WorkerOptions): Worker {
       // the same connection, so its statement is planned once, not once on
       // each pool connection that happens to carry it.
       const via = (idle && listener.client) || pool
-      rows = await claimJobs(via, args, idle ? options.idleClaim : undefined)
+      // An idle claim takes the jobs that woke it, by id, when it knows them.
+      const span =
+        idle && ids && ids.last - ids.first <= ANNOUNCED_SPAN_MAX
+          ? { from: String(ids.first), to: String(ids.last) }
+          : undefined
+      rows = await claimJobs(
+        via,
+        { ...args, announced: span },
+        idle ? options.idleClaim : undefined,
+      )
     } catch (err) {
       logger.error({ err, workerId }, 'queue: claim failed')
       demand += announced
+      if (announced > 0) heard = null
       draining = false
       wakeAt(CLAIM_RETRY_MS)
       return
@@ -207,7 +228,10 @@ export function createWorker(options: WorkerOptions): Worker {
     if (rows.length === want) {
       // Full: more are probably waiting. Keep claiming while they last.
       if (searching) draining = true
-      demand += Math.max(0, announced - want)
+      if (announced > want) {
+        demand += announced - want
+        heard = null
+      }
     } else {
       draining = false
       if (searching && state === 'running') void scheduleNextRun()
@@ -423,6 +447,14 @@ export function createWorker(options: WorkerOptions): Worker {
       return stopping
     },
   }
+}
+
+/** The least span holding both. */
+function spanOf(
+  a: { first: number; last: number } | undefined,
+  b: { first: number; last: number },
+): { first: number; last: number } {
+  return a ? { first: Math.min(a.first, b.first), last: Math.max(a.last, b.last) } : b
 }
 
 const noop = () => {}

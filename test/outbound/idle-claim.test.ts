@@ -15,14 +15,24 @@ const { app, database } = testApp
 const engine = createDeliveryEngine({ ...testApp, db: database.db, log: silent })
 t.teardown(() => engine.sender.close())
 
-const claimIdle = async () =>
+const claimIdle = async (announced?: { from: string; to: string }) =>
   (
     await claimJobs(
       database.pool,
-      { workerId: 'test', leaseMs: 60_000, limit: 4, kinds: ['delivery.send'] },
+      { workerId: 'test', leaseMs: 60_000, limit: 4, kinds: ['delivery.send'], announced },
       idleDeliveryClaim,
     )
   ).map((row) => new JobRun(row, () => {}))
+
+/** The job of a delivery, and whether a worker holds it. */
+const jobOf = async (deliveryId: string) => {
+  const { rows } = await database.pool.query<{ id: string; held: boolean }>(
+    `select j.id::text as id, j.locked_by is not null as held
+    from jobs j where j.id = (select job_id from deliveries where id = $1)`,
+    [deliveryId],
+  )
+  return rows[0]!
+}
 
 t.test('an idle claim reads the delivery and its context as the rounds do', async (t) => {
   const ws = await createWorkspace(app)
@@ -112,3 +122,44 @@ t.test(
     t.equal(leadOf(today), 'L-3', "today's with its own event")
   },
 )
+
+t.test('an idle claim told which jobs were announced takes those, not older ones', async (t) => {
+  const ws = await createWorkspace(app, 'Announced')
+  await createRule(app, ws, ruleBody('http://127.0.0.1:9/hook'))
+  const older = await postEvent(app, ws, 'lead.created', lead({ Status: 'New' }, 'L-4'))
+  const newer = await postEvent(app, ws, 'lead.created', lead({ Status: 'New' }, 'L-5'))
+  const olderJob = await jobOf(older.deliveries[0]!)
+  const newerJob = await jobOf(newer.deliveries[0]!)
+  const jobs = await claimIdle({ from: newerJob.id, to: newerJob.id })
+  t.strictSame(
+    jobs.map((job) => job.id),
+    [newerJob.id],
+    'the announced job, though an older one is due too',
+  )
+  t.ok(claimReadOf(engine, jobs[0]!)?.deliveries.has(newer.deliveries[0]!), 'with its delivery')
+  t.equal(
+    (await jobOf(older.deliveries[0]!)).held,
+    false,
+    'the older job is left for the next look',
+  )
+  t.strictSame(
+    (await claimIdle()).map((job) => job.id),
+    [olderJob.id],
+    'an idle claim told nothing takes what is due',
+  )
+})
+
+t.test('two idle claims told of the same job: one takes it', async (t) => {
+  const ws = await createWorkspace(app, 'Raced')
+  await createRule(app, ws, ruleBody('http://127.0.0.1:9/hook'))
+  const { deliveries } = await postEvent(app, ws, 'lead.created', lead({ Status: 'New' }, 'L-6'))
+  const job = await jobOf(deliveries[0]!)
+  const announced = { from: job.id, to: job.id }
+  const [a, b] = await Promise.all([claimIdle(announced), claimIdle(announced)])
+  t.strictSame(
+    [...a!, ...b!].map((run) => run.id),
+    [job.id],
+    'claimed once between the two',
+  )
+  t.strictSame(await claimIdle(announced), [], 'and not again while its lease holds')
+})

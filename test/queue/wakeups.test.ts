@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import { connectDatabase } from '../../src/db/database.js'
 import { createWorker, enqueue, type Job } from '../../src/queue/index.js'
+import { returnJobs } from '../../src/queue/sql/return-jobs.js'
 import { testDatabase } from '../helpers/database.js'
 import { eventually, sleep, startWorker } from './helpers.js'
 
@@ -110,6 +111,34 @@ t.test('a job that is only finishing leaves the next claim idle', async (t) => {
   const reads = await twoJobsInARow(t, 'test_idle_claim_finishing', { finishing: true })
   t.strictSame(reads.get('first'), { read: 'first' }, 'the first read in the idle claim')
   t.strictSame(reads.get('second'), { read: 'second' }, 'and the second too')
+})
+
+t.test('an idle claim is told the ids its notification announced', async (t) => {
+  const database = await testDatabase(t)
+  const reads = new Map<string, unknown>()
+  await startWorker(t, database, {
+    idleClaim: {
+      name: 'test_idle_claim_announced',
+      announced: true,
+      text: `select c.*, jsonb_build_object('from', $5::bigint::text, 'to', $6::bigint::text)
+        as claim_read from claim_jobs($1, $2, $3, $4) c`,
+    },
+    handlers: { ping: async (job) => void reads.set(job.id, job.claimRead) },
+  })
+  await sleep(300)
+  const [id] = await enqueue(database.db, [{ kind: 'ping', payload: null }])
+  await eventually(() => reads.has(id!), { what: 'the job to start' })
+  t.strictSame(reads.get(id!), { from: id, to: id }, 'the one job it announced')
+  // A job handed back by a stopping worker is announced without its ids.
+  await database.pool.query(
+    `insert into jobs (kind, payload, locked_by, locked_until) values ('ping', 'null', 'gone', now() + interval '1 hour')`,
+  )
+  const { rows } = await database.pool.query<{ id: string }>(
+    `select id::text as id from jobs where locked_by = 'gone'`,
+  )
+  await returnJobs(database.pool, 'gone', [rows[0]!.id])
+  await eventually(() => reads.has(rows[0]!.id), { what: 'the handed-back job to start' })
+  t.strictSame(reads.get(rows[0]!.id), { from: null, to: null }, 'claimed as anything due')
 })
 
 /**

@@ -15,11 +15,12 @@ import type { DeliveryEngine } from './engine.js'
  * statements took two, with a turn of the event loop between them.
  *
  * The statement is the function `claim_delivery_jobs` (migrations/0040,
- * 0041, 0043): it reads in statements of its own, after claim_jobs took
- * the jobs, so a delivery changed before its job was taken (a cancel) is
- * read as it is now; its lookups are held to primary keys, its plans are
- * generic from the first call, and each opens only the day partitions its
- * ids fall in. Only a notification's few jobs are read this way; a busy
+ * 0041, 0043, 0051). Given the ids the notifications announced, it takes
+ * those jobs by id (when still free and due), else what claim_jobs would.
+ * It reads in statements of its own, after it took the jobs, so a delivery
+ * changed before its job was taken (a cancel) is read as it is now; its
+ * lookups are held to primary keys, its plans are generic from the first
+ * call, and each opens only the day partitions its ids fall in. Only a notification's few jobs are read this way; a busy
  * worker's claims stay plain and its attempts read in shared rounds. A
  * delivery whose batch is still open is not read here: closing it is a
  * write, left to the rounds' claim.
@@ -28,8 +29,9 @@ import type { DeliveryEngine } from './engine.js'
  * bytes in them are restored by `fromJson`.
  */
 export const idleDeliveryClaim: IdleClaim = {
-  name: 'hookline_claim_delivery_jobs',
-  text: 'select * from claim_delivery_jobs($1, $2, $3, $4)',
+  name: 'hookline_claim_delivery_jobs_announced',
+  text: 'select * from claim_delivery_jobs($1, $2, $3, $4, $5::bigint, $6::bigint)',
+  announced: true,
 }
 
 /** What an idle claim read beside a job, ready for its attempts. */

@@ -44,12 +44,22 @@ export interface ClaimedRow {
  */
 export async function claimJobs(
   pool: pg.Pool | pg.Client,
-  args: { workerId: string; leaseMs: number; limit: number; kinds: string[] },
+  args: {
+    workerId: string
+    leaseMs: number
+    limit: number
+    kinds: string[]
+    /** The span of ids announced, for a statement that takes it (IdleClaim.announced). */
+    announced?: { from: string; to: string } | undefined
+  },
   statement: IdleClaim = PLAIN_CLAIM,
 ): Promise<ClaimedRow[]> {
+  const values: unknown[] = [args.workerId, args.leaseMs, args.limit, args.kinds]
+  if (statement.announced) values.push(args.announced?.from ?? null, args.announced?.to ?? null)
   const { rows } = await pool.query<ClaimedRow>({
-    ...statement,
-    values: [args.workerId, args.leaseMs, args.limit, args.kinds],
+    name: statement.name,
+    text: statement.text,
+    values,
   })
   return rows
 }
