@@ -109,15 +109,15 @@ export async function planForwards(
 /**
  * The `inbound.record` notice of a call, as `enqueueNotice` would write it,
  * built in the settle statement from the call's row (alias `c`: `id`,
- * `handler_id`, `record`), its planned delivery (`p`: `entity_type`,
- * `entity_id`, `received_at` as ISO text) and the batch's `occurred_at`
- * (a text parameter).
+ * `handler_id`, `record`, `received_at` as ISO text), its planned delivery
+ * (`p`: `entity_type`, `entity_id`) and the batch's `occurred_at` (a text
+ * parameter).
  */
 export const noticeRecord = (occurredAt: string) => sql`jsonb_build_object(
       'type', 'inbound.record',
       'data', jsonb_build_object('handler_id', c.handler_id, 'call_id', c.id,
         'entity_type', p.entity_type, 'entity_id', p.entity_id, 'record', c.record,
-        'received_at', p.received_at),
+        'received_at', c.received_at),
       'occurred_at', ${occurredAt}::text)`
 
 async function loadActionRules(db: Db, forwards: Forward[]): Promise<Map<string, ActionRule>> {

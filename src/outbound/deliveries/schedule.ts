@@ -1,4 +1,4 @@
-import { sql } from 'kysely'
+import { type RawBuilder, sql } from 'kysely'
 import { arrayLiteral } from '../../db/array-literal.js'
 import type { Db } from '../../db/database.js'
 import { withMembers } from '../../db/json-members.js'
@@ -63,11 +63,29 @@ export async function scheduleDeliveries(
 ): Promise<string[]> {
   if (planned.length === 0) return []
   const groups = jobGroups(planned, perJob)
-  const column = (of: (p: PlannedDelivery) => string | number | boolean | null) =>
-    arrayLiteral(planned.map(of))
   await sql`${prepared('schedule_deliveries')}
     with planned as (
-      select * from unnest(
+      select * from ${plannedUnnest(planned, groups)}
+    ),
+    ${queuePlanned}
+    select ${notifyWorkers} from jobs`.execute(db)
+  return planned.map((p) => p.row.id)
+}
+
+/**
+ * Planned deliveries as a from item `p` (PLANNED_COLUMNS, `g` each one's job
+ * from `jobGroups`, `n` its place counted from 1): one array per column,
+ * expanded by unnest. `more` adds a caller's own columns, arrays of the same
+ * length, named in `names`.
+ */
+export function plannedUnnest(
+  planned: PlannedDelivery[],
+  groups: number[],
+  more?: { arrays: RawBuilder<unknown>; names: string },
+) {
+  const column = (of: (p: PlannedDelivery) => string | number | boolean | null) =>
+    arrayLiteral(planned.map(of))
+  return sql`unnest(
         ${column((p) => p.row.id)}::text[], ${column((p) => p.row.workspace_id)}::text[],
         ${column((p) => p.row.rule_id ?? null)}::text[], ${column((p) => p.row.kind)}::text[],
         ${column((p) => p.row.event_id ?? null)}::text[],
@@ -79,13 +97,9 @@ export async function scheduleDeliveries(
         ${column((p) => p.row.max_attempts)}::int[],
         ${column((p) => p.row.batch_open ?? false)}::boolean[],
         ${column((p) => p.row.mass_post_id ?? null)}::text[],
-        ${column((p) => p.runAt.getTime())}::float8[], ${arrayLiteral(groups)}::int[]
+        ${column((p) => p.runAt.getTime())}::float8[], ${arrayLiteral(groups)}::int[]${more ? sql`, ${more.arrays}` : sql``}
       ) with ordinality as p(id, workspace_id, rule_id, kind, event_id, event_type, entity_type,
-        entity_id, record, previous, max_attempts, batch_open, mass_post_id, run_at, g, n)
-    ),
-    ${queuePlanned}
-    select ${notifyWorkers} from jobs`.execute(db)
-  return planned.map((p) => p.row.id)
+        entity_id, record, previous, max_attempts, batch_open, mass_post_id, run_at, g${sql.raw(more ? `, ${more.names}` : '')}, n)`
 }
 
 /** The column definitions of a `plannedJson` document, for jsonb_to_recordset. */
