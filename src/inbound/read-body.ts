@@ -33,6 +33,8 @@ export function readBody(
       size: contentLength,
     })
   }
+  const whole = arrived(stream, limit)
+  if (whole) return Promise.resolve(whole)
   return new Promise((resolve) => {
     const chunks: Buffer[] = []
     let size = 0
@@ -90,4 +92,22 @@ export function readBody(
     stream.on('aborted', onAborted)
     stream.resume()
   })
+}
+
+/**
+ * The body when all of it is here already: an HTTP request whose message the
+ * parser has completed (`complete`) holds its whole body in the stream's
+ * buffer, as a small call's does by the time the route reads it (the parser
+ * takes the socket's bytes before the route's code runs). Read at once, with
+ * no deadline, listeners or flowing to set up and take down. Undefined
+ * otherwise, or when it is past the limit (the streaming path then answers).
+ */
+function arrived(stream: Readable, limit: number): ReceivedBody | undefined {
+  if ((stream as Readable & { complete?: boolean }).complete !== true) return undefined
+  if (stream.readableFlowing || stream.readableLength > limit) return undefined
+  const read = stream.readableLength === 0 ? null : (stream.read() as Buffer | null)
+  // Past the end now: the stream ends, nothing is left to drop.
+  stream.resume()
+  // A copy, as the streaming path's: a chunk is a view of the socket's read.
+  return { ok: true, raw: read === null ? Buffer.alloc(0) : Buffer.from(read) }
 }
