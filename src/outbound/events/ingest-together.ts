@@ -9,14 +9,16 @@ import type { EventInput, EventResult } from '../../schemas/events.js'
 import {
   DELIVERIES_PER_JOB,
   jobGroups,
+  nextJobId,
   PLANNED_COLUMNS,
   plannedJson,
+  queueOwnJobs,
   queuePlanned,
 } from '../deliveries/schedule.js'
 import { refuseUncataloguedTypes } from './catalog-check.js'
 import { eventRow, isInline, planAnswers } from './event-service.js'
 import { IngestViewCache, readIngestView, viewFingerprint } from './ingest-view.js'
-import { eventDocument, recordEvents } from './insert-events.js'
+import { type EventInsert, eventDocument, recordEvents } from './insert-events.js'
 import { eventRequestHash } from './request-hash.js'
 
 /**
@@ -47,6 +49,67 @@ const writeTogether = precompiled<
     select array(select id from recorded) as recorded, (select not ok from fresh) as stale,
       (select ${notifyWorkers} from jobs having count(*) > 0) as notified`,
 )
+
+/**
+ * `writeTogether` for the commonest group, one event without an idempotency
+ * key whose deliveries each have a job of their own (one per rule): the
+ * event's columns as parameters, no key to claim, no jobs to group
+ * (`queueOwnJobs`). Its plan has a third fewer nodes, and setting them up is
+ * most of what a lone event's write costs PostgreSQL.
+ */
+const writeOne = precompiled<
+  {
+    expected: string | null
+    workspaceId: string
+    id: string
+    type: string
+    entityType: string
+    entityId: string
+    fields: string
+    previous: string | null
+    createdAt: string
+    planned: string
+  },
+  { recorded: string[]; stale: boolean }
+>(
+  [
+    'expected',
+    'workspaceId',
+    'id',
+    'type',
+    'entityType',
+    'entityId',
+    'fields',
+    'previous',
+    'createdAt',
+    'planned',
+  ],
+  (a) => sql`${prepared('ingest_one')}
+    with fresh as (
+      select ${a.expected}::text is null
+        or ${viewFingerprint(a.workspaceId)} is not distinct from ${a.expected}::text as ok
+    ),
+    recorded as (
+      insert into events (id, workspace_id, type, entity_type, entity_id, fields, previous,
+        created_at)
+      select ${a.id}, ${a.workspaceId}, ${a.type}, ${a.entityType}, ${a.entityId},
+        ${a.fields}::jsonb, ${a.previous}::jsonb, ${a.createdAt}::timestamptz
+      where (select ok from fresh)
+      returning id
+    ),
+    planned as materialized (
+      select p.*, ${nextJobId} as job_id
+      from jsonb_to_recordset(${a.planned}::jsonb) as p(${PLANNED_COLUMNS})
+      where exists (select from recorded)
+    ),
+    ${queueOwnJobs}
+    select array(select id from recorded) as recorded, (select not ok from fresh) as stale,
+      (select ${notifyWorkers} from jobs having count(*) > 0) as notified`,
+)
+
+/** Whether `writeOne` may write this group (see there). */
+const alone = (rows: EventInsert[], groups: number[]) =>
+  rows.length === 1 && rows[0]?.idempotency_key === null && groups.every((g, n) => g === n)
 
 /** An event whose idempotency key was held: nothing of it was written. */
 export const HELD = Symbol('held')
@@ -122,12 +185,26 @@ export async function ingestTogether(
   // A view from the cache is checked in the statement; a fresh one is as
   // fresh as a separate read and write ever were.
   const expected = cached ? view.fingerprint : null
-  const { rows: written } = await writeTogether(db, {
-    expected,
-    workspaceId,
-    events: JSON.stringify(rows),
-    planned: document,
-  })
+  const one = rows[0] as EventInsert
+  const { rows: written } = alone(rows, groups)
+    ? await writeOne(db, {
+        expected,
+        workspaceId,
+        id: one.id,
+        type: one.type,
+        entityType: one.entity_type,
+        entityId: one.entity_id,
+        fields: JSON.stringify(one.fields),
+        previous: one.previous === null ? null : JSON.stringify(one.previous),
+        createdAt: one.created_at ?? context.now.toISOString(),
+        planned: document,
+      })
+    : await writeTogether(db, {
+        expected,
+        workspaceId,
+        events: JSON.stringify(rows),
+        planned: document,
+      })
   if (written[0]?.stale) {
     // A rule, the catalog or the workspace changed since: nothing was written.
     views?.delete(key)
