@@ -2,7 +2,10 @@
  * `npm run bench:inbound`: issue 5's benchmark. One embedded PostgreSQL with
  * durable commits (fsync and synchronous_commit on: an answered call is on
  * disk), one Hookline app and one bare Fastify app in this process, load from
- * separate processes (lib/inbound-load.ts). Figures go to stdout with their
+ * separate processes (lib/inbound-load.ts). Hookline's code is the compiled
+ * build `npm start` runs (built fresh first), not the sources through tsx:
+ * tsx's esbuild wraps every named function it makes in a `__name` call, a
+ * cost per closure that production does not pay. Figures go to stdout with their
  * conditions and to bench/results/inbound.json.
  */
 import { fork } from 'node:child_process'
@@ -13,12 +16,8 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Fastify from 'fastify'
 import pg from 'pg'
-import { buildApp } from '../src/app.js'
-import { loadConfig } from '../src/config.js'
-import { connectDatabase } from '../src/db/database.js'
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres.js'
-import { migrate } from '../src/db/migrate.js'
-import { SecretBox } from '../src/security/secret-box.js'
+import { buildHookline } from './lib/deliver-hookline.js'
 import type { LoadResult, LoadSpec } from './lib/inbound-load.js'
 import { clusterCpuSeconds, processCpuSeconds } from './lib/postgres.js'
 import { median, percentile, round } from './lib/stats.js'
@@ -105,8 +104,26 @@ async function measuredLoad(
 const cpuLine = (cpu: CallCpu) =>
   `CPU µs per call: server ${cpu.server}, PostgreSQL ${cpu.postgres}, load generator ${cpu.load}`
 
+/** Hookline's modules from the compiled build (see the top of this file). */
+async function compiledHookline() {
+  buildHookline()
+  const dist = (file: string) => new URL(`../dist/${file}`, import.meta.url).href
+  const [{ buildApp }, { loadConfig }, { connectDatabase }, { migrate }, { SecretBox }] =
+    await Promise.all([
+      import(dist('app.js')) as Promise<typeof import('../src/app.js')>,
+      import(dist('config.js')) as Promise<typeof import('../src/config.js')>,
+      import(dist('db/database.js')) as Promise<typeof import('../src/db/database.js')>,
+      import(dist('db/migrate.js')) as Promise<typeof import('../src/db/migrate.js')>,
+      import(dist('security/secret-box.js')) as Promise<
+        typeof import('../src/security/secret-box.js')
+      >,
+    ])
+  return { buildApp, loadConfig, connectDatabase, migrate, SecretBox }
+}
+
 async function main() {
   const began = Date.now()
+  const { buildApp, loadConfig, connectDatabase, migrate, SecretBox } = await compiledHookline()
   const dataDir = await mkdtemp(path.join(tmpdir(), 'hookline-bench-inbound-'))
   const server = await startEmbeddedPostgres({
     dataDir,
@@ -339,7 +356,8 @@ async function main() {
   // tokens from each costing a lookup; and on a second app with the default
   // per-address limit too (INBOUND_RATE_PER_ADDRESS=1000), which answers
   // most of the flood 429 before anything else.
-  const perAddress = guardedConfigLimit()
+  // The default INBOUND_RATE_PER_ADDRESS, as the guarded app runs with it.
+  const perAddress = loadConfig({}, { operatorToken: OPERATOR }).inboundRatePerAddress
   const senders = Math.max(1, Math.ceil(half / (perAddress / 2)))
   const guardedConfig = loadConfig(
     {},
@@ -474,11 +492,6 @@ async function main() {
   await database.close()
   await server.stop()
   await rm(dataDir, { recursive: true, force: true })
-}
-
-/** The default INBOUND_RATE_PER_ADDRESS, as the guarded app runs with it. */
-function guardedConfigLimit(): number {
-  return loadConfig({}, { operatorToken: OPERATOR }).inboundRatePerAddress
 }
 
 /**
