@@ -148,6 +148,19 @@ export function jobGroups(planned: PlannedDelivery[], perJob = DELIVERIES_PER_JO
 }
 
 /**
+ * The insert of `planned`'s rows (alias `p`) as queued deliveries, each with
+ * the job `jobId` names; the caller adds the FROM clause.
+ */
+function insertQueued(jobId: RawBuilder<unknown>) {
+  return sql`insert into deliveries (id, workspace_id, rule_id, kind, event_id, event_type, entity_type,
+        entity_id, status, record, previous, max_attempts, next_attempt_at, job_id, batch_open,
+        mass_post_id)
+      select p.id, p.workspace_id, p.rule_id, p.kind, p.event_id, p.event_type, p.entity_type,
+        p.entity_id, 'queued', p.record, p.previous, p.max_attempts,
+        to_timestamp(p.run_at / 1000.0), ${jobId}, coalesce(p.batch_open, false), p.mass_post_id`
+}
+
+/**
  * Two CTEs, `jobs` and `queued`, that insert the deliveries of a CTE named
  * `planned` (with PLANNED_COLUMNS) and their jobs: one job per group `g`
  * (see `jobGroups`), naming its deliveries in `n` order and weighing as many,
@@ -174,12 +187,7 @@ export const queuePlanned = sql`
       returning id, run_at
     ),
     queued as (
-      insert into deliveries (id, workspace_id, rule_id, kind, event_id, event_type, entity_type,
-        entity_id, status, record, previous, max_attempts, next_attempt_at, job_id, batch_open,
-        mass_post_id)
-      select p.id, p.workspace_id, p.rule_id, p.kind, p.event_id, p.event_type, p.entity_type,
-        p.entity_id, 'queued', p.record, p.previous, p.max_attempts,
-        to_timestamp(p.run_at / 1000.0), j.id, coalesce(p.batch_open, false), p.mass_post_id
+      ${insertQueued(sql`j.id`)}
       from planned p join job_ids j on j.g = p.g
       order by p.n
     )`
@@ -203,12 +211,7 @@ export const queueOwnJobs = sql`
       returning id, run_at
     ),
     queued as (
-      insert into deliveries (id, workspace_id, rule_id, kind, event_id, event_type, entity_type,
-        entity_id, status, record, previous, max_attempts, next_attempt_at, job_id, batch_open,
-        mass_post_id)
-      select p.id, p.workspace_id, p.rule_id, p.kind, p.event_id, p.event_type, p.entity_type,
-        p.entity_id, 'queued', p.record, p.previous, p.max_attempts,
-        to_timestamp(p.run_at / 1000.0), p.job_id, coalesce(p.batch_open, false), p.mass_post_id
+      ${insertQueued(sql`p.job_id`)}
       from planned p
     )`
 
