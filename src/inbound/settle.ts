@@ -194,9 +194,19 @@ async function forwardCalls(
  * notice's record quotes it as it is.
  */
 function settleColumns(items: SettleItem[], plans: ForwardPlan[]) {
-  const column = itemColumn(items)
-  const call = callColumn(items)
-  const json = jsonColumn(items)
+  const column = (of: (item: SettleItem, k: number) => string | number | null | undefined) =>
+    arrayLiteral(items.map(of))
+  const call = (of: (call: NewInboundCallRow) => string | number | null | undefined) =>
+    column((item) => of(item.forward.call))
+  // Each a JSON array, one element per call: one jsonb to parse.
+  const json = (of: (call: NewInboundCallRow) => string | null | undefined) => {
+    let text = '['
+    for (let k = 0; k < items.length; k++) {
+      if (k > 0) text += ','
+      text += of((items[k] as SettleItem).forward.call) ?? 'null'
+    }
+    return `${text}]`
+  }
   return sql`(
     select id, workspace_id, handler_id, method, headers, query, content_type, body, body_size,
       source_address, received_at, nullif(params, 'null'::jsonb) as params,
@@ -225,29 +235,4 @@ function settleColumns(items: SettleItem[], plans: ForwardPlan[]) {
       body, body_size, source_address, received_at, params, record, replay_key, replay_ttl,
       replay_reason, dedupe_key, dedupe_ttl, accepted_status, notice_id, forwarded, n)
   ) as c`
-}
-
-// The column builders of `settleColumns`, made by module-level functions
-// rather than as arrows named in place (see schedule.ts `columnOf`).
-type Scalar = string | number | null | undefined
-
-function itemColumn(items: SettleItem[]) {
-  return (of: (item: SettleItem, k: number) => Scalar) => arrayLiteral(items.map(of))
-}
-
-function callColumn(items: SettleItem[]) {
-  return (of: (call: NewInboundCallRow) => Scalar) =>
-    arrayLiteral(items.map((item) => of(item.forward.call)))
-}
-
-/** A JSON array of one JSON column of the calls, their texts spliced in (null for none). */
-function jsonColumn(items: SettleItem[]) {
-  return (of: (call: NewInboundCallRow) => string | null | undefined) => {
-    let text = '['
-    for (let k = 0; k < items.length; k++) {
-      if (k > 0) text += ','
-      text += of((items[k] as SettleItem).forward.call) ?? 'null'
-    }
-    return `${text}]`
-  }
 }

@@ -83,7 +83,8 @@ export function plannedUnnest(
   groups: number[],
   more?: { arrays: RawBuilder<unknown>; names: string },
 ) {
-  const column = columnOf(planned)
+  const column = (of: (p: PlannedDelivery) => string | number | boolean | null) =>
+    arrayLiteral(planned.map(of))
   return sql`unnest(
         ${column((p) => p.row.id)}::text[], ${column((p) => p.row.workspace_id)}::text[],
         ${column((p) => p.row.rule_id ?? null)}::text[], ${column((p) => p.row.kind)}::text[],
@@ -99,17 +100,6 @@ export function plannedUnnest(
         ${column((p) => p.runAt.getTime())}::float8[], ${arrayLiteral(groups)}::int[]${more ? sql`, ${more.arrays}` : sql``}
       ) with ordinality as p(id, workspace_id, rule_id, kind, event_id, event_type, entity_type,
         entity_id, record, previous, max_attempts, batch_open, mass_post_id, run_at, g${sql.raw(more ? `, ${more.names}` : '')}, n)`
-}
-
-/**
- * The array literal of one column of `planned`. A function made once per
- * batch by a module-level one, not an arrow named in place: tsx's
- * keepNames (the benchmarks run the sources) names each such arrow as it is
- * made, which cost more than building the column.
- */
-function columnOf(planned: PlannedDelivery[]) {
-  return (of: (p: PlannedDelivery) => string | number | boolean | null) =>
-    arrayLiteral(planned.map(of))
 }
 
 /** The column definitions of a `plannedJson` document, for jsonb_to_recordset. */
