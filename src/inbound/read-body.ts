@@ -34,15 +34,56 @@ export function readBody(
     })
   }
   return new Promise((resolve) => {
-    const reading: Reading = {
-      chunks: [],
-      size: 0,
-      limit,
-      timeoutMs,
-      timer: setTimeout(onTimeout, timeoutMs, stream),
-      resolve,
+    const chunks: Buffer[] = []
+    let size = 0
+    const finish = (result: ReceivedBody) => {
+      clearTimeout(timer)
+      stream.removeListener('data', onData)
+      stream.removeListener('end', onEnd)
+      stream.removeListener('error', onError)
+      stream.removeListener('aborted', onAborted)
+      // Keep flowing with no listener: the rest is discarded, not buffered.
+      stream.on('error', () => {})
+      stream.resume()
+      resolve(result)
     }
-    ;(stream as Reader)[READING] = reading
+    const kept = () => Buffer.concat(chunks)
+    const onData = (chunk: Buffer) => {
+      size += chunk.length
+      if (size > limit) {
+        finish({
+          ok: false,
+          status: 413,
+          reason: `the body is larger than the handler's limit of ${limit} bytes`,
+          raw: kept(),
+          size,
+        })
+        return
+      }
+      chunks.push(chunk)
+    }
+    const onEnd = () => finish({ ok: true, raw: Buffer.concat(chunks, size) })
+    const onError = () =>
+      finish({ ok: false, status: 400, reason: 'the body could not be read', raw: kept(), size })
+    const onAborted = () =>
+      finish({
+        ok: false,
+        status: 400,
+        reason: 'the sender closed the connection before the body was complete',
+        raw: kept(),
+        size,
+      })
+    const timer = setTimeout(
+      () =>
+        finish({
+          ok: false,
+          status: 408,
+          reason: `the body did not arrive within ${timeoutMs} ms`,
+          raw: kept(),
+          size,
+        }),
+      timeoutMs,
+    )
     stream.on('data', onData)
     stream.on('end', onEnd)
     stream.on('error', onError)
@@ -50,85 +91,3 @@ export function readBody(
     stream.resume()
   })
 }
-
-// A body being read keeps its state on its stream, and the listeners are
-// the module's own functions (an emitter calls them with the stream as
-// `this`), so reading a call's body makes no closures: six of them per
-// call, each with its name set by tsx's keepNames helper where it runs the
-// sources (the benchmarks), cost ~10 µs of CPU per call there.
-const READING = Symbol('reading')
-
-interface Reading {
-  chunks: Buffer[]
-  size: number
-  limit: number
-  timeoutMs: number
-  timer: NodeJS.Timeout
-  resolve: (result: ReceivedBody) => void
-}
-
-type Reader = Readable & { [READING]?: Reading | undefined }
-
-function onData(this: Reader, chunk: Buffer) {
-  const reading = this[READING]
-  if (!reading) return
-  reading.size += chunk.length
-  if (reading.size > reading.limit) {
-    finish(this, {
-      ok: false,
-      status: 413,
-      reason: `the body is larger than the handler's limit of ${reading.limit} bytes`,
-      raw: Buffer.concat(reading.chunks),
-      size: reading.size,
-    })
-    return
-  }
-  reading.chunks.push(chunk)
-}
-
-function onEnd(this: Reader) {
-  const reading = this[READING]
-  if (reading) finish(this, { ok: true, raw: Buffer.concat(reading.chunks, reading.size) })
-}
-
-function onError(this: Reader) {
-  failed(this, 400, 'the body could not be read')
-}
-
-function onAborted(this: Reader) {
-  failed(this, 400, 'the sender closed the connection before the body was complete')
-}
-
-function onTimeout(stream: Reader) {
-  const reading = stream[READING]
-  if (reading) failed(stream, 408, `the body did not arrive within ${reading.timeoutMs} ms`)
-}
-
-function failed(stream: Reader, status: 400 | 408, reason: string) {
-  const reading = stream[READING]
-  if (!reading) return
-  finish(stream, {
-    ok: false,
-    status,
-    reason,
-    raw: Buffer.concat(reading.chunks),
-    size: reading.size,
-  })
-}
-
-function finish(stream: Reader, result: ReceivedBody) {
-  const reading = stream[READING]
-  if (!reading) return
-  stream[READING] = undefined
-  clearTimeout(reading.timer)
-  stream.removeListener('data', onData)
-  stream.removeListener('end', onEnd)
-  stream.removeListener('error', onError)
-  stream.removeListener('aborted', onAborted)
-  // Keep flowing with no listener: the rest is discarded, not buffered.
-  stream.on('error', ignore)
-  stream.resume()
-  reading.resolve(result)
-}
-
-function ignore() {}
