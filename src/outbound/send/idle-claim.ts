@@ -20,8 +20,9 @@ import type { DeliveryEngine } from './engine.js'
  * It reads in statements of its own, after it took the jobs, so a delivery
  * changed before its job was taken (a cancel) is read as it is now; its
  * lookups are held to primary keys, its plans are generic from the first
- * call, and each opens only the day partitions its ids fall in. Only a notification's few jobs are read this way; a busy
- * worker's claims stay plain and its attempts read in shared rounds. A
+ * call, and each opens only the day partitions its ids fall in. Only a
+ * notification's few jobs are read this way; a busy worker's claims stay
+ * plain and its attempts read in shared rounds. A
  * delivery whose batch is still open is not read here: closing it is a
  * write, left to the rounds' claim.
  *
