@@ -1,4 +1,5 @@
 import { sql } from 'kysely'
+import { arrayLiteral } from '../../db/array-literal.js'
 import type { Db } from '../../db/database.js'
 import { prepared } from '../../db/prepared.js'
 import type { DeliveryRow } from '../../db/tables/deliveries.js'
@@ -33,7 +34,7 @@ export async function claimDeliveries(
   if (claims.length === 0) return []
   const { rows } = await sql<DeliveryRow & ClaimedEvent>`${prepared('claim_deliveries')}
     with d as materialized (
-      select * from deliveries where id = any(${claims.map((c) => c.id)}::text[])
+      select * from deliveries where id = any(${arrayLiteral(claims.map((c) => c.id))}::text[])
         and status in ('queued', 'delivering')
     ),
     e as (
@@ -156,6 +157,8 @@ const idsOf = (items: Success[]) => items.map((item) => item.deliveryId)
  * round had every row's object built as jsonb (its keys sorted) only to be
  * taken apart again, which cost about 4 µs of the backend's CPU per delivery.
  * Times go as epoch milliseconds (float8): no date text to print or parse.
+ * The arrays go as literals (see db/array-literal.ts): node-postgres's own
+ * conversion ran two replace passes over every header and body text.
  */
 async function successesInRow(db: Db, items: Success[]): Promise<string[]> {
   const n = items.length
@@ -180,6 +183,7 @@ async function successesInRow(db: Db, items: Success[]): Promise<string[]> {
     sentAts[i] = item.inRow?.sentAt.getTime() ?? null
     versions[i] = item.inRow?.ruleVersionId ?? null
   }
+  const idList = arrayLiteral(ids)
   // `d.id = any(ids)` keeps each partition's lookup by primary key (see idsOf).
   const { rows } = await sql<{ id: string }>`${prepared('record_successes_in_row_columns')}
     update deliveries as d
@@ -189,12 +193,14 @@ async function successesInRow(db: Db, items: Success[]): Promise<string[]> {
       sent_at = to_timestamp(t.sent_at / 1000), duration_ms = t.duration_ms,
       rule_version_id = t.rule_version_id, response_headers = t.response_headers::jsonb,
       response_body = t.response_body
-    from unnest(${ids}::text[], ${attempts}::int[], ${statuses}::int[], ${headers}::text[],
-      ${bodies}::text[], ${durations}::int[], ${ats}::float8[], ${sentAts}::float8[],
-      ${versions}::int8[])
+    from unnest(${idList}::text[], ${arrayLiteral(attempts)}::int[],
+      ${arrayLiteral(statuses)}::int[], ${arrayLiteral(headers)}::text[],
+      ${arrayLiteral(bodies)}::text[], ${arrayLiteral(durations)}::int[],
+      ${arrayLiteral(ats)}::float8[], ${arrayLiteral(sentAts)}::float8[],
+      ${arrayLiteral(versions)}::int8[])
       as t(delivery_id, attempt, response_status, response_headers, response_body, duration_ms,
         at, sent_at, rule_version_id)
-    where d.id = any(${ids}::text[]) and d.id = t.delivery_id
+    where d.id = any(${idList}::text[]) and d.id = t.delivery_id
     returning d.id`.execute(db)
   return rows.map((row) => row.id)
 }
@@ -218,7 +224,7 @@ async function successesWithAttempt(db: Db, items: Success[]): Promise<string[]>
       response_mapped = null, last_error = null, finished_at = done.at, next_attempt_at = null,
       updated_at = done.at
     from done
-    where d.id = any(${idsOf(items)}::text[]) and d.id = done.delivery_id
+    where d.id = any(${arrayLiteral(idsOf(items))}::text[]) and d.id = done.delivery_id
     returning d.id`.execute(db)
   return rows.map((row) => row.id)
 }
