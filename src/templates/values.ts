@@ -16,6 +16,10 @@ export class JsonText {
 /** JSON text of any value a template can produce; `undefined` and non-finite numbers are `null`. */
 export function jsonLiteral(value: unknown): string {
   const plain = toValue(value)
+  // Text and numbers, most values: JSON.stringify without a replacer, whose
+  // call per value made this most of a JSON body's render (non-finite
+  // numbers print as null either way).
+  if (typeof plain === 'string' || typeof plain === 'number') return JSON.stringify(plain)
   if (plain instanceof JsonText) return plain.json
   try {
     return JSON.stringify(plain, jsonReplacer) ?? 'null'
