@@ -11,6 +11,7 @@
  * `--rounds=N` takes medians of N rounds instead of the mode's own number;
  * `--tsx` runs Hookline's source under tsx instead (as `npm run dev` does);
  * `--cpu-prof=DIR` writes a CPU profile of each Hookline process into DIR;
+ * `--heap-prof=DIR` writes a sampled allocation profile of each into DIR;
  * `--statements` (with single) prints the statements an untimed round of each
  * kind ran, per event, from pg_stat_statements.
  */
@@ -19,7 +20,7 @@ import { cpus, loadavg, totalmem } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { startBarePost } from './lib/bare-post.js'
-import { cpuMeter } from './lib/cpu.js'
+import { cpuMeter, treeCpuSeconds } from './lib/cpu.js'
 import { queueDeliveries, sampleRss } from './lib/deliver-drain.js'
 import {
   deliveryJobsGone,
@@ -63,6 +64,10 @@ const fromSource = process.argv.includes('--tsx')
 const profileDir = process.argv
   .find((a) => a.startsWith('--cpu-prof='))
   ?.slice('--cpu-prof='.length)
+// --heap-prof=DIR: a V8 sampling heap profile (what was allocated where) of each Hookline process.
+const heapProfileDir = process.argv
+  .find((a) => a.startsWith('--heap-prof='))
+  ?.slice('--heap-prof='.length)
 const statements = process.argv.includes('--statements')
 const wants = (part: string) => (only ? only.includes(part) : part !== 'drain' || !quick)
 
@@ -84,7 +89,10 @@ const hooklineOptions = {
   ...(fromSource
     ? { entry: ['--import', 'tsx', fileURLToPath(new URL('../src/server.ts', import.meta.url))] }
     : {}),
-  ...(profileDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] } : {}),
+  nodeArgs: [
+    ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+    ...(heapProfileDir ? ['--heap-prof', `--heap-prof-dir=${heapProfileDir}`] : []),
+  ],
 }
 const batching = { batch: BATCH, inFlight: INGEST_IN_FLIGHT }
 
@@ -391,6 +399,7 @@ async function drain(pg: BenchPostgres, receiver: Receiver) {
   let samples: number[]
   let seconds: number
   let drained: number
+  let workerCpu: number
   try {
     const { rows } = await hl.query('select workspace_id from rules where id = $1', [hl.ruleId])
     const queuing = performance.now()
@@ -406,6 +415,9 @@ async function drain(pg: BenchPostgres, receiver: Receiver) {
     await receiver.reset()
     const started = performance.now()
     const worker = await hl.startWorker()
+    // The worker's own CPU from when it is up to when the backlog is gone: a
+    // long, single-process figure, steadier than the end-to-end one.
+    const workerCpu0 = treeCpuSeconds([worker.pid])
     const rss = sampleRss(worker.pid)
     const deadline = started + drainSize.seconds * 1000
     for (;;) {
@@ -415,6 +427,7 @@ async function drain(pg: BenchPostgres, receiver: Receiver) {
       await sleep(250)
     }
     samples = rss.stop()
+    workerCpu = treeCpuSeconds([worker.pid]) - workerCpu0
     seconds = (performance.now() - started) / 1000
   } finally {
     await hl.stop()
@@ -429,7 +442,8 @@ async function drain(pg: BenchPostgres, receiver: Receiver) {
     .map((mb, i) => `${i * 30}s ${round(mb)}`)
     .join(', ')
   log(
-    `drained ${all} in ${round(seconds, 1)} s (${dps(drained, seconds)} deliveries/s); worker RSS: peak ${peak} MB ` +
+    `drained ${all} in ${round(seconds, 1)} s (${dps(drained, seconds)} deliveries/s; worker CPU ` +
+      `${Math.round((workerCpu * 1e6) / Math.max(1, drained))} µs per delivery); worker RSS: peak ${peak} MB ` +
       `(${round((peak * 1e6) / 2 ** 20)} MiB), median of the first tenth ${round(median(samples.slice(0, tenth)))} MB, ` +
       `of the last tenth ${round(median(samples.slice(-tenth)))} MB (target: peak ≤ 300 MB, flat); ` +
       `MB over time: ${timeline}\n`,

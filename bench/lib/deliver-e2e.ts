@@ -37,6 +37,8 @@ export interface E2eResult {
    * process; `machine` the whole machine's busy time, neighbours included.
    */
   cpu: { total: number; postgres: number; receiver: number; machine: number }
+  /** Hookline only: CPU µs per delivery of its API process and of its worker process. */
+  roles?: { api: number; worker: number }
   detail: string
   conditions?: string
   /** Hookline only: WAL written over the timed part, and the history tables' size after it. */
@@ -148,12 +150,18 @@ export async function e2eHookline(
     await pg.settle(name)
     await receiver.reset()
     const cpuOf = meter(run, () => [hl.api.pid, ...(hl.worker ? [hl.worker.pid] : [])], true)
+    const roleCpu = cpuMeter({
+      api: () => [hl.api.pid],
+      worker: () => (hl.worker ? [hl.worker.pid] : []),
+    })
     const walBefore = await currentWal(hl)
     const started = performance.now()
     await inBatches(n, run, (from, to) => hl.postBatch(events(from, to)))
     const ingested = performance.now()
     const seconds = ((await finished(receiver, n, () => deliveryJobsGone(hl))) - started) / 1000
     const cpu = cpuOf(n)
+    const byRole = roleCpu.read()
+    const roles = { api: perDelivery(byRole.api, n), worker: perDelivery(byRole.worker, n) }
     const wal = await walSince(hl, walBefore)
     const { rows } = await hl.query(
       'select status, count(*)::int as n from deliveries group by status order by status',
@@ -163,10 +171,11 @@ export async function e2eHookline(
     return {
       dps: dps(n, seconds),
       cpu,
+      roles,
       detail:
         `${round(seconds, 2)} s; ingest ${dps(n, (ingested - started) / 1000)} events/s; ` +
         `receiver saw ${seen}; deliveries ${rows.map((x) => `${x.status} ${x.n}`).join(', ')} ` +
-        `(${run.warmup} of them warm-up)${cpuDetail(cpu)}`,
+        `(${run.warmup} of them warm-up)${cpuDetail(cpu)}; API ${roles.api}, worker ${roles.worker}`,
       storage: {
         walBytesPerDelivery: Math.round(wal / n),
         heapIndexBytesPerDelivery: Math.round((await historyBytes(hl)) / delivered),
