@@ -68,6 +68,9 @@ export function createWorkers(options: {
     logger: options.log,
     // An idle worker reads a notification's deliveries and their context in the claim.
     idleClaim: idleDeliveryClaim,
+    // An idle worker offers itself: a lone event's write leases it the job
+    // and the NOTIFY brings what the claim would have read (idle-workers.ts).
+    acceptLeases: true,
   })
   return {
     worker,

@@ -14,6 +14,12 @@ export interface JobsNotification {
   next: number | null
   /** Undefined when the notification does not name its jobs (a hand-back). */
   ids?: { first: number; last: number }
+  /**
+   * A job leased to one worker by the writer that inserted it (see
+   * idle-workers.ts): the worker it names runs `job` (a claim's row) at
+   * once; to every other worker the notification says nothing.
+   */
+  lease?: { worker: string; job: unknown }
 }
 
 export function parseNotification(payload: string | undefined): JobsNotification {
@@ -23,9 +29,14 @@ export function parseNotification(payload: string | undefined): JobsNotification
       next?: unknown
       id?: unknown
       last?: unknown
+      lease?: unknown
+      job?: unknown
     }
     const due = typeof parsed.due === 'number' && parsed.due > 0 ? parsed.due : 0
     const next = typeof parsed.next === 'number' ? parsed.next : null
+    if (typeof parsed.lease === 'string' && typeof parsed.job === 'object' && parsed.job) {
+      return { due: 0, next: null, lease: { worker: parsed.lease, job: parsed.job } }
+    }
     const { id: first, last } = parsed
     // Ids past 2^53 would not survive JSON numbers: such a notification names none.
     if (isId(first) && isId(last) && last >= first) return { due, next, ids: { first, last } }

@@ -112,6 +112,13 @@ export interface WorkerOptions {
    * (when that is up), so it must suit a direct connection.
    */
   idleClaim?: IdleClaim
+  /**
+   * Offer this worker to writers while it is idle (src/queue/idle-workers.ts,
+   * migrations/0052): it writes its row when nothing runs, is buffered or
+   * being claimed, keeps it alive while idle, deletes it on stop, and runs
+   * the jobs leased to it from their notification, with no claim.
+   */
+  acceptLeases?: boolean
 }
 
 /** A named statement (prepared once per connection); see WorkerOptions.idleClaim. */

@@ -5,6 +5,7 @@ import { claimSize } from './claim-size.js'
 import { createCounters } from './counters.js'
 import { PutOffJobError } from './errors.js'
 import { failureFor } from './failure.js'
+import { refreshIdle, registerIdle, unregisterIdle } from './idle-workers.js'
 import { JobRun } from './job-run.js'
 import { createListener } from './listener.js'
 import { JOBS_CHANNEL, parseNotification } from './notification.js'
@@ -35,6 +36,9 @@ const IDLE_CLAIM_MAX = 4
 // Widest span of ids an idle claim takes by id (IdleClaim.announced): it
 // walks the span, so past this it claims what is due instead.
 const ANNOUNCED_SPAN_MAX = 1_000
+// How long a stopping worker waits for a lease taken just before it deleted
+// its idle row (its notification is on its way), to hand the job back.
+const LEASE_IN_FLIGHT_MS = 1_000
 
 /**
  * A worker: claims due jobs in batches into a local buffer that feeds
@@ -76,7 +80,11 @@ export function createWorker(options: WorkerOptions): Worker {
     applicationName: options.listenerApplicationName ?? 'hookline-queue-listener',
     logger,
     onNotify(payload) {
-      const { due, next, ids } = parseNotification(payload)
+      const { due, next, ids, lease } = parseNotification(payload)
+      if (lease) {
+        if (lease.worker === workerId) leased(lease.job as ClaimedRow)
+        return
+      }
       if (due > 0) heard = ids && heard !== null ? spanOf(heard, ids) : null
       demand += due
       if (next !== null) wakeAt(next - Date.now())
@@ -84,6 +92,20 @@ export function createWorker(options: WorkerOptions): Worker {
     },
     onReconnect() {
       sweep = true
+      // A lease sent while the listener was away was not heard: it lapses.
+      // Take the row back so no more go astray, then offer it afresh.
+      if (options.acceptLeases && idleRow !== 'writing') {
+        idleRow = 'writing'
+        registration = unregisterIdle(pool, workerId).then(
+          () => {
+            idleRow = 'none'
+            pump()
+          },
+          () => {
+            idleRow = 'none'
+          },
+        )
+      }
       pump()
     },
   })
@@ -122,6 +144,13 @@ export function createWorker(options: WorkerOptions): Worker {
   let overdueStreak = 0
   let idleWaiters: (() => void)[] = []
   let stopping: Promise<void> | undefined
+  // This worker's row in idle_workers (options.acceptLeases): none, being
+  // written, or written and not yet taken (as far as the worker knows).
+  let idleRow: 'none' | 'writing' | 'held' = 'none'
+  let registration: Promise<void> | undefined
+  // Leases heard so far; a lease heard while the row was being written took it.
+  let leasesHeard = 0
+  let onLease: (() => void) | undefined
 
   const buffered = () => buffer.length - head
 
@@ -168,9 +197,56 @@ export function createWorker(options: WorkerOptions): Worker {
         allFinishing() &&
         buffered() === 0 &&
         claims.size === sweeps
-      const claim = claimBatch(want, idle).finally(() => claims.delete(claim))
+      const claim = claimBatch(want, idle).finally(() => {
+        claims.delete(claim)
+        offerIdle()
+      })
       claims.add(claim)
     }
+    offerIdle()
+  }
+
+  /**
+   * Writes this worker's idle row, so a writer may lease it its next job,
+   * when it has nothing to do and no row yet.
+   */
+  function offerIdle() {
+    if (
+      !options.acceptLeases ||
+      state !== 'running' ||
+      idleRow !== 'none' ||
+      running.size > 0 ||
+      buffered() > 0 ||
+      claims.size > 0 ||
+      demand > 0
+    ) {
+      return
+    }
+    idleRow = 'writing'
+    const heardBefore = leasesHeard
+    registration = registerIdle(pool, { workerId, kinds, leaseMs }).then(
+      () => {
+        // A lease heard meanwhile took the row just written.
+        idleRow = leasesHeard === heardBefore ? 'held' : 'none'
+      },
+      (err) => {
+        idleRow = 'none'
+        logger.warn({ err, workerId }, 'queue: writing the idle row failed')
+      },
+    )
+  }
+
+  /** A job a writer leased to this worker: run it as if claimed. */
+  function leased(row: ClaimedRow) {
+    leasesHeard++
+    // The writer took the row; it is written again when the worker is next idle.
+    if (idleRow === 'held') idleRow = 'none'
+    logger.debug({ workerId, jobId: row.id }, 'queue: leased a job')
+    buffer.push(row)
+    bufferedWeight += row.weight
+    // Stopping: the job stays in the buffer, which stop() hands back.
+    onLease?.()
+    pump()
   }
 
   async function claimBatch(want: number, idle: boolean) {
@@ -333,6 +409,15 @@ export function createWorker(options: WorkerOptions): Worker {
   }
 
   async function heartbeat() {
+    if (idleRow === 'held') {
+      // Gone: taken by a writer (its lease is on its way) or lost with the
+      // cluster; written again when next idle.
+      const alive = await refreshIdle(pool, workerId, leaseMs).catch(() => true)
+      if (!alive && idleRow === 'held') {
+        idleRow = 'none'
+        pump()
+      }
+    }
     const ids = [...running.keys()]
     for (let i = head; i < buffer.length; i++) ids.push(buffer[i]!.id)
     if (ids.length === 0) return
@@ -352,6 +437,30 @@ export function createWorker(options: WorkerOptions): Worker {
     buffer = buffer.slice(head).filter((row) => !lost.has(row.id))
     head = 0
     bufferedWeight = buffer.reduce((sum, row) => sum + row.weight, 0)
+  }
+
+  /**
+   * Deletes the idle row before the listener stops. When a writer had taken
+   * it, its lease's notification is on its way: wait for it (a while), so
+   * the job is handed back with the unstarted ones rather than left to lapse.
+   */
+  async function withdrawIdle() {
+    await registration
+    const held = idleRow === 'held'
+    idleRow = 'none'
+    const deleted = await unregisterIdle(pool, workerId).catch((err) => {
+      logger.warn({ err, workerId }, 'queue: deleting the idle row failed')
+      return true
+    })
+    if (!held || deleted) return
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, LEASE_IN_FLIGHT_MS)
+      onLease = () => {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
+    onLease = undefined
   }
 
   function whenIdle(ms: number): Promise<void> {
@@ -386,6 +495,7 @@ export function createWorker(options: WorkerOptions): Worker {
     clearInterval(pollTimer)
     clearInterval(statsTimer)
     clearTimeout(wakeTimer)
+    if (options.acceptLeases) await withdrawIdle()
     // Claims first: an idle one may be on the LISTEN connection.
     await Promise.all(claims)
     const listenerStopped = listener.stop()

@@ -14,7 +14,7 @@ export const DELIVERY_JOB = 'delivery.send'
  * delivery itself; the job's own attempts only cover crashes (a worker killed
  * mid-send), so this bound is about how many crashes to survive.
  */
-const JOB_MAX_ATTEMPTS = 5
+export const JOB_MAX_ATTEMPTS = 5
 
 /**
  * Most deliveries one job sends unless the caller says more (see
@@ -141,7 +141,7 @@ export function jobGroups(planned: PlannedDelivery[], perJob = DELIVERIES_PER_JO
  * The insert of `planned`'s rows (alias `p`) as queued deliveries, each with
  * the job `jobId` names; the caller adds the FROM clause.
  */
-function insertQueued(jobId: RawBuilder<unknown>) {
+export function insertQueued(jobId: RawBuilder<unknown>) {
   return sql`insert into deliveries (id, workspace_id, rule_id, kind, event_id, event_type, entity_type,
         entity_id, status, record, previous, max_attempts, next_attempt_at, job_id, batch_open,
         mass_post_id)
@@ -182,30 +182,7 @@ export const queuePlanned = sql`
       order by p.n
     )`
 
-/**
- * `queuePlanned` for deliveries that each have a job of their own (every `g`
- * is its `n`, as for one event's deliveries, one per rule): each row of
- * `planned` (PLANNED_COLUMNS) draws its job's id as it is read, so there is
- * nothing to group, sort or join. For a lone event's write that is a third
- * fewer plan nodes to set up than `queuePlanned`'s, whose sorts, hash joins
- * and aggregates cost more to start than to run on one row. `planned` must be
- * materialized (it is read twice; each row draws one id).
- */
-export const queueOwnJobs = sql`
-    jobs as (
-      insert into jobs (id, kind, payload, workspace_id, queue_key, run_at, max_attempts, weight)
-      overriding system value
-      select p.job_id, ${DELIVERY_JOB}, jsonb_build_object('deliveryIds', jsonb_build_array(p.id)),
-        p.workspace_id, p.rule_id, to_timestamp(p.run_at / 1000.0), ${JOB_MAX_ATTEMPTS}::int, 1
-      from planned p
-      returning id, run_at
-    ),
-    queued as (
-      ${insertQueued(sql`p.job_id`)}
-      from planned p
-    )`
-
-/** A job id drawn from the sequence, as `queuePlanned` draws them (for `queueOwnJobs`). */
+/** A job id drawn from the sequence, as `queuePlanned` draws them (for `queueOwnJobLeased`, events/lease-lone.ts). */
 export const nextJobId = sql`nextval('jobs_id_seq'::regclass)`
 
 /**

@@ -11,14 +11,15 @@ import {
   jobGroups,
   nextJobId,
   PLANNED_COLUMNS,
+  type PlannedDelivery,
   plannedJson,
-  queueOwnJobs,
   queuePlanned,
 } from '../deliveries/schedule.js'
 import { refuseUncataloguedTypes } from './catalog-check.js'
 import { eventRow, isInline, planAnswers } from './event-service.js'
 import { IngestViewCache, readIngestView, viewFingerprint } from './ingest-view.js'
 import { type EventInsert, eventDocument, recordEvents } from './insert-events.js'
+import { leasedNotification, queueOwnJobLeased } from './lease-lone.js'
 import { eventRequestHash } from './request-hash.js'
 
 /**
@@ -54,7 +55,8 @@ const writeTogether = precompiled<
  * `writeTogether` for the commonest group, one event without an idempotency
  * key whose deliveries each have a job of their own (one per rule): the
  * event's columns as parameters, no key to claim, no jobs to group
- * (`queueOwnJobs`). Its plan has a third fewer nodes, and setting them up is
+ * (`queueOwnJobs`, here `queueOwnJobLeased`, which may lease the job to an
+ * idle worker). Its plan has a third fewer nodes, and setting them up is
  * most of what a lone event's write costs PostgreSQL.
  */
 const writeOne = precompiled<
@@ -69,6 +71,7 @@ const writeOne = precompiled<
     previous: string | null
     createdAt: string
     planned: string
+    lease: boolean
   },
   { recorded: string[]; stale: boolean }
 >(
@@ -83,6 +86,7 @@ const writeOne = precompiled<
     'previous',
     'createdAt',
     'planned',
+    'lease',
   ],
   (a) => sql`${prepared('ingest_one')}
     with fresh as (
@@ -95,16 +99,17 @@ const writeOne = precompiled<
       select ${a.id}, ${a.workspaceId}, ${a.type}, ${a.entityType}, ${a.entityId},
         ${a.fields}::jsonb, ${a.previous}::jsonb, ${a.createdAt}::timestamptz
       where (select ok from fresh)
-      returning id
+      returning id, type, entity_type, entity_id, fields, created_at
     ),
     planned as materialized (
       select p.*, ${nextJobId} as job_id
       from jsonb_to_recordset(${a.planned}::jsonb) as p(${PLANNED_COLUMNS})
       where exists (select from recorded)
     ),
-    ${queueOwnJobs}
+    ${queueOwnJobLeased(a.lease)}
     select array(select id from recorded) as recorded, (select not ok from fresh) as stale,
-      (select ${notifyWorkers} from jobs having count(*) > 0) as notified`,
+      (select ${notifyWorkers} from jobs where locked_by is null having count(*) > 0) as notified,
+      ${leasedNotification} as leased`,
 )
 
 /** Whether `writeOne` may write this group (see there). */
@@ -198,6 +203,8 @@ export async function ingestTogether(
         previous: one.previous === null ? null : JSON.stringify(one.previous),
         createdAt: one.created_at ?? context.now.toISOString(),
         planned: document,
+        // One delivery due now: its job may go to an idle worker (queueOwnJobLeased).
+        lease: planned.length === 1 && (planned[0] as PlannedDelivery).runAt <= context.now,
       })
     : await writeTogether(db, {
         expected,
