@@ -113,8 +113,17 @@ t.test('an idle worker sends a lone event with no claim of its own', async (t) =
     return rows[0]!.calls ?? 0
   }
   await eventually(idleRow)
-  await receiver.waitFor(0)
+  const aliveUntil = async () =>
+    (await database.pool.query<{ at: Date }>('select max(alive_until) as at from idle_workers'))
+      .rows[0]!.at
+  const offered = await aliveUntil()
   const before = await claims()
+  // The worker takes its row back when its listener comes back and offers it
+  // again: a lease of the old row, sent while no one listened, would lapse.
+  await eventually(async () => {
+    const at = await aliveUntil()
+    return at !== null && at > offered
+  })
   const sent: string[] = []
   for (let i = 0; i < 3; i++) {
     await eventually(idleRow)

@@ -110,3 +110,22 @@ t.test('a killed worker’s jobs run again elsewhere once their leases lapse', a
   for (const id of startedInChild) t.equal(runs.get(id)?.attempt, 2, `job ${id}: second attempt`)
   await eventually(async () => (await jobCount(database)) === 0, { what: 'completions' })
 })
+
+t.test('a worker that offers itself idle deletes its row when it stops', async (t) => {
+  const database = await testDatabase(t)
+  const worker = await startWorker(t, database, {
+    acceptLeases: true,
+    handlers: { ping: async () => {} },
+  })
+  const rows = async () =>
+    (
+      await database.pool.query<{ kinds: string[] }>(
+        'select kinds from idle_workers where worker_id = $1 and alive_until > now()',
+        [worker.id],
+      )
+    ).rows
+  await eventually(async () => (await rows()).length === 1, { what: 'the idle row' })
+  t.strictSame((await rows())[0]!.kinds, ['ping'], 'offered for the kinds it runs')
+  await worker.stop()
+  t.equal((await rows()).length, 0, 'no row left behind')
+})
