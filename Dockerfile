@@ -37,4 +37,4 @@ EXPOSE 3000
 # `docker ps`, compose's `service_healthy` and the like take "healthy" to mean.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-CMD ["node", "dist/server.js"]
+CMD ["node", "--max-old-space-size=1536", "dist/server.js"]

@@ -22,7 +22,7 @@ import { cpus, loadavg, tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Agent, request } from 'undici'
-import { buildHookline } from './lib/deliver-hookline.js'
+import { buildHookline, startFlags } from './lib/deliver-hookline.js'
 import { freePort } from './lib/deliver-ports.js'
 import { startBenchPostgres } from './lib/postgres.js'
 import { percentile, round } from './lib/stats.js'
@@ -49,25 +49,29 @@ async function main() {
   const port = await freePort()
   const base = `http://127.0.0.1:${port}`
   const dataDir = await mkdtemp(path.join(tmpdir(), 'hookline-isolation-'))
-  const child: ChildProcess = spawn(process.execPath, [path.join(root, 'dist/server.js')], {
-    cwd: root,
-    stdio: ['ignore', 'inherit', 'inherit'],
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      DATABASE_URL: databaseUrl,
-      ROLE: 'all',
-      API_RATE_PER_MINUTE: '0',
-      PORT: String(port),
-      OPERATOR_TOKEN: OPERATOR,
-      METRICS_TOKEN: METRICS,
-      ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-      DATA_DIR: dataDir,
-      OUTBOUND_ALLOW_LIST: '127.0.0.1/32',
-      BOOTSTRAP_WORKSPACE: 'false',
-      LOG_LEVEL: 'error',
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...startFlags(), path.join(root, 'dist/server.js')],
+    {
+      cwd: root,
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        DATABASE_URL: databaseUrl,
+        ROLE: 'all',
+        API_RATE_PER_MINUTE: '0',
+        PORT: String(port),
+        OPERATOR_TOKEN: OPERATOR,
+        METRICS_TOKEN: METRICS,
+        ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+        DATA_DIR: dataDir,
+        OUTBOUND_ALLOW_LIST: '127.0.0.1/32',
+        BOOTSTRAP_WORKSPACE: 'false',
+        LOG_LEVEL: 'error',
+      },
     },
-  })
+  )
   const agent = new Agent({ connections: 64, keepAliveTimeout: 60_000 })
   const call = async (
     method: string,

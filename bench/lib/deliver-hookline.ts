@@ -1,5 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -17,7 +18,7 @@ export interface HooklineOptions {
   databaseUrl: string
   workerConcurrency: number
   databasePoolSize: number
-  /** Extra node flags for both processes (e.g. `--cpu-prof` when profiling). */
+  /** Node flags for both processes besides `npm start`'s (e.g. `--cpu-prof` when profiling). */
   nodeArgs?: string[]
   /**
    * What node runs; by default `dist/server.js`, the build `npm start` and the
@@ -32,6 +33,16 @@ export interface HooklineOptions {
 export interface HooklineProcess {
   pid: number
   stop(): Promise<void>
+}
+
+/**
+ * The node flags `npm start` runs the server with (its heap limit), read from
+ * package.json's start script: the words between `node` and `dist/server.js`.
+ */
+export function startFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'))
+  const words: string[] = pkg.scripts.start.split(/\s+/)
+  return words.slice(words.indexOf('node') + 1, words.indexOf('dist/server.js'))
 }
 
 /** The compiled build that `npm start` runs, made fresh by the project's own `npm run build`. */
@@ -49,7 +60,11 @@ export async function spawnHookline(
 ): Promise<HooklineProcess> {
   const child: ChildProcess = spawn(
     process.execPath,
-    [...(options.nodeArgs ?? []), ...(options.entry ?? [path.join(root, 'dist/server.js')])],
+    [
+      ...startFlags(),
+      ...(options.nodeArgs ?? []),
+      ...(options.entry ?? [path.join(root, 'dist/server.js')]),
+    ],
     {
       cwd: root,
       stdio: ['ignore', 'inherit', 'inherit'],
