@@ -5,7 +5,12 @@ export function percentile(samples: number[], p: number): number {
   return sorted[rank]!
 }
 
-export const median = (samples: number[]) => percentile(samples, 50)
+/** The middle sample, or the mean of the middle two when the count is even. */
+export function median(samples: number[]): number {
+  const sorted = [...samples].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
 
 export const round = (value: number, digits = 0) => {
   const factor = 10 ** digits
