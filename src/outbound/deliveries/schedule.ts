@@ -182,7 +182,10 @@ export const queuePlanned = sql`
       order by p.n
     )`
 
-/** A job id drawn from the sequence, as `queuePlanned` draws them (for `queueOwnJobLeased`, events/lease-lone.ts). */
+/**
+ * A job id drawn from the sequence, as `queuePlanned` draws them (for a lone
+ * event's write, events/lease-lone.ts).
+ */
 export const nextJobId = sql`nextval('jobs_id_seq'::regclass)`
 
 /**

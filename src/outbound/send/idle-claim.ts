@@ -22,9 +22,10 @@ import type { DeliveryEngine } from './engine.js'
  * lookups are held to primary keys, its plans are generic from the first
  * call, and each opens only the day partitions its ids fall in. Only a
  * notification's few jobs are read this way; a busy worker's claims stay
- * plain and its attempts read in shared rounds. A
- * delivery whose batch is still open is not read here: closing it is a
- * write, left to the rounds' claim.
+ * plain and its attempts read in shared rounds. A delivery whose batch is
+ * still open is not read here: closing it is a write, left to the rounds'
+ * claim. A lone event's job may skip this claim altogether: its write can
+ * lease it to an idle worker (events/lease-lone.ts).
  *
  * JSON carries the rows (a claim returns one row per job); the dates and
  * bytes in them are restored by `fromJson`.
